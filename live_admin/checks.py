@@ -1,0 +1,147 @@
+"""System checks; every id is listed in ``docs/checks.md``."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from django.conf import settings
+from django.contrib.admin.sites import all_sites
+from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.exceptions import FieldDoesNotExist
+
+from .conf import DEFAULTS, TYPES, get_config
+
+IN_MEMORY = "channels.layers.InMemoryChannelLayer"
+APP_DIRS_LOADER = "django.template.loaders.app_directories.Loader"
+
+
+@register()
+def check_settings(**kwargs: Any) -> list[CheckMessage]:
+    value = getattr(settings, "LIVE_ADMIN", {})
+    if not isinstance(value, dict):
+        return [
+            Error(
+                "LIVE_ADMIN must be a dict.",
+                hint="Set LIVE_ADMIN = {...} with the keys listed in the docs, or remove it.",
+                id="live_admin.E001",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    for key, item in value.items():
+        if key not in DEFAULTS:
+            close = difflib.get_close_matches(str(key), DEFAULTS, n=1)
+            hint = f"Did you mean {close[0]!r}?" if close else "Known keys: " + ", ".join(DEFAULTS)
+            messages.append(
+                Warning(f"LIVE_ADMIN has an unknown key {key!r}.", hint=hint, id="live_admin.W002")
+            )
+        elif not isinstance(item, TYPES[key]) or isinstance(item, bool):
+            expected = TYPES[key]
+            names = " or ".join(
+                t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,))
+            )
+            messages.append(
+                Error(
+                    f"LIVE_ADMIN[{key!r}] must be {names}, not {type(item).__name__}.",
+                    hint=f"The default is {DEFAULTS[key]!r}.",
+                    id="live_admin.E003",
+                )
+            )
+    return messages
+
+
+@register()
+def check_channels(**kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    if "channels" not in settings.INSTALLED_APPS or not getattr(settings, "ASGI_APPLICATION", None):
+        messages.append(
+            Warning(
+                "Django Channels is not set up: live pages need an ASGI server with websockets.",
+                hint="Add 'daphne' and 'channels' to INSTALLED_APPS, set ASGI_APPLICATION and route "
+                "live_admin.routing.websocket_urlpatterns (see the README).",
+                id="live_admin.W004",
+            )
+        )
+    alias = get_config()["CHANNEL_LAYER"]
+    layer = getattr(settings, "CHANNEL_LAYERS", {}).get(alias)
+    if layer is None:
+        messages.append(
+            Warning(
+                f"CHANNEL_LAYERS has no {alias!r} layer; live_admin uses an in-memory layer, "
+                "which cannot carry changes between processes.",
+                hint="Fine for one process. With several, configure channels_redis.",
+                id="live_admin.W005",
+            )
+        )
+    if (layer is None or layer.get("BACKEND") == IN_MEMORY) and not settings.DEBUG:
+        messages.append(
+            Warning(
+                "live_admin runs on the in-memory channel layer with DEBUG=False.",
+                hint="Changes saved by other processes (workers, other server processes, "
+                "management commands) will not reach pages. Configure channels_redis.",
+                id="live_admin.W006",
+            )
+        )
+    return messages
+
+
+@register()
+def check_security(**kwargs: Any) -> list[CheckMessage]:
+    if "*" in settings.ALLOWED_HOSTS:
+        return [
+            Warning(
+                "ALLOWED_HOSTS contains '*': the websocket origin check accepts pages of any site.",
+                hint="List your hosts in ALLOWED_HOSTS so that AllowedHostsOriginValidator "
+                "refuses cross-site websocket connections.",
+                id="live_admin.W007",
+            )
+        ]
+    return []
+
+
+@register()
+def check_templates(**kwargs: Any) -> list[CheckMessage]:
+    for engine in settings.TEMPLATES:
+        if engine.get("BACKEND") != "django.template.backends.django.DjangoTemplates":
+            continue
+        if engine.get("APP_DIRS") or APP_DIRS_LOADER in str(
+            engine.get("OPTIONS", {}).get("loaders")
+        ):
+            return []
+    return [
+        Warning(
+            "No Django template engine loads templates from installed apps.",
+            hint=f"Set APP_DIRS=True or add {APP_DIRS_LOADER!r} to the loaders, so the admin "
+            "finds live_admin's templates.",
+            id="live_admin.W008",
+        )
+    ]
+
+
+@register()
+def check_admins(**kwargs: Any) -> list[CheckMessage]:
+    from .admin import LiveAdminMixin
+
+    messages: list[CheckMessage] = []
+    for site in list(all_sites):
+        for model, admin in site._registry.items():
+            if not isinstance(admin, LiveAdminMixin):
+                continue
+            names = [*(admin.live_fields or ()), *admin.live_group_by]
+            for name in names:
+                try:
+                    field = model._meta.get_field(name)
+                except FieldDoesNotExist:
+                    field = None
+                if field is None or (name in admin.live_group_by and not field.concrete):
+                    messages.append(
+                        Error(
+                            f"{type(admin).__name__} names {name!r}, which is not a "
+                            f"{'concrete ' if name in admin.live_group_by else ''}field of "
+                            f"{model._meta.label}.",
+                            hint="live_fields and live_group_by take field names of the model.",
+                            obj=admin,
+                            id="live_admin.E009",
+                        )
+                    )
+    return messages

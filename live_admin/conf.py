@@ -1,0 +1,56 @@
+"""The ``LIVE_ADMIN`` settings dict: defaults, merged with the project's, cached."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+#: Every key of ``LIVE_ADMIN`` with its default. README's "Settings" lists what each means.
+DEFAULTS: dict[str, Any] = {
+    "WS_PATH": "ws/live-admin/",
+    "CHANNEL_LAYER": "default",
+    "MAX_SUBSCRIPTIONS": 50,
+    "MAX_MESSAGE_BYTES": 4096,
+    "RATE_LIMIT": 20,
+    "RECHECK_SECONDS": 60,
+    "DEBOUNCE_MS": 300,
+    "SEND_TIMEOUT": 1.0,
+    "MAX_PENDING": 10_000,
+    "FLUSH_TIMEOUT": 2.0,
+}
+
+#: The type each value must have; checked by the system check ``live_admin.E002``.
+TYPES: dict[str, type | tuple[type, ...]] = {
+    "WS_PATH": str,
+    "CHANNEL_LAYER": str,
+    "MAX_SUBSCRIPTIONS": int,
+    "MAX_MESSAGE_BYTES": int,
+    "RATE_LIMIT": (int, float),
+    "RECHECK_SECONDS": (int, float),
+    "DEBOUNCE_MS": int,
+    "SEND_TIMEOUT": (int, float),
+    "MAX_PENDING": int,
+    "FLUSH_TIMEOUT": (int, float),
+}
+
+
+def user_settings() -> dict[str, Any]:
+    """The project's ``LIVE_ADMIN`` dict as written (empty when unset)."""
+    value = getattr(settings, "LIVE_ADMIN", None)
+    return value if isinstance(value, dict) else {}
+
+
+@cache
+def get_config() -> dict[str, Any]:
+    """The effective settings: defaults updated with the project's known keys."""
+    return {**DEFAULTS, **{k: v for k, v in user_settings().items() if k in DEFAULTS}}
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("LIVE_ADMIN", "CHANNEL_LAYERS"):
+        get_config.cache_clear()

@@ -1,0 +1,297 @@
+"""The websocket consumer: one per live admin page.
+
+The protocol is documented in ``docs/protocol.md``. Every subscription is checked through the
+registered ModelAdmin's permission methods before it is granted, re-checked every
+``RECHECK_SECONDS`` against a fresh load of the session and user, and the socket's groups are
+re-joined at the same pace (Redis restarts and ``group_expiry`` forget memberships).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from importlib import import_module
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.http import HttpRequest
+
+from . import groups
+from .conf import get_config
+from .permissions import Refused, Subscription, build_request, resolve
+from .sender import get_layer, sender
+
+logger = logging.getLogger("live_admin")
+
+#: Close codes (also in the docs).
+CLOSE_NOT_LOGGED_IN = 4401
+CLOSE_NOT_ALLOWED = 4403
+CLOSE_TOO_BIG = 1009
+
+MAX_ID_LENGTH = 64
+MAX_VALUE_LENGTH = 255
+
+
+class _Bucket:
+    """A token bucket: ``rate`` messages a second, bursts of up to twice that."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = self.capacity = max(2 * rate, 1)
+        self.last = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class Invalid(Exception):
+    """A message that does not follow the protocol."""
+
+
+def _user_allowed(user: Any) -> int | None:
+    """The close code that refuses ``user``, or None when they may connect."""
+    if user is None or not user.is_authenticated:
+        return CLOSE_NOT_LOGGED_IN
+    if not (user.is_active and user.is_staff):
+        return CLOSE_NOT_ALLOWED
+    return None
+
+
+@database_sync_to_async
+def _fresh_user(session_key: str | None) -> Any:
+    """The session's user as stored now (anonymous when the session ended or was invalidated)."""
+    request = HttpRequest()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return get_user(request)
+
+
+def _text(message: dict[str, Any], key: str, *, limit: int, required: bool = True) -> str | None:
+    value = message.get(key)
+    if value is None and not required:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not 0 < len(value) <= limit:
+        raise Invalid(f"'{key}' must be a non-empty string of at most {limit} characters.")
+    return value
+
+
+class LiveAdminConsumer(AsyncWebsocketConsumer):
+    """Serves subscriptions to model, object and object-group changes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.channel_layer_alias = get_config()["CHANNEL_LAYER"]
+        get_layer()  # installs the in-memory layer when none is configured
+        self.subscriptions: dict[str, Subscription] = {}
+        self.members: dict[str, set[str]] = {}
+        self.session_group: str | None = None
+        self.recheck_task: asyncio.Task[None] | None = None
+        self.session_key: str | None = None
+        self.allowed = False
+        self.bucket = _Bucket(get_config()["RATE_LIMIT"])
+
+    # -- connection ---------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        sender.home_loop = asyncio.get_running_loop()
+        await self.accept()
+        refusal = _user_allowed(self.scope.get("user"))
+        if refusal is not None:
+            await self.close(refusal)
+            return
+        self.allowed = True
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
+        if self.session_key:
+            self.session_group = groups.session_group(self.session_key)
+            await self._join(self.session_group)
+        self.recheck_task = asyncio.create_task(self._recheck_forever())
+
+    async def disconnect(self, code: int) -> None:
+        if self.recheck_task is not None:
+            self.recheck_task.cancel()
+        for group in [*self.members, self.session_group]:
+            if group is not None:
+                try:
+                    await self.channel_layer.group_discard(group, self.channel_name)
+                except Exception as exc:
+                    logger.debug("live_admin: leaving %s failed: %s", group, exc)
+        self.members.clear()
+        self.subscriptions.clear()
+
+    # -- client messages ----------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.allowed:
+            return
+        config = get_config()
+        size = len(bytes_data) if text_data is None else len(text_data.encode("utf-8", "replace"))
+        if size > config["MAX_MESSAGE_BYTES"]:
+            await self.close(CLOSE_TOO_BIG)
+            return
+        if not self.bucket.take():
+            await self._error(None, "rate_limited", "Too many messages; slow down.")
+            return
+        message: Any = None
+        try:
+            if text_data is None:
+                raise Invalid("Send JSON text frames.")
+            try:
+                message = json.loads(text_data)
+            except ValueError:
+                raise Invalid("Not valid JSON.") from None
+            if not isinstance(message, dict):
+                raise Invalid("A message must be a JSON object.")
+            kind = message.get("type")
+            if kind == "subscribe":
+                await self._subscribe(message)
+            elif kind == "unsubscribe":
+                await self._unsubscribe(message)
+            elif kind == "ping":
+                await self._send({"type": "pong"})
+            else:
+                raise Invalid("Unknown message type.")
+        except Invalid as exc:
+            await self._error(_id_of(message), "invalid", str(exc))
+        except Refused as exc:
+            await self._error(_id_of(message), exc.code, exc.message)
+        except Exception:
+            logger.exception("live_admin: error while handling a websocket message")
+            await self._error(_id_of(message), "server_error", "The server could not handle that.")
+
+    async def _subscribe(self, message: dict[str, Any]) -> None:
+        sub_id = _text(message, "id", limit=MAX_ID_LENGTH)
+        assert sub_id is not None
+        if sub_id in self.subscriptions:
+            raise Invalid("That id is already subscribed.")
+        label = _text(message, "model", limit=MAX_VALUE_LENGTH)
+        pk = _text(message, "pk", limit=MAX_VALUE_LENGTH, required=False)
+        group = message.get("group")
+        field = value = None
+        if group is not None:
+            if pk is not None or not isinstance(group, dict):
+                raise Invalid("'group' must be an object, and cannot be given with 'pk'.")
+            field = _text(group, "field", limit=MAX_VALUE_LENGTH)
+            value = _text(group, "value", limit=MAX_VALUE_LENGTH, required=False)
+        if len(self.subscriptions) >= get_config()["MAX_SUBSCRIPTIONS"]:
+            raise Refused("too_many", "Too many subscriptions on this socket.")
+        request = build_request(self.scope, self.scope["user"])
+        sub = await database_sync_to_async(resolve)(request, sub_id, label, pk, field, value)
+        self.subscriptions[sub_id] = sub
+        for name in sub.groups:
+            if name not in self.members:
+                self.members[name] = set()
+                await self._join(name)
+            self.members[name].add(sub_id)
+        await self._send({"type": "subscribed", "id": sub_id})
+
+    async def _unsubscribe(self, message: dict[str, Any]) -> None:
+        sub_id = _text(message, "id", limit=MAX_ID_LENGTH)
+        sub = self.subscriptions.pop(sub_id or "", None)
+        if sub is None:
+            raise Refused("not_found", "No subscription with that id.")
+        await self._drop_groups(sub)
+        await self._send({"type": "unsubscribed", "id": sub_id})
+
+    async def _drop_groups(self, sub: Subscription) -> None:
+        for name in sub.groups:
+            members = self.members.get(name)
+            if members is None:
+                continue
+            members.discard(sub.id)
+            if not members:
+                del self.members[name]
+                try:
+                    await self.channel_layer.group_discard(name, self.channel_name)
+                except Exception as exc:
+                    logger.debug("live_admin: leaving %s failed: %s", name, exc)
+
+    # -- channel-layer events -----------------------------------------------------------------
+
+    async def live_admin_changed(self, event: dict[str, Any]) -> None:
+        for sub_id in sorted(self.members.get(event["group"], ())):
+            sub = self.subscriptions[sub_id]
+            out = {
+                "type": "changed",
+                "id": sub_id,
+                "model": event["model"],
+                "action": event["action"],
+                "count": event.get("count", 1),
+                "origin": event.get("origin"),
+            }
+            if sub.pk is not None:
+                out["pk"] = sub.pk
+                out["fields"] = event.get("fields", [])
+                out["by"] = event.get("by")
+                out["at"] = event.get("at")
+            await self._send(out)
+
+    async def live_admin_logout(self, event: dict[str, Any]) -> None:
+        await self.close(CLOSE_NOT_LOGGED_IN)
+
+    # -- periodic re-checks -------------------------------------------------------------------
+
+    async def _recheck_forever(self) -> None:
+        while True:
+            await asyncio.sleep(get_config()["RECHECK_SECONDS"])
+            try:
+                await self.recheck()
+            except Exception:
+                logger.exception("live_admin: re-checking a websocket's permissions failed")
+
+    async def recheck(self) -> None:
+        """Re-load the session's user, drop what they may no longer see, re-join groups."""
+        user = await _fresh_user(self.session_key)
+        refusal = _user_allowed(user)
+        if refusal is None and user.pk != self.scope["user"].pk:
+            refusal = CLOSE_NOT_LOGGED_IN
+        if refusal is not None:
+            await self.close(refusal)
+            return
+        request = build_request(self.scope, user)
+        for sub in list(self.subscriptions.values()):
+            try:
+                await database_sync_to_async(resolve)(
+                    request, sub.id, sub.model, sub.pk, sub.field, sub.value
+                )
+            except Refused as exc:
+                del self.subscriptions[sub.id]
+                await self._drop_groups(sub)
+                await self._error(sub.id, exc.code, "Subscription ended: " + exc.message)
+        for name in [*self.members, self.session_group]:
+            if name is not None:
+                await self._join(name)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    async def _join(self, group: str) -> None:
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except Exception as exc:  # re-joined at the next re-check
+            logger.warning("live_admin: joining %s failed: %s", group, exc)
+
+    async def _send(self, content: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(content))
+
+    async def _error(self, sub_id: str | None, code: str, message: str) -> None:
+        await self._send({"type": "error", "id": sub_id, "code": code, "message": message})
+
+
+def _id_of(message: Any) -> str | None:
+    if isinstance(message, dict):
+        value = message.get("id")
+        if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
+            return value
+    return None

@@ -1,0 +1,195 @@
+"""Hands events to the channel layer without ever blocking or failing the code that saved.
+
+One :class:`Sender` per process. For a network layer (channels-redis) it runs one background
+thread with its own event loop and its own layer instance, so the process keeps one set of
+connections however many saves it makes. For channels' in-memory layer it schedules the sends on
+the event loop of this process's websocket consumers, the only place they can be heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import os
+import threading
+import time
+from collections import Counter, deque
+from typing import Any
+
+from channels.layers import (
+    BaseChannelLayer,
+    InMemoryChannelLayer,
+    channel_layers,
+    get_channel_layer,
+)
+
+from .conf import get_config
+
+logger = logging.getLogger("live_admin")
+
+Message = tuple[str, dict[str, Any]]
+
+WARN_EVERY = 10.0
+MAX_BACKOFF = 2.0
+
+
+def get_layer() -> BaseChannelLayer:
+    """The channel layer live_admin uses; an in-memory one when none is configured."""
+    alias = get_config()["CHANNEL_LAYER"]
+    layer = get_channel_layer(alias)
+    if layer is None:
+        layer = InMemoryChannelLayer()
+        channel_layers.set(alias, layer)
+    return layer
+
+
+class Sender:
+    """Queues messages for the channel layer; :meth:`send` returns at once and never raises."""
+
+    def __init__(self) -> None:
+        #: ``sent``, ``failed`` (layer errors and time-outs), ``dropped`` (queue full),
+        #: ``unheard`` (in-memory layer, no consumer in this process).
+        self.stats: Counter[str] = Counter()
+        self.captures: list[list[dict[str, Any]]] = []
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+        atexit.register(self._flush_at_exit)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: deque[Message] = deque()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._down_until = 0.0
+        self._failures = 0
+        self._last_warning = -WARN_EVERY
+        self._local_tasks: set[asyncio.Task[None]] = set()
+        self.home_loop: asyncio.AbstractEventLoop | None = None
+
+    # -- the caller's side ------------------------------------------------------------------
+
+    def send(self, messages: list[Message]) -> None:
+        """Queue ``(group, message)`` pairs for delivery."""
+        for capture in self.captures:
+            capture.extend(message for _, message in messages)
+        try:
+            layer = get_layer()
+            if isinstance(layer, InMemoryChannelLayer):
+                self._send_local(layer, messages)
+            else:
+                self._enqueue(messages)
+        except Exception as exc:
+            self._failed(len(messages), exc)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued has been handed to the layer; False on time-out."""
+        return self._idle.wait(timeout)
+
+    def _flush_at_exit(self) -> None:
+        if not self.flush(get_config()["FLUSH_TIMEOUT"]):
+            logger.warning("live_admin: %d event(s) not sent before exit", len(self._pending))
+
+    # -- in-memory layer: the consumers' loop ---------------------------------------------
+
+    def _send_local(self, layer: InMemoryChannelLayer, messages: list[Message]) -> None:
+        loop = self.home_loop
+        if loop is None or loop.is_closed():
+            self.stats["unheard"] += len(messages)
+            return
+        loop.call_soon_threadsafe(self._spawn_local, layer, messages)
+
+    def _spawn_local(self, layer: InMemoryChannelLayer, messages: list[Message]) -> None:
+        task = asyncio.ensure_future(self._deliver(layer, messages))
+        self._local_tasks.add(task)
+        task.add_done_callback(self._local_tasks.discard)
+
+    # -- network layers: one worker thread ------------------------------------------------
+
+    def _enqueue(self, messages: list[Message]) -> None:
+        limit = get_config()["MAX_PENDING"]
+        with self._lock:
+            self._pending.extend(messages)
+            overflow = len(self._pending) - limit
+            for _ in range(max(overflow, 0)):
+                self._pending.popleft()
+            self._idle.clear()
+            if self._loop is None:
+                self._start_worker()
+            loop, wake = self._loop, self._wake
+        if overflow > 0:
+            self.stats["dropped"] += overflow
+            self._warn("queue full, %d event(s) dropped", overflow)
+        assert loop is not None and wake is not None
+        loop.call_soon_threadsafe(wake.set)
+
+    def _start_worker(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop, self._wake = loop, asyncio.Event()
+        threading.Thread(
+            target=self._run, args=(loop,), name="live-admin-sender", daemon=True
+        ).start()
+
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(self._work())
+
+    async def _work(self) -> None:
+        layers: dict[int, BaseChannelLayer] = {}
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while True:
+                with self._lock:
+                    batch = list(self._pending)
+                    self._pending.clear()
+                    if not batch:
+                        self._idle.set()
+                        break
+                await self._deliver(self._own_layer(layers), batch)
+
+    def _own_layer(self, layers: dict[int, BaseChannelLayer]) -> BaseChannelLayer:
+        """A layer instance of the worker's own, remade when ``CHANNEL_LAYERS`` changes."""
+        alias = get_config()["CHANNEL_LAYER"]
+        config = channel_layers.configs[alias]
+        layer = layers.get(id(config))
+        if layer is None:
+            layers.clear()
+            layer = layers[id(config)] = channel_layers.make_backend(alias)
+        return layer
+
+    async def _deliver(self, layer: BaseChannelLayer, batch: list[Message]) -> None:
+        if time.monotonic() < self._down_until:
+            self._failed(len(batch), "the channel layer failed moments ago")
+            return
+        timeout = get_config()["SEND_TIMEOUT"]
+        for sent, (group, message) in enumerate(batch):
+            try:
+                await asyncio.wait_for(layer.group_send(group, message), timeout)
+            except Exception as exc:
+                self._failures += 1
+                self._down_until = time.monotonic() + min(0.25 * 2**self._failures, MAX_BACKOFF)
+                self.stats["sent"] += sent
+                self._failed(len(batch) - sent, exc)
+                return
+        self._failures = 0
+        self.stats["sent"] += len(batch)
+
+    # -- failures -------------------------------------------------------------------------
+
+    def _failed(self, count: int, reason: object) -> None:
+        self.stats["failed"] += count
+        self._warn("could not send %d event(s): %s", count, str(reason) or type(reason).__name__)
+
+    def _warn(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= WARN_EVERY:
+            self._last_warning = now
+            logger.warning("live_admin: " + message + " (%s so far)", *args, dict(self.stats))
+
+
+#: The process's sender.
+sender = Sender()

@@ -1,0 +1,28 @@
+"""Helpers for the tests of projects that use live_admin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .sender import sender
+
+__all__ = ["capture_broadcasts"]
+
+
+@contextmanager
+def capture_broadcasts() -> Iterator[list[dict[str, Any]]]:
+    """Record every message live_admin sends inside the block, in order.
+
+    Each is a dict with ``group``, ``model``, ``action`` and, for object groups, ``pk`` and
+    ``fields``. Messages go out on commit: in a test wrapped in a transaction, run the on-commit
+    callbacks (``TestCase.captureOnCommitCallbacks(execute=True)``, or pytest-django's
+    ``django_capture_on_commit_callbacks``).
+    """
+    captured: list[Any] = []
+    sender.captures.append(captured)
+    try:
+        yield captured
+    finally:
+        sender.captures.remove(captured)

@@ -1,0 +1,183 @@
+"""Shared fixtures: real redis-server processes, users, and authenticated websocket clients."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import Permission, User
+from django.test import Client, override_settings
+
+from live_admin.sender import sender
+
+WS_PATH = "/ws/live-admin/"
+ROOT = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {predicate}")
+        time.sleep(interval)
+
+
+class RedisServer:
+    """A redis-server process of the test's own on a free loopback port."""
+
+    def __init__(self, directory: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail(
+                "redis-server is not installed: run `make test`, or apt-get install redis-server"
+            )
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            cwd=directory,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.ping)
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(7) == b"+PONG\r\n"
+        except OSError:
+            return False
+
+    def command(self, *words: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+            s.sendall(" ".join(words).encode() + b"\r\n")
+            return s.recv(65536)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+def redis_layers(
+    url: str, backend: str = "channels_redis.core.RedisChannelLayer"
+) -> dict[str, Any]:
+    return {"default": {"BACKEND": backend, "CONFIG": {"hosts": [url]}}}
+
+
+@pytest.fixture
+def redis_layer(redis_server: RedisServer) -> Iterator[RedisServer]:
+    """Run the test on channels-redis against the session's redis-server, emptied first."""
+    redis_server.command("FLUSHALL")
+    with override_settings(CHANNEL_LAYERS=redis_layers(redis_server.url)):
+        yield redis_server
+    assert sender.flush(5)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sender() -> Iterator[None]:
+    sender._down_until = 0.0
+    yield
+    sender._down_until = 0.0
+
+
+# -- users ---------------------------------------------------------------------------------------
+
+
+def make_user(
+    username: str, *, staff: bool = True, active: bool = True, perms: tuple[str, ...] = ()
+) -> User:
+    user = User.objects.create_user(username, password="pw", is_staff=staff, is_active=active)
+    for codename in perms:
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    return user
+
+
+@pytest.fixture
+def admin_user(transactional_db: None) -> User:
+    return User.objects.create_superuser("root", password="pw", first_name="Ada", last_name="Root")
+
+
+@pytest.fixture
+def viewer(transactional_db: None) -> User:
+    """Staff with view permission only."""
+    return make_user("viewer", perms=("view_ticket", "view_project", "view_order", "view_document"))
+
+
+def session_cookie(user: User) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def communicator(
+    cookie: str | None, *, origin: str | None = "http://testserver"
+) -> WebsocketCommunicator:
+    from testproject.asgi import application  # late: reads ALLOWED_HOSTS at import
+
+    headers = [(b"host", b"testserver")]
+    if cookie:
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    return WebsocketCommunicator(application, WS_PATH, headers=headers)
+
+
+def run_django(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``django-admin`` with the test settings in a separate OS process."""
+    from django.db import connection
+
+    full_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "testproject.settings",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "LIVE_ADMIN_TEST_DB": str(connection.settings_dict["NAME"]),
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "django", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=ROOT,
+    )

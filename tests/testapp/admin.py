@@ -1,0 +1,90 @@
+from django.contrib import admin
+
+from live_admin.admin import LiveAdminMixin
+
+from .models import (
+    Document,
+    Note,
+    Order,
+    OrderLine,
+    PartlyTracked,
+    Project,
+    Secret,
+    Tag,
+    Ticket,
+    UrgentTicket,
+)
+
+
+@admin.register(Project)
+class ProjectAdmin(LiveAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "owner"]
+
+
+@admin.register(Ticket)
+class TicketAdmin(LiveAdminMixin, admin.ModelAdmin):
+    """Row-filtered: staff without the superuser flag see only the tickets of their projects."""
+
+    list_display = ["title", "status", "project"]
+    live_fields = ("title", "status", "project", "tags")
+    live_group_by = ("project",)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(project__owner=request.user)
+
+    def has_live_group_permission(self, request, field, value):
+        if request.user.is_superuser:
+            return True
+        return Project.objects.filter(pk=value, owner=request.user).exists()
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+
+
+@admin.register(Order)
+class OrderAdmin(LiveAdminMixin, admin.ModelAdmin):
+    inlines = [OrderLineInline]
+    live_group_by = ("status",)
+    actions = ["mark_shipped"]
+
+    @admin.action(description="Mark shipped")
+    def mark_shipped(self, request, queryset):
+        for order in queryset:
+            order.status = "shipped"
+            order.save()
+
+
+@admin.register(Document)
+class DocumentAdmin(LiveAdminMixin, admin.ModelAdmin):
+    live_group_by = ("shelf",)
+
+
+@admin.register(Note)
+class NoteAdmin(LiveAdminMixin, admin.ModelAdmin):
+    pass
+
+
+@admin.register(PartlyTracked)
+class PartlyTrackedAdmin(LiveAdminMixin, admin.ModelAdmin):
+    pass
+
+
+@admin.register(UrgentTicket)
+class UrgentTicketAdmin(LiveAdminMixin, admin.ModelAdmin):
+    pass
+
+
+admin.site.register(Tag)
+admin.site.register(Secret)
+
+#: A second site registering Project again: observers must still connect once.
+other_site = admin.AdminSite(name="other")
+
+
+@admin.register(Project, site=other_site)
+class OtherProjectAdmin(LiveAdminMixin, admin.ModelAdmin):
+    live_fields = ("name",)
