@@ -139,20 +139,8 @@ class Changes:
         for label, entry in self.models.items():
             objects = entry.objects
             origin = _common({o.origin for o in objects.values()}) if objects else None
-
-            def summary(pks: Iterable[str], *, known: bool = True) -> dict[str, Any]:
-                chosen = [objects[k] for k in pks]
-                actions = {o.action for o in chosen}
-                return {
-                    "type": EVENT_TYPE,
-                    "model": label,
-                    "action": actions.pop() if len(actions) == 1 and known else "bulk",
-                    "count": len(chosen) if known else None,
-                    "origin": origin,
-                }
-
-            known = not entry.any_object
-            out.append((groups.model_group(label), summary(objects, known=known)))
+            everything = _summary(label, objects.values(), not entry.any_object, origin)
+            out.append((groups.model_group(label), everything))
             for key, obj in objects.items():
                 message = {
                     "type": EVENT_TYPE,
@@ -166,12 +154,32 @@ class Changes:
                 }
                 out.append((groups.object_group(label, key), message))
             for (name, value), pks in entry.groups.items():
-                out.append((groups.field_group(label, name, value), summary(pks)))
+                out.append(
+                    (
+                        groups.field_group(label, name, value),
+                        _summary(label, [objects[k] for k in pks], True, origin),
+                    )
+                )
             if entry.any_object:
-                out.append((groups.any_object_group(label), summary((), known=False)))
+                out.append((groups.any_object_group(label), _summary(label, (), False, origin)))
             if entry.any_group:
-                out.append((groups.any_field_group(label), summary((), known=False)))
+                out.append((groups.any_field_group(label), _summary(label, (), False, origin)))
         return [(group, {**message, "group": group}) for group, message in out]
+
+
+def _summary(
+    label: str, chosen: Iterable[_Object], known: bool, origin: str | None
+) -> dict[str, Any]:
+    """The message for a model or object group: what kind of change, and how many objects."""
+    chosen = list(chosen)
+    actions = {o.action for o in chosen}
+    return {
+        "type": EVENT_TYPE,
+        "model": label,
+        "action": actions.pop() if len(actions) == 1 and known else "bulk",
+        "count": len(chosen) if known else None,
+        "origin": origin,
+    }
 
 
 def _common(values: set[str | None]) -> str | None:
@@ -185,10 +193,10 @@ def changes_for(using: str) -> tuple[Changes, bool]:
     """The :class:`Changes` to record into on connection ``using``, and whether to deliver now.
 
     Outside a transaction a change is delivered at once. Inside one, changes gather per savepoint
-    context in a :class:`Changes` whose delivery is registered with ``on_commit``: Django then drops
-    it with a rolled-back savepoint and runs it only after the outermost commit. Commit, rollback and
-    savepoint rollback each give the connection a new ``run_on_commit`` list, which tells us when a
-    gathering is over.
+    context in a :class:`Changes` whose delivery is registered with ``on_commit``: Django then
+    drops it with a rolled-back savepoint and runs it only after the outermost commit. Commit,
+    rollback and savepoint rollback each give the connection a new ``run_on_commit`` list, which
+    tells us when a gathering is over.
     """
     conn = connections[using]
     if not conn.in_atomic_block:

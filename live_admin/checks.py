@@ -57,8 +57,8 @@ def check_channels(**kwargs: Any) -> list[CheckMessage]:
         messages.append(
             Warning(
                 "Django Channels is not set up: live pages need an ASGI server with websockets.",
-                hint="Add 'daphne' and 'channels' to INSTALLED_APPS, set ASGI_APPLICATION and route "
-                "live_admin.routing.websocket_urlpatterns (see the README).",
+                hint="Add 'daphne' and 'channels' to INSTALLED_APPS, set ASGI_APPLICATION and "
+                "route live_admin.routing.websocket_urlpatterns (see the README).",
                 id="live_admin.W004",
             )
         )

@@ -9,6 +9,7 @@ re-joined at the same pace (Redis restarts and ``group_expiry`` forget membershi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -16,7 +17,9 @@ from importlib import import_module
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.http import HttpRequest
@@ -34,6 +37,7 @@ CLOSE_NOT_ALLOWED = 4403
 CLOSE_TOO_BIG = 1009
 
 MAX_ID_LENGTH = 64
+MAX_RECEIVE_BACKOFF = 2.0
 MAX_VALUE_LENGTH = 255
 
 
@@ -92,8 +96,6 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.channel_layer_alias = get_config()["CHANNEL_LAYER"]
-        get_layer()  # installs the in-memory layer when none is configured
         self.subscriptions: dict[str, Subscription] = {}
         self.members: dict[str, set[str]] = {}
         self.session_group: str | None = None
@@ -101,6 +103,26 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         self.session_key: str | None = None
         self.allowed = False
         self.bucket = _Bucket(get_config()["RATE_LIMIT"])
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # As channels' AsyncConsumer.__call__, on live_admin's layer, with a receive from the
+        # layer that survives its errors (a Redis outage must not end the page's socket).
+        self.scope = scope
+        self.channel_layer = get_layer()
+        self.channel_name = await self.channel_layer.new_channel()
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            await await_many_dispatch([receive, self._layer_receive], self.dispatch)
+
+    async def _layer_receive(self) -> dict[str, Any]:
+        delay = 0.1
+        while True:
+            try:
+                return await self.channel_layer.receive(self.channel_name)
+            except Exception as exc:
+                logger.warning("live_admin: receiving from the channel layer failed: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RECEIVE_BACKOFF)
 
     # -- connection ---------------------------------------------------------------------------
 

@@ -122,7 +122,8 @@ class Sender:
         if overflow > 0:
             self.stats["dropped"] += overflow
             self._warn("queue full, %d event(s) dropped", overflow)
-        assert loop is not None and wake is not None
+        assert loop is not None
+        assert wake is not None
         loop.call_soon_threadsafe(wake.set)
 
     def _start_worker(self) -> None:

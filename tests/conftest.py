@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -39,6 +40,20 @@ def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> A
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {predicate}")
         time.sleep(interval)
+
+
+async def until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """``wait_for`` for async tests: polls without holding the thread that sync_to_async uses."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {predicate}")
+        await asyncio.sleep(interval)
 
 
 class RedisServer:

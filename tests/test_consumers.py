@@ -1,0 +1,449 @@
+"""The websocket protocol, permission checks and limits, through the project's ASGI stack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from conftest import communicator, make_user, session_cookie
+from django.contrib.auth.models import Permission, User
+from django.test import Client, override_settings
+
+from live_admin.consumers import CLOSE_NOT_ALLOWED, CLOSE_NOT_LOGGED_IN, CLOSE_TOO_BIG
+from testapp.admin import TicketAdmin
+from testapp.models import Document, Order, Project, Ticket
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+TIMEOUT = 5
+
+
+async def open_socket(user: User | None, **kwargs: Any) -> WebsocketCommunicator:
+    cookie = await sync_to_async(session_cookie)(user) if user else None
+    comm = communicator(cookie, **kwargs)
+    connected, _ = await comm.connect(timeout=TIMEOUT)
+    assert connected
+    return comm
+
+
+async def ask(comm: WebsocketCommunicator, message: Any) -> dict[str, Any]:
+    await comm.send_to(text_data=message if isinstance(message, str) else json.dumps(message))
+    return await comm.receive_json_from(timeout=TIMEOUT)
+
+
+async def closed_with(comm: WebsocketCommunicator) -> int:
+    output = await comm.receive_output(timeout=TIMEOUT)
+    assert output["type"] == "websocket.close"
+    return output["code"]
+
+
+async def still_usable(comm: WebsocketCommunicator) -> None:
+    assert await ask(comm, {"type": "ping"}) == {"type": "pong"}
+
+
+def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return sync_to_async(fn)(*args, **kwargs)
+
+
+@pytest_asyncio.fixture
+async def superuser_socket(admin_user: User) -> AsyncIterator[WebsocketCommunicator]:
+    comm = await open_socket(admin_user)
+    yield comm
+    await comm.disconnect()
+
+
+# -- connecting ----------------------------------------------------------------------------------
+
+
+async def test_anonymous_is_refused() -> None:
+    comm = await open_socket(None)
+    assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN
+
+
+async def test_non_staff_is_refused(transactional_db: None) -> None:
+    user = await run(make_user, "plain", staff=False)
+    comm = await open_socket(user)
+    assert await closed_with(comm) == CLOSE_NOT_ALLOWED
+
+
+async def test_inactive_is_refused(transactional_db: None) -> None:
+    user = await run(make_user, "gone", active=False)
+    comm = await open_socket(user)
+    assert await closed_with(comm) in (CLOSE_NOT_LOGGED_IN, CLOSE_NOT_ALLOWED)
+
+
+async def test_foreign_origin_is_refused(admin_user: User) -> None:
+    cookie = await run(session_cookie, admin_user)
+    for origin in ("http://evil.example", None):
+        comm = communicator(cookie, origin=origin)
+        connected, _ = await comm.connect(timeout=TIMEOUT)
+        assert not connected
+
+
+async def test_refused_socket_ignores_messages() -> None:
+    comm = await open_socket(None)
+    assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN
+    await comm.send_to(text_data=json.dumps({"type": "ping"}))
+    assert await comm.receive_nothing(timeout=0.1)
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+
+async def test_ping(superuser_socket: WebsocketCommunicator) -> None:
+    await still_usable(superuser_socket)
+
+
+@pytest.mark.parametrize(
+    ("message", "reply_id"),
+    [
+        ("not json", None),
+        ("[1, 2]", None),
+        ({"type": "dance"}, None),
+        ({"id": "a"}, "a"),
+        ({"type": "subscribe"}, None),
+        ({"type": "subscribe", "id": 7.5, "model": "testapp.ticket"}, None),
+        ({"type": "subscribe", "id": "x" * 65, "model": "testapp.ticket"}, None),
+        ({"type": "subscribe", "id": "a"}, "a"),
+        ({"type": "subscribe", "id": "a", "model": ["testapp.ticket"]}, "a"),
+        ({"type": "subscribe", "id": "a", "model": "testapp.ticket", "pk": "1", "group": {}}, "a"),
+        ({"type": "subscribe", "id": "a", "model": "testapp.ticket", "group": "project"}, "a"),
+        ({"type": "subscribe", "id": "a", "model": "testapp.ticket", "group": {"value": "1"}}, "a"),
+        (
+            {
+                "type": "subscribe",
+                "id": "a",
+                "model": "testapp.ticket",
+                "group": {"field": "title"},
+            },
+            "a",
+        ),
+        (
+            {
+                "type": "subscribe",
+                "id": "a",
+                "model": "testapp.ticket",
+                "group": {"field": "project", "value": "x"},
+            },
+            "a",
+        ),
+        ({"type": "unsubscribe"}, None),
+    ],
+)
+async def test_invalid_messages_get_an_error_and_the_socket_stays(
+    superuser_socket: WebsocketCommunicator, message: Any, reply_id: str | None
+) -> None:
+    reply = await ask(superuser_socket, message)
+    assert reply["type"] == "error"
+    assert reply["code"] == "invalid"
+    assert reply["id"] == reply_id
+    assert reply["message"]
+    await still_usable(superuser_socket)
+
+
+async def test_binary_frames_are_invalid(superuser_socket: WebsocketCommunicator) -> None:
+    await superuser_socket.send_to(bytes_data=b'{"type": "ping"}')
+    reply = await superuser_socket.receive_json_from(timeout=TIMEOUT)
+    assert reply["code"] == "invalid"
+    await still_usable(superuser_socket)
+
+
+async def test_unknown_and_unregistered_models_are_indistinguishable(
+    superuser_socket: WebsocketCommunicator,
+) -> None:
+    replies = []
+    for i, label in enumerate(
+        ["nope.nothing", "testapp.secret", "testapp.tag", "badlabel", "auth.user"]
+    ):
+        reply = await ask(superuser_socket, {"type": "subscribe", "id": f"s{i}", "model": label})
+        replies.append({k: v for k, v in reply.items() if k != "id"})
+    assert all(r == replies[0] for r in replies)
+    assert replies[0]["code"] == "not_found"
+
+
+async def test_unsubscribe_unknown_id(superuser_socket: WebsocketCommunicator) -> None:
+    reply = await ask(superuser_socket, {"type": "unsubscribe", "id": "ghost"})
+    assert (reply["code"], reply["id"]) == ("not_found", "ghost")
+
+
+async def test_duplicate_id(superuser_socket: WebsocketCommunicator) -> None:
+    sub = {"type": "subscribe", "id": "a", "model": "testapp.ticket"}
+    assert (await ask(superuser_socket, sub))["type"] == "subscribed"
+    assert (await ask(superuser_socket, sub))["code"] == "invalid"
+
+
+async def test_too_many_subscriptions(superuser_socket: WebsocketCommunicator) -> None:
+    with override_settings(LIVE_ADMIN={"MAX_SUBSCRIPTIONS": 2}):
+        for i in range(2):
+            reply = await ask(
+                superuser_socket, {"type": "subscribe", "id": f"s{i}", "model": "testapp.ticket"}
+            )
+            assert reply == {"type": "subscribed", "id": f"s{i}"}
+        reply = await ask(
+            superuser_socket, {"type": "subscribe", "id": "s2", "model": "testapp.ticket"}
+        )
+        assert (reply["code"], reply["id"]) == ("too_many", "s2")
+        assert await ask(superuser_socket, {"type": "unsubscribe", "id": "s0"}) == {
+            "type": "unsubscribed",
+            "id": "s0",
+        }
+        reply = await ask(
+            superuser_socket, {"type": "subscribe", "id": "s2", "model": "testapp.ticket"}
+        )
+        assert reply["type"] == "subscribed"
+
+
+async def test_rate_limit(admin_user: User) -> None:
+    with override_settings(LIVE_ADMIN={"RATE_LIMIT": 1}):
+        comm = await open_socket(admin_user)
+        for _ in range(6):
+            await comm.send_to(text_data=json.dumps({"type": "ping"}))
+        replies = [await comm.receive_json_from(timeout=TIMEOUT) for _ in range(6)]
+        assert replies[:2] == [{"type": "pong"}] * 2  # the burst allowance
+        assert {r.get("code") for r in replies[2:]} == {"rate_limited"}
+        # the socket recovers as the bucket refills (1 a second): poll for it, up to 5 s
+        for _ in range(50):
+            reply = await ask(comm, {"type": "ping"})
+            if reply == {"type": "pong"}:
+                break
+            await asyncio.sleep(0.1)
+        assert reply == {"type": "pong"}
+        await comm.disconnect()
+
+
+async def test_oversized_message_closes_1009(admin_user: User) -> None:
+    with override_settings(LIVE_ADMIN={"MAX_MESSAGE_BYTES": 64}):
+        comm = await open_socket(admin_user)
+        await still_usable(comm)
+        await comm.send_to(text_data=json.dumps({"type": "ping", "pad": "é" * 40}))
+        assert await closed_with(comm) == CLOSE_TOO_BIG
+
+
+async def test_errors_never_leak_internals(
+    superuser_socket: WebsocketCommunicator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> bool:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(TicketAdmin, "has_view_permission", broken)
+    reply = await ask(superuser_socket, {"type": "subscribe", "id": "a", "model": "testapp.ticket"})
+    assert reply["code"] == "server_error"
+    assert "secret" not in json.dumps(reply)
+    assert "Traceback" not in json.dumps(reply)
+    await still_usable(superuser_socket)
+
+
+# -- permissions ---------------------------------------------------------------------------------
+
+
+async def test_staff_without_view_permission_is_forbidden(transactional_db: None) -> None:
+    user = await run(make_user, "noperm")
+    comm = await open_socket(user)
+    reply = await ask(comm, {"type": "subscribe", "id": "a", "model": "testapp.ticket"})
+    assert (reply["code"], reply["id"]) == ("forbidden", "a")
+    await comm.disconnect()
+
+
+@pytest.fixture
+def tenants(viewer: User) -> dict[str, Any]:
+    mine = Project.objects.create(name="Mine", owner=viewer)
+    theirs = Project.objects.create(name="Theirs")
+    return {
+        "mine": mine,
+        "theirs": theirs,
+        "my_ticket": Ticket.objects.create(project=mine, title="a"),
+        "their_ticket": Ticket.objects.create(project=theirs, title="b"),
+    }
+
+
+async def test_row_filtered_admin(viewer: User, tenants: dict[str, Any]) -> None:
+    comm = await open_socket(viewer)
+    cases = [
+        ({"pk": str(tenants["my_ticket"].pk)}, "subscribed"),
+        ({"pk": str(tenants["their_ticket"].pk)}, "not_found"),
+        ({"pk": "999999"}, "not_found"),
+        ({"pk": "not-an-int"}, "not_found"),
+        ({"group": {"field": "project", "value": str(tenants["mine"].pk)}}, "subscribed"),
+        ({"group": {"field": "project", "value": tenants["mine"].pk}}, "subscribed"),
+        ({"group": {"field": "project", "value": str(tenants["theirs"].pk)}}, "forbidden"),
+        ({"group": {"field": "project", "value": None}}, "forbidden"),
+    ]
+    for i, (extra, expected) in enumerate(cases):
+        reply = await ask(
+            comm, {"type": "subscribe", "id": f"s{i}", "model": "testapp.ticket", **extra}
+        )
+        assert reply["type" if expected == "subscribed" else "code"] == expected, (extra, reply)
+    await comm.disconnect()
+
+
+async def test_view_only_user_gets_events(viewer: User) -> None:
+    project = await run(Project.objects.create, name="P")
+    comm = await open_socket(viewer)
+    assert (await ask(comm, {"type": "subscribe", "id": "p", "model": "testapp.project"}))[
+        "type"
+    ] == "subscribed"
+    project.name = "Q"
+    await run(project.save)
+    event = await comm.receive_json_from(timeout=TIMEOUT)
+    assert event == {
+        "type": "changed",
+        "id": "p",
+        "model": "testapp.project",
+        "action": "saved",
+        "count": 1,
+        "origin": None,
+    }
+    await comm.disconnect()
+
+
+# -- events --------------------------------------------------------------------------------------
+
+
+async def test_model_object_and_group_events(superuser_socket: WebsocketCommunicator) -> None:
+    project = await run(Project.objects.create, name="P")
+    ticket = await run(Ticket.objects.create, project=project, title="T")
+    subs = [
+        {"id": "m", "model": "testapp.ticket"},
+        {"id": "o", "model": "testapp.ticket", "pk": str(ticket.pk)},
+        {
+            "id": "g",
+            "model": "testapp.ticket",
+            "group": {"field": "project", "value": str(project.pk)},
+        },
+    ]
+    for sub in subs:
+        assert (await ask(superuser_socket, {"type": "subscribe", **sub}))["type"] == "subscribed"
+    ticket.status = "done"
+    await run(ticket.save)
+    events = {}
+    for _ in range(3):
+        event = await superuser_socket.receive_json_from(timeout=TIMEOUT)
+        events[event["id"]] = event
+    assert events["m"] == {
+        "type": "changed",
+        "id": "m",
+        "model": "testapp.ticket",
+        "action": "saved",
+        "count": 1,
+        "origin": None,
+    }
+    assert events["g"] == {**events["m"], "id": "g"}
+    obj = events["o"]
+    assert obj["pk"] == str(ticket.pk)
+    assert obj["fields"] == ["status"]
+    assert obj["by"] is None
+    assert obj["at"].endswith("+00:00")
+    assert "done" not in json.dumps(events)
+
+
+async def test_unsubscribe_stops_events(superuser_socket: WebsocketCommunicator) -> None:
+    project = await run(Project.objects.create, name="P")
+    for sub_id in ("a", "b"):
+        sub = {"type": "subscribe", "id": sub_id, "model": "testapp.project", "pk": str(project.pk)}
+        assert (await ask(superuser_socket, sub))["type"] == "subscribed"
+    assert await ask(superuser_socket, {"type": "unsubscribe", "id": "a"}) == {
+        "type": "unsubscribed",
+        "id": "a",
+    }
+    project.name = "Q"
+    await run(project.save)
+    event = await superuser_socket.receive_json_from(timeout=TIMEOUT)
+    assert event["id"] == "b"
+    await still_usable(superuser_socket)  # nothing for "a" came between
+
+
+async def test_notify_reaches_object_and_group_subscribers(
+    superuser_socket: WebsocketCommunicator,
+) -> None:
+    import live_admin
+
+    doc = await run(Document.objects.create, title="D", shelf="Ärger")
+    subs = [
+        {"id": "o", "model": "testapp.document", "pk": str(doc.pk)},
+        {"id": "g", "model": "testapp.document", "group": {"field": "shelf", "value": "Ärger"}},
+    ]
+    for sub in subs:
+        assert (await ask(superuser_socket, {"type": "subscribe", **sub}))["type"] == "subscribed"
+    await run(live_admin.notify, Document)
+    events = {}
+    for _ in range(2):
+        event = await superuser_socket.receive_json_from(timeout=TIMEOUT)
+        events[event["id"]] = event
+    assert events["o"]["action"] == "bulk"
+    assert events["o"]["pk"] == str(doc.pk)
+    assert events["o"]["fields"] == []
+    assert events["g"]["count"] is None
+
+
+async def test_group_move_reaches_both_groups(superuser_socket: WebsocketCommunicator) -> None:
+    ann = await run(Order.objects.create, customer="Ann")
+    for status in ("new", "shipped"):
+        sub = {
+            "type": "subscribe",
+            "id": status,
+            "model": "testapp.order",
+            "group": {"field": "status", "value": status},
+        }
+        assert (await ask(superuser_socket, sub))["type"] == "subscribed"
+    ann.status = "shipped"
+    await run(ann.save)
+    ids = {(await superuser_socket.receive_json_from(timeout=TIMEOUT))["id"] for _ in range(2)}
+    assert ids == {"new", "shipped"}
+
+
+# -- revocation ----------------------------------------------------------------------------------
+
+
+async def test_logout_closes_the_sessions_sockets(admin_user: User) -> None:
+    client = Client()
+    await run(client.force_login, admin_user)
+    comm = communicator(client.cookies["sessionid"].value)
+    assert (await comm.connect(timeout=TIMEOUT))[0]
+    await still_usable(comm)
+    await run(client.logout)
+    assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN
+
+
+async def test_deactivation_closes_within_recheck(admin_user: User) -> None:
+    with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
+        comm = await open_socket(admin_user)
+        await run(User.objects.filter(pk=admin_user.pk).update, is_active=False)
+        assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN
+
+
+async def test_password_change_closes_within_recheck(admin_user: User) -> None:
+    with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
+        comm = await open_socket(admin_user)
+        admin_user.set_password("changed")
+        await run(admin_user.save)
+        assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN
+
+
+async def test_losing_staff_closes_within_recheck(viewer: User) -> None:
+    with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
+        comm = await open_socket(viewer)
+        await run(User.objects.filter(pk=viewer.pk).update, is_staff=False)
+        assert await closed_with(comm) == CLOSE_NOT_ALLOWED
+
+
+async def test_losing_view_permission_ends_subscriptions(viewer: User) -> None:
+    with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
+        comm = await open_socket(viewer)
+        for sub_id, label in (("t", "testapp.ticket"), ("p", "testapp.project")):
+            assert (await ask(comm, {"type": "subscribe", "id": sub_id, "model": label}))[
+                "type"
+            ] == "subscribed"
+        perm = await run(Permission.objects.get, codename="view_ticket")
+        await run(viewer.user_permissions.remove, perm)
+        reply = await comm.receive_json_from(timeout=TIMEOUT)
+        assert (reply["type"], reply["id"], reply["code"]) == ("error", "t", "forbidden")
+        await run(Project.objects.create, name="still live")
+        event = await comm.receive_json_from(timeout=TIMEOUT)
+        assert (event["type"], event["id"]) == ("changed", "p")
+        await comm.disconnect()

@@ -1,0 +1,209 @@
+"""Delivery through a real redis-server, and saves that survive it failing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from conftest import (
+    RedisServer,
+    communicator,
+    free_port,
+    redis_layers,
+    run_django,
+    session_cookie,
+    until,
+)
+from django.contrib.auth.models import User
+from django.test import override_settings
+
+from live_admin.sender import sender
+from testapp.models import Project, Ticket
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+TIMEOUT = 10
+PUBSUB = "channels_redis.pubsub.RedisPubSubChannelLayer"
+
+
+async def subscribed_socket(user: User, **sub: Any) -> WebsocketCommunicator:
+    comm = communicator(await sync_to_async(session_cookie)(user))
+    assert (await comm.connect(timeout=TIMEOUT))[0]
+    await comm.send_json_to({"type": "subscribe", "id": "s", **sub})
+    assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "subscribed", "id": "s"}
+    return comm
+
+
+def connections_received(server: RedisServer) -> int:
+    info = server.command("INFO", "stats").decode()
+    return int(re.search(r"total_connections_received:(\d+)", info).group(1))
+
+
+@pytest.mark.parametrize("backend", ["channels_redis.core.RedisChannelLayer", PUBSUB])
+async def test_delivery_over_redis(
+    redis_server: RedisServer, admin_user: User, backend: str
+) -> None:
+    redis_server.command("FLUSHALL")
+    with override_settings(CHANNEL_LAYERS=redis_layers(redis_server.url, backend)):
+        project = await sync_to_async(Project.objects.create)(name="P")
+        comm = await subscribed_socket(admin_user, model="testapp.project", pk=str(project.pk))
+        project.name = "Q"
+        await sync_to_async(project.save)()
+        event = await comm.receive_json_from(timeout=TIMEOUT)
+        assert (event["type"], event["pk"], event["fields"]) == (
+            "changed",
+            str(project.pk),
+            ["name"],
+        )
+        await comm.disconnect()
+        assert sender.flush(TIMEOUT)
+
+
+async def test_one_connection_for_many_saves(redis_layer: RedisServer, admin_user: User) -> None:
+    project = await sync_to_async(Project.objects.create)(name="P0")
+    assert sender.flush(TIMEOUT)
+    before = connections_received(redis_layer)
+
+    def save_many() -> None:
+        for i in range(100):
+            project.name = f"P{i + 1}"
+            project.save()
+
+    sent = sender.stats["sent"]
+    await sync_to_async(save_many)()
+    assert sender.flush(TIMEOUT)
+    assert sender.stats["sent"] - sent == 200  # model group and object group, per save
+    assert connections_received(redis_layer) - before <= 1
+
+
+async def test_save_from_inside_a_running_event_loop(
+    redis_layer: RedisServer, admin_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    comm = await subscribed_socket(admin_user, model="testapp.project")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    Project.objects.create(name="saved on the loop's own thread")
+    event = await comm.receive_json_from(timeout=TIMEOUT)
+    assert event["model"] == "testapp.project"
+    await comm.disconnect()
+
+
+async def test_save_on_the_in_memory_layer_inside_the_loop(
+    admin_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    comm = await subscribed_socket(admin_user, model="testapp.project")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    Project.objects.create(name="in memory")
+    assert (await comm.receive_json_from(timeout=TIMEOUT))["model"] == "testapp.project"
+    await comm.disconnect()
+
+
+async def test_redis_refused_never_fails_a_save(
+    transactional_db: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    failed = sender.stats["failed"]
+    with (
+        override_settings(CHANNEL_LAYERS=redis_layers(url)),
+        caplog.at_level(logging.WARNING, "live_admin"),
+    ):
+        for i in range(20):
+            await sync_to_async(Project.objects.create)(name=f"p{i}")
+        assert await sync_to_async(Project.objects.count)() == 20
+        assert sender.flush(TIMEOUT)
+    assert sender.stats["failed"] - failed == 40
+    warnings = [r for r in caplog.records if r.name == "live_admin"]
+    assert 1 <= len(warnings) <= 2  # rate-limited
+    assert "could not send" in warnings[0].getMessage()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    yield server
+    os.kill(server.process.pid, signal.SIGCONT)
+    server.stop()
+
+
+async def test_redis_hung_never_blocks_a_save(own_redis: RedisServer, admin_user: User) -> None:
+    # A long send time-out keeps the worker stuck on the first send while the flood arrives.
+    config = {"SEND_TIMEOUT": 3.0, "MAX_PENDING": 50}
+    with override_settings(CHANNEL_LAYERS=redis_layers(own_redis.url), LIVE_ADMIN=config):
+        project = await sync_to_async(Project.objects.create)(name="before")
+        comm = await subscribed_socket(admin_user, model="testapp.project", pk=str(project.pk))
+        assert sender.flush(TIMEOUT)
+        failed, dropped = sender.stats["failed"], sender.stats["dropped"]
+
+        os.kill(own_redis.process.pid, signal.SIGSTOP)
+        project.name = "while hung"
+        await sync_to_async(project.save)()
+        assert not sender.flush(0)  # the save returned while its send is still stuck
+
+        def flood() -> None:
+            for i in range(40):
+                Project.objects.create(name=f"flood {i}")
+
+        await sync_to_async(flood)()  # 80 messages into a queue of 50
+        assert sender.stats["dropped"] - dropped == 30
+        await until(lambda: sender.stats["failed"] > failed, TIMEOUT)
+        assert await asyncio.to_thread(sender.flush, TIMEOUT)
+
+        os.kill(own_redis.process.pid, signal.SIGCONT)
+        sender._down_until = 0.0
+
+        def delivered() -> bool:
+            failed = sender.stats["failed"]
+            project.name = f"after {sender.stats['sent']}"
+            project.save()
+            return sender.flush(TIMEOUT) and sender.stats["failed"] == failed
+
+        await until(sync_to_async(delivered), TIMEOUT, 0.2)
+        while True:  # the stale replies of the stopped period may come first: find ours
+            event = await comm.receive_json_from(timeout=TIMEOUT)
+            if event["fields"] == ["name"]:
+                break
+        await comm.disconnect()
+
+
+async def test_rejoins_groups_that_redis_forgot(redis_layer: RedisServer, admin_user: User) -> None:
+    with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.1}):
+        comm = await subscribed_socket(admin_user, model="testapp.project")
+        redis_layer.command("FLUSHALL")  # as after a restart without persistence
+
+        def membership_back() -> bool:
+            return b"asgi:group:" in redis_layer.command("KEYS", "asgi:group:*")
+
+        await until(membership_back, TIMEOUT)
+        await sync_to_async(Project.objects.create)(name="after the flush")
+        assert (await comm.receive_json_from(timeout=TIMEOUT))["model"] == "testapp.project"
+        await comm.disconnect()
+
+
+async def test_save_in_another_process_reaches_this_one(
+    redis_layer: RedisServer, admin_user: User
+) -> None:
+    """A management command saves and exits; its observers and exit flush deliver over Redis."""
+    project = await sync_to_async(Project.objects.create)(name="P")
+    ticket = await sync_to_async(Ticket.objects.create)(project=project, title="T")
+    comm = await subscribed_socket(admin_user, model="testapp.ticket", pk=str(ticket.pk))
+    result = await asyncio.to_thread(
+        run_django,
+        "touch_ticket",
+        str(ticket.pk),
+        "closed",
+        env={"LIVE_ADMIN_TEST_REDIS": redis_layer.url},
+    )
+    assert result.returncode == 0, result.stderr
+    event = await comm.receive_json_from(timeout=TIMEOUT)
+    assert (event["pk"], event["fields"], event["action"]) == (str(ticket.pk), ["status"], "saved")
+    assert "closed" not in json.dumps(event)
+    await comm.disconnect()
