@@ -215,6 +215,15 @@ def changes_for(using: str) -> tuple[Changes, bool]:
     return changes, False
 
 
+@contextmanager
+def recording(using: str) -> Iterator[Changes]:
+    """The :class:`Changes` to record into; delivered on leaving when no transaction is open."""
+    changes, now = changes_for(using)
+    yield changes
+    if now:
+        deliver(changes)
+
+
 def deliver(changes: Changes) -> None:
     """Send committed changes, or hand them to the innermost open :func:`batch`."""
     stack: list[Changes] = _local.__dict__.setdefault("batches", [])
@@ -251,10 +260,8 @@ def notify(
     on commit.
     """
     label = (apps.get_model(model) if isinstance(model, str) else model)._meta.label_lower
-    changes, now = changes_for(using)
-    changes.add_bulk(label, None if pks is None else list(pks))
-    if now:
-        deliver(changes)
+    with recording(using) as changes:
+        changes.add_bulk(label, None if pks is None else list(pks))
 
 
 def logged_out(request: Any = None, **kwargs: Any) -> None:

@@ -27,7 +27,7 @@ from django.http import HttpRequest
 from . import groups
 from .conf import get_config
 from .permissions import Refused, Subscription, build_request, resolve
-from .sender import get_layer, sender
+from .sender import WARN_EVERY, get_layer, sender
 
 logger = logging.getLogger("live_admin")
 
@@ -120,7 +120,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
             try:
                 return await self.channel_layer.receive(self.channel_name)
             except Exception as exc:
-                logger.warning("live_admin: receiving from the channel layer failed: %s", exc)
+                _warn_receive(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RECEIVE_BACKOFF)
 
@@ -309,6 +309,19 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
 
     async def _error(self, sub_id: str | None, code: str, message: str) -> None:
         await self._send({"type": "error", "id": sub_id, "code": code, "message": message})
+
+
+_last_receive_warning = -WARN_EVERY
+
+
+def _warn_receive(exc: Exception) -> None:
+    """Log a failed receive from the layer: at WARNING once per ``WARN_EVERY`` s, else DEBUG."""
+    global _last_receive_warning
+    now = time.monotonic()
+    level = logging.WARNING if now - _last_receive_warning >= WARN_EVERY else logging.DEBUG
+    if level == logging.WARNING:
+        _last_receive_warning = now
+    logger.log(level, "live_admin: receiving from the channel layer failed: %s", exc)
 
 
 def _id_of(message: Any) -> str | None:

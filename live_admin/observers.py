@@ -15,7 +15,7 @@ from django.db.models import Model, signals
 from django.forms.models import _get_foreign_key
 from model_utils import FieldTracker
 
-from .broadcast import Changes, changes_for, deliver
+from .broadcast import Changes, recording
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -183,18 +183,12 @@ def _group_values(instance: Model, view: View, changed: dict[str, Any]) -> list[
 
 def _record_parents(instance: Model, spec: Spec, changed: dict[str, Any], changes: Changes) -> None:
     for link in spec.parents:
-        parent_spec = _specs.get(link.parent)
-        if parent_spec is None:
-            continue
-        parent_pks = [instance.__dict__.get(link.fk.attname)]
+        current = instance.__dict__.get(link.fk.attname)
         previous = changed.get(link.fk.name, UNKNOWN)
-        if previous is not UNKNOWN and previous != parent_pks[0]:
-            parent_pks.append(previous)
+        parent_pks = {pk for pk in (current, previous) if pk is not None and pk is not UNKNOWN}
         parent = link.fk.get_cached_value(instance, None)
-        for label, view in parent_spec.views.items():
+        for label, view in _specs[link.parent].views.items():
             for pk in parent_pks:
-                if pk is None:
-                    continue
                 values: list[tuple[str, object]] = []
                 if parent is not None and parent.pk == pk:
                     values = _group_values(parent, view, {})
@@ -205,23 +199,15 @@ def _record(
     instance: Model, action: str, changed: dict[str, Any], using: str, created: bool
 ) -> None:
     spec = _specs[instance._meta.concrete_model]
-    changes, now = changes_for(using)
-    for label, view in spec.views.items():
-        fields = [name for name in changed if view.counts(name)]
-        if action == "saved" and not fields:
-            continue
-        changes.add(
-            label,
-            instance.pk,
-            action,
-            fields,
-            _group_values(instance, view, changed),
-            created=created,
-        )
-    if changed or action == "deleted":
-        _record_parents(instance, spec, changed, changes)
-    if now:
-        deliver(changes)
+    with recording(using) as changes:
+        for label, view in spec.views.items():
+            fields = [name for name in changed if view.counts(name)]
+            if action == "saved" and not fields:
+                continue
+            values = _group_values(instance, view, changed)
+            changes.add(label, instance.pk, action, fields, values, created=created)
+        if changed or action == "deleted":
+            _record_parents(instance, spec, changed, changes)
 
 
 def _saved(
@@ -257,23 +243,17 @@ def _m2m_receiver(m2m: ManyToManyField[Any, Any]) -> Any:
     ) -> None:
         if action not in ("post_add", "post_remove", "post_clear"):
             return
-        spec = _specs.get(owner._meta.concrete_model)
-        if spec is None:
-            return
-        changes, now = changes_for(using)
-        for label, view in spec.views.items():
-            if not view.counts(m2m.name):
-                continue
-            if not reverse:
-                changes.add(
-                    label, instance.pk, "saved", [m2m.name], _group_values(instance, view, {})
-                )
-            elif pk_set is None:
-                changes.add_bulk(label, None)
-            else:
-                for pk in pk_set:
-                    changes.add(label, pk, "saved", [m2m.name], None)
-        if now:
-            deliver(changes)
+        with recording(using) as changes:
+            for label, view in _specs[owner._meta.concrete_model].views.items():
+                if not view.counts(m2m.name):
+                    continue
+                if not reverse:
+                    values = _group_values(instance, view, {})
+                    changes.add(label, instance.pk, "saved", [m2m.name], values)
+                elif pk_set is None:
+                    changes.add_bulk(label, None)
+                else:
+                    for pk in pk_set:
+                        changes.add(label, pk, "saved", [m2m.name], None)
 
     return receiver

@@ -63,6 +63,7 @@ class Sender:
         self._idle.set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
+        self._layer: tuple[dict[str, Any], BaseChannelLayer] | None = None
         self._down_until = 0.0
         self._failures = 0
         self._last_warning = -WARN_EVERY
@@ -138,7 +139,6 @@ class Sender:
         loop.run_until_complete(self._work())
 
     async def _work(self) -> None:
-        layers: dict[int, BaseChannelLayer] = {}
         assert self._wake is not None
         while True:
             await self._wake.wait()
@@ -150,17 +150,17 @@ class Sender:
                     if not batch:
                         self._idle.set()
                         break
-                await self._deliver(self._own_layer(layers), batch)
+                await self._deliver(await self._own_layer(), batch)
 
-    def _own_layer(self, layers: dict[int, BaseChannelLayer]) -> BaseChannelLayer:
-        """A layer instance of the worker's own, remade when ``CHANNEL_LAYERS`` changes."""
+    async def _own_layer(self) -> BaseChannelLayer:
+        """The worker's own layer instance, remade when its ``CHANNEL_LAYERS`` entry changes."""
         alias = get_config()["CHANNEL_LAYER"]
         config = channel_layers.configs[alias]
-        layer = layers.get(id(config))
-        if layer is None:
-            layers.clear()
-            layer = layers[id(config)] = channel_layers.make_backend(alias)
-        return layer
+        if self._layer is None or self._layer[0] != config:
+            if self._layer is not None and hasattr(self._layer[1], "close_pools"):
+                await self._layer[1].close_pools()
+            self._layer = (config, channel_layers.make_backend(alias))
+        return self._layer[1]
 
     async def _deliver(self, layer: BaseChannelLayer, batch: list[Message]) -> None:
         if time.monotonic() < self._down_until:

@@ -59,13 +59,13 @@ async def until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -
 class RedisServer:
     """A redis-server process of the test's own on a free loopback port."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, port: int | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail(
                 "redis-server is not installed: run `make test`, or apt-get install redis-server"
             )
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = subprocess.Popen(
             [
@@ -99,8 +99,9 @@ class RedisServer:
             return s.recv(65536)
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +114,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def redis_layers(
     url: str, backend: str = "channels_redis.core.RedisChannelLayer"
 ) -> dict[str, Any]:
-    return {"default": {"BACKEND": backend, "CONFIG": {"hosts": [url]}}}
+    """CHANNEL_LAYERS as the README recommends: a read time-out above channels-redis's 5 s poll."""
+    return {"default": {"BACKEND": backend, "CONFIG": {"hosts": [url + "?socket_timeout=10"]}}}
 
 
 @pytest.fixture

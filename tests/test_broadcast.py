@@ -138,17 +138,23 @@ def test_admin_save_names_the_user_and_origin(admin_client: Client) -> None:
     assert to(sent, groups.model_group("testapp.ticket"))[0]["origin"] == "tab-1"
 
 
+ATTACHMENTS = {
+    "testapp-attachment-content_type-object_id-TOTAL_FORMS": "0",
+    "testapp-attachment-content_type-object_id-INITIAL_FORMS": "0",
+}
+
+
 def test_admin_origin_header_and_bad_origin(admin_client: Client) -> None:
     project = Project.objects.create(name="P")
     with capture_broadcasts() as sent:
         admin_client.post(
             f"/admin/testapp/project/{project.pk}/change/",
-            {"name": "Q", "owner": ""},
+            {"name": "Q", "owner": "", **ATTACHMENTS},
             headers={"X-Live-Admin-Origin": "page_42"},
         )
         admin_client.post(
             f"/admin/testapp/project/{project.pk}/change/",
-            {"name": "R", "owner": "", "_live_origin": "<script>"},
+            {"name": "R", "owner": "", "_live_origin": "<script>", **ATTACHMENTS},
         )
     origins = [m["origin"] for m in to(sent, groups.object_group("testapp.project", project.pk))]
     assert origins == ["page_42", None]
@@ -199,3 +205,18 @@ def test_admin_delete_view(admin_client: Client) -> None:
     with capture_broadcasts() as sent:
         admin_client.post(f"/admin/testapp/project/{project.pk}/delete/", {"post": "yes"})
     assert to(sent, groups.object_group("testapp.project", project.pk))[0]["action"] == "deleted"
+
+
+def test_admin_get_requests_send_nothing(admin_client: Client) -> None:
+    Project.objects.create(name="P")
+    with capture_broadcasts() as sent:
+        assert admin_client.get("/admin/testapp/project/").status_code == 200
+    assert sent == []
+
+
+def test_logout_without_a_session_sends_nothing() -> None:
+    from live_admin.broadcast import logged_out
+
+    with capture_broadcasts() as sent:
+        logged_out(request=None)
+    assert sent == []

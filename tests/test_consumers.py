@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from conftest import communicator, make_user, session_cookie
+from conftest import communicator, make_user, session_cookie, until
 from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 
@@ -447,3 +447,52 @@ async def test_losing_view_permission_ends_subscriptions(viewer: User) -> None:
         event = await comm.receive_json_from(timeout=TIMEOUT)
         assert (event["type"], event["id"]) == ("changed", "p")
         await comm.disconnect()
+
+
+async def test_object_level_denial_is_forbidden(viewer: User) -> None:
+    private = await run(Document.objects.create, title="private notes")
+    public = await run(Document.objects.create, title="public notes")
+    comm = await open_socket(viewer)
+    for doc, expected in ((private, "forbidden"), (public, None)):
+        reply = await ask(
+            comm,
+            {"type": "subscribe", "id": doc.title, "model": "testapp.document", "pk": str(doc.pk)},
+        )
+        assert reply.get("code") == expected
+    await comm.disconnect()
+
+
+async def test_a_failing_recheck_is_logged_and_the_socket_stays(
+    admin_user: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
+        comm = await open_socket(admin_user)
+        sub = {"type": "subscribe", "id": "t", "model": "testapp.ticket"}
+        assert (await ask(comm, sub))["type"] == "subscribed"
+
+        def broken(*args: Any) -> bool:
+            raise RuntimeError("permission backend down")
+
+        monkeypatch.setattr(TicketAdmin, "has_view_permission", broken)
+        await until(lambda: any("re-checking" in r.getMessage() for r in caplog.records))
+    await still_usable(comm)
+    await comm.disconnect()
+
+
+async def test_session_now_of_another_user_closes(admin_user: User, viewer: User) -> None:
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    cookie = await run(session_cookie, admin_user)
+    with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
+        comm = communicator(cookie)
+        assert (await comm.connect(timeout=TIMEOUT))[0]
+
+        def switch() -> None:
+            session = SessionStore(cookie)
+            session[SESSION_KEY] = str(viewer.pk)
+            session[HASH_SESSION_KEY] = viewer.get_session_auth_hash()
+            session.save()
+
+        await run(switch)
+        assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN

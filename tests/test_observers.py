@@ -297,3 +297,30 @@ def test_instance_made_before_tracking_still_saves(project: Project) -> None:
     with capture_broadcasts():
         ticket.save()
     assert Ticket.objects.get(pk=ticket.pk).title == "Saved anyway"
+
+
+def test_many_to_many_outside_live_fields(project: Project, admin_user: Any) -> None:
+    ticket = Ticket.objects.create(project=project, title="T")
+    with capture_broadcasts() as sent:
+        ticket.watchers.add(admin_user)
+    assert by_group(sent, "testapp.ticket") == {}
+    assert by_group(sent, "testapp.urgentticket")  # watches every field
+
+
+def test_generic_inlines_are_not_followed(project: Project) -> None:
+    from django.contrib.contenttypes.models import ContentType
+
+    from testapp.models import Attachment
+
+    assert Attachment not in _specs
+    with capture_broadcasts() as sent:
+        Attachment.objects.create(
+            content_type=ContentType.objects.get_for_model(Project), object_id=project.pk, name="a"
+        )
+    assert sent == []
+
+
+def test_late_state_on_the_class() -> None:
+    from live_admin.observers import _LateState
+
+    assert isinstance(getattr(Ticket, "_" + TRACKER_NAME), _LateState)

@@ -27,6 +27,7 @@ from conftest import (
 from django.contrib.auth.models import User
 from django.test import override_settings
 
+from live_admin import groups
 from live_admin.sender import sender
 from testapp.models import Project, Ticket
 
@@ -34,6 +35,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 TIMEOUT = 10
 PUBSUB = "channels_redis.pubsub.RedisPubSubChannelLayer"
+MODEL_GROUP_KEY = f"asgi:group:{groups.model_group('testapp.project')}"
 
 
 async def subscribed_socket(user: User, **sub: Any) -> WebsocketCommunicator:
@@ -134,7 +136,9 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-async def test_redis_hung_never_blocks_a_save(own_redis: RedisServer, admin_user: User) -> None:
+async def test_redis_hung_never_blocks_a_save(
+    own_redis: RedisServer, admin_user: User, caplog: pytest.LogCaptureFixture
+) -> None:
     # A long send time-out keeps the worker stuck on the first send while the flood arrives.
     config = {"SEND_TIMEOUT": 3.0, "MAX_PENDING": 50}
     with override_settings(CHANNEL_LAYERS=redis_layers(own_redis.url), LIVE_ADMIN=config):
@@ -154,6 +158,12 @@ async def test_redis_hung_never_blocks_a_save(own_redis: RedisServer, admin_user
 
         await sync_to_async(flood)()  # 80 messages into a queue of 50
         assert sender.stats["dropped"] - dropped == 30
+        with (
+            override_settings(LIVE_ADMIN={**config, "FLUSH_TIMEOUT": 0.01}),
+            caplog.at_level(logging.WARNING),
+        ):
+            sender._flush_at_exit()  # what an exiting process does: waits briefly, then says so
+        assert "not sent before exit" in caplog.text
         await until(lambda: sender.stats["failed"] > failed, TIMEOUT)
         assert await asyncio.to_thread(sender.flush, TIMEOUT)
 
@@ -180,7 +190,7 @@ async def test_rejoins_groups_that_redis_forgot(redis_layer: RedisServer, admin_
         redis_layer.command("FLUSHALL")  # as after a restart without persistence
 
         def membership_back() -> bool:
-            return b"asgi:group:" in redis_layer.command("KEYS", "asgi:group:*")
+            return redis_layer.command("EXISTS", MODEL_GROUP_KEY) == b":1\r\n"
 
         await until(membership_back, TIMEOUT)
         await sync_to_async(Project.objects.create)(name="after the flush")
@@ -207,3 +217,69 @@ async def test_save_in_another_process_reaches_this_one(
     assert (event["pk"], event["fields"], event["action"]) == (str(ticket.pk), ["status"], "saved")
     assert "closed" not in json.dumps(event)
     await comm.disconnect()
+
+
+async def test_without_channel_layers_an_in_memory_layer_is_used(admin_user: User) -> None:
+    from channels.layers import InMemoryChannelLayer
+
+    from live_admin.sender import get_layer
+
+    with override_settings(CHANNEL_LAYERS={}):
+        assert isinstance(get_layer(), InMemoryChannelLayer)
+        comm = await subscribed_socket(admin_user, model="testapp.project")
+        await sync_to_async(Project.objects.create)(name="fallback")
+        assert (await comm.receive_json_from(timeout=TIMEOUT))["model"] == "testapp.project"
+        await comm.disconnect()
+
+
+async def test_a_broken_layer_setting_never_fails_a_save(transactional_db: None) -> None:
+    failed = sender.stats["failed"]
+    broken = {"default": {"BACKEND": "no.such.Layer"}}
+    with override_settings(CHANNEL_LAYERS=broken):
+        await sync_to_async(Project.objects.create)(name="saved anyway")
+    assert sender.stats["failed"] - failed == 2
+    assert await sync_to_async(Project.objects.filter(name="saved anyway").exists)()
+
+
+async def test_redis_restart_with_sockets_open(
+    tmp_path: Path, admin_user: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis goes away and comes back empty: sockets survive, re-join, and hear changes again."""
+    caplog.set_level(logging.DEBUG, logger="live_admin")
+    server = RedisServer(tmp_path)
+    port = server.port
+    try:
+        with override_settings(
+            CHANNEL_LAYERS=redis_layers(server.url), LIVE_ADMIN={"RECHECK_SECONDS": 0.2}
+        ):
+            staying = await subscribed_socket(admin_user, model="testapp.project")
+            leaving = await subscribed_socket(admin_user, model="testapp.project")
+            server.stop()
+            await leaving.send_json_to({"type": "unsubscribe", "id": "s"})
+            assert await leaving.receive_json_from(timeout=TIMEOUT) == {
+                "type": "unsubscribed",
+                "id": "s",
+            }
+            await leaving.disconnect()
+            await sync_to_async(Project.objects.create)(name="during the outage")  # saves fine
+            await until(lambda: any("joining" in r.getMessage() for r in caplog.records), TIMEOUT)
+
+            server = RedisServer(tmp_path, port=port)
+
+            def delivered() -> bool:
+                failed = sender.stats["failed"]
+                sender._down_until = 0.0
+                Project.objects.create(name="after the restart")
+                return sender.flush(TIMEOUT) and sender.stats["failed"] == failed
+
+            await until(sync_to_async(delivered), TIMEOUT, 0.2)
+            await until(lambda: server.command("EXISTS", MODEL_GROUP_KEY) == b":1\r\n", TIMEOUT)
+            await sync_to_async(Project.objects.create)(name="heard")
+            event = await staying.receive_json_from(timeout=TIMEOUT)
+            assert event["model"] == "testapp.project"
+            await staying.disconnect()
+            assert any(
+                "receiving from the channel layer failed" in r.getMessage() for r in caplog.records
+            )
+    finally:
+        server.stop()

@@ -1,8 +1,10 @@
 from django.contrib import admin
+from django.contrib.contenttypes.admin import GenericTabularInline
 
 from live_admin.admin import LiveAdminMixin
 
 from .models import (
+    Attachment,
     Document,
     Note,
     Order,
@@ -16,9 +18,14 @@ from .models import (
 )
 
 
+class AttachmentInline(GenericTabularInline):
+    model = Attachment
+
+
 @admin.register(Project)
 class ProjectAdmin(LiveAdminMixin, admin.ModelAdmin):
     list_display = ["name", "owner"]
+    inlines = [AttachmentInline]
 
 
 @admin.register(Ticket)
@@ -60,7 +67,14 @@ class OrderAdmin(LiveAdminMixin, admin.ModelAdmin):
 
 @admin.register(Document)
 class DocumentAdmin(LiveAdminMixin, admin.ModelAdmin):
+    """Object-level permission: private documents are for superusers."""
+
     live_group_by = ("shelf",)
+
+    def has_view_permission(self, request, obj=None):
+        if obj is not None and obj.title.startswith("private") and not request.user.is_superuser:
+            return False
+        return super().has_view_permission(request, obj)
 
 
 @admin.register(Note)

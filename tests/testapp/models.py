@@ -1,6 +1,8 @@
 import uuid
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from model_utils import FieldTracker
 
@@ -25,6 +27,7 @@ class Ticket(models.Model):
     status = models.CharField(max_length=20, default="open")
     notes = models.TextField(blank=True)
     tags = models.ManyToManyField(Tag, blank=True)
+    watchers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
 
     def __str__(self) -> str:
         return self.title
@@ -74,3 +77,12 @@ class Secret(models.Model):
 class UrgentTicket(Ticket):
     class Meta:
         proxy = True
+
+
+class Attachment(models.Model):
+    """Shown through a generic inline, which live_admin does not follow."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.PositiveIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    name = models.CharField(max_length=100)

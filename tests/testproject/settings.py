@@ -60,7 +60,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 _redis = os.environ.get("LIVE_ADMIN_TEST_REDIS")
 CHANNEL_LAYERS = {
     "default": (
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [_redis]}}
+        {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [_redis + "?socket_timeout=10"]},
+        }
         if _redis
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )

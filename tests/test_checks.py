@@ -1,0 +1,98 @@
+"""Every system check id, triggered and silent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.core.checks import run_checks
+from django.test import override_settings
+
+from live_admin import checks
+from live_admin.admin import LiveAdminMixin
+from testapp.models import Secret
+
+IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+def ids(**settings: Any) -> list[str]:
+    with override_settings(**{"DEBUG": True, **settings}):
+        return [m.id for m in run_checks() if m.id and m.id.startswith("live_admin.")]
+
+
+def test_the_test_project_is_clean() -> None:
+    assert ids() == []
+
+
+def test_settings_not_a_dict() -> None:
+    assert ids(LIVE_ADMIN=["WS_PATH"]) == ["live_admin.E001"]
+
+
+def test_unknown_key_suggests_the_right_one() -> None:
+    with override_settings(LIVE_ADMIN={"RECHECK_SECOND": 5, "ZZZ": 1}):
+        messages = [m for m in run_checks() if m.id == "live_admin.W002"]
+    assert [m.hint for m in messages] == ["Did you mean 'RECHECK_SECONDS'?", messages[1].hint]
+    assert messages[1].hint.startswith("Known keys: WS_PATH")
+
+
+@pytest.mark.parametrize(
+    "value", [{"MAX_SUBSCRIPTIONS": "5"}, {"RATE_LIMIT": True}, {"WS_PATH": 3}]
+)
+def test_wrong_types(value: dict[str, Any]) -> None:
+    assert ids(LIVE_ADMIN=value) == ["live_admin.E003"]
+
+
+def test_channels_not_set_up() -> None:
+    assert "live_admin.W004" in ids(ASGI_APPLICATION=None)
+
+
+def test_no_channel_layers() -> None:
+    assert ids(CHANNEL_LAYERS={}) == ["live_admin.W005"]
+    assert ids(CHANNEL_LAYERS=IN_MEMORY, LIVE_ADMIN={"CHANNEL_LAYER": "other"}) == [
+        "live_admin.W005"
+    ]
+
+
+def test_in_memory_layer_without_debug() -> None:
+    assert ids(DEBUG=False, CHANNEL_LAYERS=IN_MEMORY) == ["live_admin.W006"]
+    redis = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}}
+    assert ids(DEBUG=False, CHANNEL_LAYERS=redis) == []
+
+
+def test_allowed_hosts_star() -> None:
+    assert ids(ALLOWED_HOSTS=["*"]) == ["live_admin.W007"]
+
+
+def test_app_directories_loader(settings: Any) -> None:
+    engine = dict(settings.TEMPLATES[0], APP_DIRS=False)
+    assert ids(TEMPLATES=[engine]) == ["live_admin.W008"]
+    loaders = [
+        (
+            "django.template.loaders.cached.Loader",
+            ["django.template.loaders.app_directories.Loader"],
+        )
+    ]
+    with_loaders = dict(engine, OPTIONS={**engine["OPTIONS"], "loaders": loaders})
+    assert ids(TEMPLATES=[with_loaders]) == []
+    jinja = {"BACKEND": "django.template.backends.jinja2.Jinja2", "APP_DIRS": True}
+    with override_settings(TEMPLATES=[jinja, engine]):  # only Django engines count
+        assert [m.id for m in checks.check_templates()] == ["live_admin.W008"]
+
+
+def test_live_fields_must_name_fields() -> None:
+    site = admin.AdminSite(name="checks")
+
+    class BadAdmin(LiveAdminMixin, admin.ModelAdmin):
+        live_fields = ("code", "nope")
+        live_group_by = ("missing",)
+
+    site.register(Secret, BadAdmin)
+    try:
+        messages = [m for m in run_checks() if m.id == "live_admin.E009"]
+        assert [m.msg for m in messages] == [
+            "BadAdmin names 'nope', which is not a field of testapp.Secret.",
+            "BadAdmin names 'missing', which is not a concrete field of testapp.Secret.",
+        ]
+    finally:
+        site.unregister(Secret)

@@ -1,0 +1,39 @@
+"""The public surface, the app config, routing, and what the built wheel contains."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import live_admin
+from live_admin import admin, broadcast, routing
+from live_admin.consumers import LiveAdminConsumer
+
+
+def test_lazy_public_names() -> None:
+    assert live_admin.LiveAdminMixin is admin.LiveAdminMixin
+    assert live_admin.notify is broadcast.notify
+    assert live_admin.batch is broadcast.batch
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        live_admin.nothing  # noqa: B018
+
+
+def test_routing_uses_the_configured_path() -> None:
+    (pattern,) = routing.websocket_urlpatterns
+    assert str(pattern.pattern) == "ws/live-admin/"
+    assert pattern.callback.consumer_class is LiveAdminConsumer
+
+
+def test_tests_run_against_the_installed_package() -> None:
+    """``make test`` installs the built wheel; this proves the tests import that, not the tree."""
+    if os.environ.get("LIVE_ADMIN_TEST_WHEEL") != "1":
+        pytest.fail(
+            "run through `make test`, which installs the wheel and sets LIVE_ADMIN_TEST_WHEEL=1"
+        )
+    package = Path(live_admin.__file__).parent
+    assert "site-packages" in package.parts
+    assert (package / "py.typed").is_file()
+    assert (package / "templates").is_dir()
+    assert (package / "static").is_dir()
