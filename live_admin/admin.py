@@ -8,14 +8,16 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.admin.sites import all_sites
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import select_template
 
 from .broadcast import acting, batch
+from .conf import get_config
 from .observers import observe
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
-    from django.db.models import Model
 
     _Base = ModelAdmin[Any]
 else:
@@ -41,7 +43,37 @@ class LiveAdminMixin(_Base):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Our templates extend whatever this admin would have rendered: a template set by the
+        # ModelAdmin or another mixin, else the admin's usual per-model candidates.
+        meta = self.model._meta
+        self.live_base_templates = {
+            kind: getattr(self, f"{kind}_template")
+            or [
+                f"admin/{meta.app_label}/{meta.model_name}/{kind}.html",
+                f"admin/{meta.app_label}/{kind}.html",
+                f"admin/{kind}.html",
+            ]
+            for kind in ("change_list", "change_form")
+        }
+        self.change_list_template = "live_admin/change_list.html"
+        self.change_form_template = "live_admin/change_form.html"
         observe(self)
+
+    def live_page(
+        self, request: HttpRequest, kind: str, obj: Model | None = None
+    ) -> dict[str, Any]:
+        """What the injected templates need: the template to extend and the page's config."""
+        config = get_config()
+        base = self.live_base_templates[kind]
+        return {
+            "base": select_template([base] if isinstance(base, str) else base),
+            "ws_path": "/" + config["WS_PATH"].lstrip("/"),
+            "model": self.model._meta.label_lower,
+            "pk": None if obj is None else str(obj.pk),
+            "debounce_ms": config["DEBOUNCE_MS"],
+            "origin_field": ORIGIN_FIELD,
+            "origin_header": ORIGIN_HEADER,
+        }
 
     def has_live_group_permission(self, request: HttpRequest, field: str, value: object) -> bool:
         """May ``request.user`` follow the object group ``field=value``? Narrow it for tenants.
@@ -72,9 +104,27 @@ class LiveAdminMixin(_Base):
         with self.live_acting(request):
             return super().changeform_view(request, *args, **kwargs)
 
-    def changelist_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra_context = {
+            **(extra_context or {}),
+            "live_admin": self.live_page(request, "change_list"),
+        }
         with self.live_acting(request):
-            return super().changelist_view(request, *args, **kwargs)
+            return super().changelist_view(request, extra_context)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Model | None = None,
+    ) -> HttpResponse:
+        context["live_admin"] = self.live_page(request, "change_form", obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         with self.live_acting(request):

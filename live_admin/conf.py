@@ -9,6 +9,9 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+#: The htmx vendored at ``static/live_admin/vendor/htmx.min.js`` (``scripts/vendor-htmx``).
+HTMX_VERSION = "2.0.11"
+
 #: Every key of ``LIVE_ADMIN`` with its default. README's "Settings" lists what each means.
 DEFAULTS: dict[str, Any] = {
     "WS_PATH": "ws/live-admin/",

@@ -229,9 +229,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
 
     async def _drop_groups(self, sub: Subscription) -> None:
         for name in sub.groups:
-            members = self.members.get(name)
-            if members is None:
-                continue
+            members = self.members[name]
             members.discard(sub.id)
             if not members:
                 del self.members[name]

@@ -35,5 +35,7 @@ def test_tests_run_against_the_installed_package() -> None:
     package = Path(live_admin.__file__).parent
     assert "site-packages" in package.parts
     assert (package / "py.typed").is_file()
-    assert (package / "templates").is_dir()
-    assert (package / "static").is_dir()
+    for name in ("change_list.html", "change_form.html", "page.html"):
+        assert (package / "templates" / "live_admin" / name).is_file(), name
+    for name in ("htmx.min.js", "htmx.LICENSE"):
+        assert (package / "static" / "live_admin" / "vendor" / name).is_file(), name

@@ -54,6 +54,7 @@ class OrderLineInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(LiveAdminMixin, admin.ModelAdmin):
+    change_list_template = "testapp/order_change_list.html"  # the admin's own template stays
     inlines = [OrderLineInline]
     live_group_by = ("status",)
     actions = ["mark_shipped"]

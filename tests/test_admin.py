@@ -1,0 +1,77 @@
+"""The mixin's page injection: namespaced templates that extend what the admin would render."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client, override_settings
+
+from live_admin.admin import LiveAdminMixin, live_admins
+from testapp.admin import OrderAdmin
+from testapp.models import Order, Project, Tag, Ticket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def admin_client(admin_user: User) -> Client:
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def config(html: str) -> dict[str, str]:
+    match = re.search(r'<meta name="live-admin"(.*?)>', html, re.S)
+    assert match, "no live-admin config on the page"
+    return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', match.group(1)))
+
+
+def test_changelist_carries_its_config(admin_client: Client) -> None:
+    html = admin_client.get("/admin/testapp/ticket/").content.decode()
+    assert config(html) == {
+        "ws-path": "/ws/live-admin/",
+        "model": "testapp.ticket",
+        "debounce-ms": "300",
+        "origin-field": "_live_origin",
+        "origin-header": "X-Live-Admin-Origin",
+    }
+    assert 'id="changelist"' in html  # still the admin's own page
+
+
+def test_change_form_names_its_object(admin_client: Client) -> None:
+    ticket = Ticket.objects.create(project=Project.objects.create(name="P"), title="T")
+    html = admin_client.get(f"/admin/testapp/ticket/{ticket.pk}/change/").content.decode()
+    assert config(html)["pk"] == str(ticket.pk)
+    assert "pk" not in config(admin_client.get("/admin/testapp/ticket/add/").content.decode())
+
+
+def test_settings_reach_the_page(admin_client: Client) -> None:
+    with override_settings(LIVE_ADMIN={"WS_PATH": "live/", "DEBOUNCE_MS": 50}):
+        page = config(admin_client.get("/admin/testapp/project/").content.decode())
+    assert (page["ws-path"], page["debounce-ms"]) == ("/live/", "50")
+
+
+def test_an_admins_own_template_is_kept(admin_client: Client) -> None:
+    Order.objects.create(customer="Ann")
+    html = admin_client.get("/admin/testapp/order/").content.decode()
+    assert '<meta name="order-admin-own-template">' in html
+    assert config(html)["model"] == "testapp.order"
+    admin = live_admins(Order)[0]
+    assert isinstance(admin, OrderAdmin)
+    assert admin.live_base_templates["change_list"] == "testapp/order_change_list.html"
+    assert admin.change_list_template == "live_admin/change_list.html"
+
+
+def test_admins_without_the_mixin_load_nothing(admin_client: Client) -> None:
+    Tag.objects.create(name="t")
+    html = admin_client.get("/admin/testapp/tag/").content.decode()
+    assert "live-admin" not in html
+    assert live_admins(Tag) == []
+
+
+def test_every_site_lists_its_live_admin() -> None:
+    admins = live_admins(Project)
+    assert len(admins) == 2
+    assert all(isinstance(a, LiveAdminMixin) for a in admins)
