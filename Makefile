@@ -3,8 +3,10 @@ SHELL := bash
 .ONESHELL:
 .SHELLFLAGS := -eu -o pipefail -c
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-PYTHON_NEW ?= $(shell command -v python3.13 || ls $(HOME)/.pyenv/versions/3.13*/bin/python 2>/dev/null | tail -n 1)
+# The first interpreter of each list that runs (pyenv shims exist for versions that do not).
+runs = $(firstword $(foreach p,$(1),$(shell $(p) -c "" >/dev/null 2>&1 && command -v $(p))))
+PYTHON ?= $(call runs,python3.11 python3)
+PYTHON_NEW ?= $(call runs,$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3.13)
 VENV := .venv
 VENV_NEW := .venv-py313
 DIST := dist
@@ -12,18 +14,18 @@ DIST := dist
 .PHONY: demo test test-primary test-newest lint wheel clean
 
 $(VENV)/.ready: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q build ruff
 	touch $@
 
 wheel: $(VENV)/.ready
-	rm -rf $(DIST)
+	@rm -rf $(DIST)
 	$(VENV)/bin/python -m build -q --wheel --outdir $(DIST) . >/dev/null
 	ls $(DIST)/*.whl
 
 lint: $(VENV)/.ready
-	$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 # Runs the suite against the built wheel (not the source tree), with warnings as errors.
@@ -41,14 +43,14 @@ define run_suite
 endef
 
 test: lint wheel
-	scripts/system-deps redis-server
+	@scripts/system-deps redis-server
 	$(MAKE) --no-print-directory test-primary test-newest
 
 test-primary:
-	$(call run_suite,$(VENV),$(PYTHON))
+	@$(call run_suite,$(VENV),$(PYTHON))
 
 test-newest:
-	if [ -z "$(PYTHON_NEW)" ]; then
+	@if [ -z "$(PYTHON_NEW)" ]; then
 	  if [ "$${CI:-}" = "true" ]; then echo "error: CI needs Python 3.13 for the newest-Django run" >&2; exit 1; fi
 	  echo "*** SKIPPED the Python 3.13 + newest Django run: no python3.13 found (set PYTHON_NEW=...) ***"
 	  exit 0
@@ -56,10 +58,10 @@ test-newest:
 	$(call run_suite,$(VENV_NEW),$(PYTHON_NEW))
 
 demo: $(VENV)/.ready
-	$(VENV)/bin/pip install -q -e ".[redis]"
+	@$(VENV)/bin/pip install -q -e ".[redis]"
 	cd demo && ../$(VENV)/bin/python manage.py migrate -v 0
 	../$(VENV)/bin/python manage.py demo_setup
 	exec ../$(VENV)/bin/python manage.py rundemo
 
 clean:
-	rm -rf $(VENV) $(VENV_NEW) $(DIST) .coverage .coverage.* demo/db.sqlite3
+	@rm -rf $(VENV) $(VENV_NEW) $(DIST) .coverage .coverage.* demo/db.sqlite3

@@ -25,6 +25,7 @@ from conftest import (
     until,
 )
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import override_settings
 
 from live_admin import groups
@@ -39,6 +40,8 @@ MODEL_GROUP_KEY = f"asgi:group:{groups.model_group('testapp.project')}"
 
 
 async def subscribed_socket(user: User, **sub: Any) -> WebsocketCommunicator:
+    """A socket subscribed once earlier changes are out, so it hears only what follows."""
+    assert await asyncio.to_thread(sender.flush, TIMEOUT)
     comm = communicator(await sync_to_async(session_cookie)(user))
     assert (await comm.connect(timeout=TIMEOUT))[0]
     await comm.send_json_to({"type": "subscribe", "id": "s", **sub})
@@ -94,6 +97,7 @@ async def test_save_from_inside_a_running_event_loop(
     comm = await subscribed_socket(admin_user, model="testapp.project")
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     Project.objects.create(name="saved on the loop's own thread")
+    connection.close()  # the loop thread's own connection
     event = await comm.receive_json_from(timeout=TIMEOUT)
     assert event["model"] == "testapp.project"
     await comm.disconnect()
@@ -105,6 +109,7 @@ async def test_save_on_the_in_memory_layer_inside_the_loop(
     comm = await subscribed_socket(admin_user, model="testapp.project")
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     Project.objects.create(name="in memory")
+    connection.close()
     assert (await comm.receive_json_from(timeout=TIMEOUT))["model"] == "testapp.project"
     await comm.disconnect()
 
