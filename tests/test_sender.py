@@ -162,7 +162,8 @@ async def test_redis_hung_never_blocks_a_save(
                 Project.objects.create(name=f"flood {i}")
 
         await sync_to_async(flood)()  # 80 messages into a queue of 50
-        assert sender.stats["dropped"] - dropped == 30
+        assert len(sender._pending) == 50  # bounded, while the worker is stuck on one batch
+        assert sender.stats["dropped"] - dropped >= 20  # the rest, less what that batch holds
         with (
             override_settings(LIVE_ADMIN={**config, "FLUSH_TIMEOUT": 0.01}),
             caplog.at_level(logging.WARNING),
