@@ -52,6 +52,14 @@ class _Object:
     by: str | None
     origin: str | None
 
+    def absorb(self, later: _Object, created: bool = False) -> None:
+        """Fold a later change of the same object into this one; a delete sticks unless the
+        object was created again."""
+        if self.action != "deleted" or created:
+            self.action = later.action
+        self.fields |= later.fields
+        self.by, self.origin = later.by or self.by, later.origin or self.origin
+
 
 @dataclass
 class _Model:
@@ -88,15 +96,10 @@ class Changes:
         """
         entry = self.models.setdefault(label, _Model())
         key = str(pk)
-        by, origin = _actor.get()
-        obj = entry.objects.get(key)
-        if obj is None:
-            entry.objects[key] = _Object(action, set(fields), by, origin)
-        else:
-            if obj.action != "deleted" or created:
-                obj.action = action
-            obj.fields.update(fields)
-            obj.by, obj.origin = by or obj.by, origin or obj.origin
+        change = _Object(action, set(fields), *_actor.get())
+        known = entry.objects.setdefault(key, change)
+        if known is not change:
+            known.absorb(change, created)
         if group_values is None:
             entry.any_group = True
         else:
@@ -120,13 +123,9 @@ class Changes:
                 self.models[label] = theirs
                 continue
             for key, obj in theirs.objects.items():
-                mine = ours.objects.get(key)
-                if mine is None:
-                    ours.objects[key] = obj
-                else:
-                    mine.action = obj.action if mine.action != "deleted" else mine.action
-                    mine.fields |= obj.fields
-                    mine.by, mine.origin = obj.by or mine.by, obj.origin or mine.origin
+                known = ours.objects.setdefault(key, obj)
+                if known is not obj:
+                    known.absorb(obj)
             for gkey, pks in theirs.groups.items():
                 ours.groups.setdefault(gkey, set()).update(pks)
             ours.any_object |= theirs.any_object

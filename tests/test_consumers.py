@@ -410,26 +410,35 @@ async def test_logout_closes_the_sessions_sockets(admin_user: User) -> None:
     assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN
 
 
-async def test_deactivation_closes_within_recheck(admin_user: User) -> None:
-    with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
-        comm = await open_socket(admin_user)
-        await run(User.objects.filter(pk=admin_user.pk).update, is_active=False)
-        assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN
+def _deactivate(user: User) -> None:
+    User.objects.filter(pk=user.pk).update(is_active=False)
 
 
-async def test_password_change_closes_within_recheck(admin_user: User) -> None:
-    with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
-        comm = await open_socket(admin_user)
-        admin_user.set_password("changed")
-        await run(admin_user.save)
-        assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN
+def _change_password(user: User) -> None:
+    user.set_password("changed")
+    user.save()
 
 
-async def test_losing_staff_closes_within_recheck(viewer: User) -> None:
+def _drop_staff(user: User) -> None:
+    User.objects.filter(pk=user.pk).update(is_staff=False)
+
+
+@pytest.mark.parametrize(
+    ("revoke", "code"),
+    [
+        (_deactivate, CLOSE_NOT_LOGGED_IN),
+        (_change_password, CLOSE_NOT_LOGGED_IN),
+        (_drop_staff, CLOSE_NOT_ALLOWED),
+    ],
+)
+async def test_revocation_closes_within_recheck(
+    viewer: User, revoke: Callable[[User], None], code: int
+) -> None:
     with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
         comm = await open_socket(viewer)
-        await run(User.objects.filter(pk=viewer.pk).update, is_staff=False)
-        assert await closed_with(comm) == CLOSE_NOT_ALLOWED
+        await still_usable(comm)
+        await run(revoke, viewer)
+        assert await closed_with(comm) == code
 
 
 async def test_losing_view_permission_ends_subscriptions(viewer: User) -> None:
