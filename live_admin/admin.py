@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from django.contrib.admin.sites import all_sites
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import select_template
+from django.utils.translation import gettext_lazy as _
 
 from .broadcast import acting, batch
 from .conf import get_config
@@ -29,6 +31,22 @@ __all__ = ["ORIGIN_FIELD", "ORIGIN_HEADER", "LiveAdminMixin", "live_admins"]
 ORIGIN_HEADER = "X-Live-Admin-Origin"
 ORIGIN_FIELD = "_live_origin"
 _ORIGIN = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+
+#: Everything the page script shows, translated on the server and handed over as data.
+STRINGS = {
+    "connecting": _("Connecting…"),
+    "live": _("Live"),
+    "reconnecting": _("Reconnecting…"),
+    "offline": _("Offline"),
+    "heldOne": _("1 update — show"),
+    "heldMany": _("%(count)s updates — show"),
+    "listUpdated": _("The list was updated."),
+    "changedBy": _("%(by)s changed this object at %(at)s."),
+    "changed": _("This object was changed at %(at)s."),
+    "keepEdits": _("Your unsaved changes are kept until you choose."),
+    "reload": _("Reload (discard my changes)"),
+    "deleted": _("This object was deleted. Saving is disabled."),
+}
 
 
 class LiveAdminMixin(_Base):
@@ -65,15 +83,31 @@ class LiveAdminMixin(_Base):
         """What the injected templates need: the template to extend and the page's config."""
         config = get_config()
         base = self.live_base_templates[kind]
+        group = self.live_group(request) if kind == "change_list" else None
         return {
             "base": select_template([base] if isinstance(base, str) else base),
             "ws_path": "/" + config["WS_PATH"].lstrip("/"),
             "model": self.model._meta.label_lower,
             "pk": None if obj is None else str(obj.pk),
+            "group_field": group and group[0],
+            "group_value": group and group[1],
             "debounce_ms": config["DEBOUNCE_MS"],
             "origin_field": ORIGIN_FIELD,
-            "origin_header": ORIGIN_HEADER,
+            "strings_json": json.dumps({key: str(value) for key, value in STRINGS.items()}),
         }
+
+    def live_group(self, request: HttpRequest) -> tuple[str, str] | None:
+        """The ``live_group_by`` group a changelist is filtered to, if exactly one value of one
+        such field is in its query string; the page then follows that group, not the model."""
+        for name in self.live_group_by:
+            field = self.model._meta.get_field(name)
+            keys = {name, field.attname, f"{name}__exact", f"{field.attname}__exact"}
+            if field.is_relation:
+                keys |= {f"{name}__pk__exact", f"{name}__{field.target_field.name}__exact"}
+            values = [value for key in keys for value in request.GET.getlist(key)]
+            if len(values) == 1:
+                return name, values[0]
+        return None
 
     def has_live_group_permission(self, request: HttpRequest, field: str, value: object) -> bool:
         """May ``request.user`` follow the object group ``field=value``? Narrow it for tenants.

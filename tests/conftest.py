@@ -176,6 +176,51 @@ def communicator(
     return WebsocketCommunicator(application, WS_PATH, headers=headers)
 
 
+class Daphne:
+    """A daphne process serving the test project on the test database (and Redis, if given)."""
+
+    def __init__(self, log: Path, redis_url: str | None = None, port: int | None = None) -> None:
+        from django.db import connection
+
+        self.port = port or free_port()
+        self.log = log
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "testproject.settings",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+            "LIVE_ADMIN_TEST_DB": str(connection.settings_dict["NAME"]),
+        }
+        if redis_url:
+            self.env["LIVE_ADMIN_TEST_REDIS"] = redis_url
+        self.start()
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [*command, "testproject.asgi:application"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(self.listening, 30, 0.05)
+
+    def listening(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text()
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
 def run_django(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:

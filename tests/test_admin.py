@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+from html import unescape
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -23,21 +26,44 @@ def admin_client(admin_user: User) -> Client:
 
 
 def config(html: str) -> dict[str, str]:
-    match = re.search(r'<meta name="live-admin"(.*?)>', html, re.S)
+    match = re.search(r'<div id="live-admin"(.*?)>', html, re.S)
     assert match, "no live-admin config on the page"
-    return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', match.group(1)))
+    found = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', match.group(1)))
+    assert json.loads(unescape(found.pop("strings")))["live"] == "Live"
+    return found
 
 
 def test_changelist_carries_its_config(admin_client: Client) -> None:
     html = admin_client.get("/admin/testapp/ticket/").content.decode()
     assert config(html) == {
+        "live-state": "connecting",
         "ws-path": "/ws/live-admin/",
         "model": "testapp.ticket",
         "debounce-ms": "300",
         "origin-field": "_live_origin",
-        "origin-header": "X-Live-Admin-Origin",
     }
     assert 'id="changelist"' in html  # still the admin's own page
+    assert re.search(r'<script src="/static/live_admin/vendor/htmx.min.js" defer>', html)
+    assert re.search(r'<script src="/static/live_admin/live-admin.js" defer>', html)
+    assert '<link rel="stylesheet" href="/static/live_admin/live-admin.css">' in html
+    assert "<script>" not in html.split('id="live-admin"')[1]  # no inline script of ours
+
+
+@pytest.mark.parametrize(
+    ("query", "group"),
+    [
+        ("?project__id__exact=3", ("project", "3")),
+        ("?project=3&status=open", ("project", "3")),
+        ("?project_id__exact=3&q=x", ("project", "3")),
+        ("?status=open", None),
+        ("?project__id__exact=3&project__id__exact=4", None),
+    ],
+)
+def test_a_list_filtered_to_one_group_follows_it(
+    admin_client: Client, query: str, group: Any
+) -> None:
+    page = config(admin_client.get("/admin/testapp/ticket/" + query).content.decode())
+    assert (page.get("group-field"), page.get("group-value")) == (group or (None, None))
 
 
 def test_change_form_names_its_object(admin_client: Client) -> None:

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
-from conftest import ROOT, RedisServer, free_port, session_cookie, wait_for
+from conftest import Daphne, RedisServer, session_cookie
 from django.contrib.auth.models import User
-from django.db import connection
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -30,45 +25,9 @@ TIMEOUT = 10
 @pytest.fixture
 def daphne(redis_layer: RedisServer, tmp_path: Path) -> Iterator[str]:
     """daphne serving the test project on the test database and Redis; yields its ws URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "testproject.settings",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-        "LIVE_ADMIN_TEST_DB": str(connection.settings_dict["NAME"]),
-        "LIVE_ADMIN_TEST_REDIS": redis_layer.url,
-    }
-    log = tmp_path / "daphne.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "testproject.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-
-    def listening() -> bool:
-        assert process.poll() is None, log.read_text()
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            return False
-
-    wait_for(listening, 30, 0.1)
-    yield f"ws://127.0.0.1:{port}/ws/live-admin/"
-    process.terminate()
-    process.wait(10)
+    server = Daphne(tmp_path / "daphne.log", redis_layer.url)
+    yield f"ws://127.0.0.1:{server.port}/ws/live-admin/"
+    server.stop()
 
 
 @pytest_asyncio.fixture

@@ -55,6 +55,10 @@ class OrderLineInline(admin.TabularInline):
 @admin.register(Order)
 class OrderAdmin(LiveAdminMixin, admin.ModelAdmin):
     change_list_template = "testapp/order_change_list.html"  # the admin's own template stays
+    list_display = ["customer", "status"]
+    list_editable = ["status"]
+    list_filter = ["status"]
+    search_fields = ["customer"]
     inlines = [OrderLineInline]
     live_group_by = ("status",)
     actions = ["mark_shipped"]

@@ -1,9 +1,10 @@
 import os
 
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproject.settings")
-django_asgi_app = get_asgi_application()
+django_asgi_app = ASGIStaticFilesHandler(get_asgi_application())  # daphne serves no static files
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

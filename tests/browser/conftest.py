@@ -1,0 +1,104 @@
+"""Real Chromium (Debian's) driven by Playwright against a real daphne, on Redis.
+
+Run in their own pytest process (`make test` does): sync Playwright and pytest-asyncio do not
+share a process well.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Daphne, RedisServer, session_cookie
+from django.contrib.auth.models import User
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+# Sync Playwright runs an event loop on this thread; the ORM calls of these tests are still
+# plain sync code (the server under test is its own process).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ARTIFACTS = Path(
+    os.environ.get("LIVE_ADMIN_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts")
+)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.fail("Chromium is not installed: run `make test`, or apt-get install chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(redis_layer: RedisServer, tmp_path: Path, transactional_db: None) -> Iterator[Daphne]:
+    daphne = Daphne(tmp_path / "daphne.log", redis_layer.url)
+    yield daphne
+    daphne.stop()
+
+
+@pytest.fixture
+def console_errors() -> list[str]:
+    """Console errors of every page a test opened; the test fails unless it is empty at the end."""
+    return []
+
+
+@pytest.fixture
+def open_page(
+    browser: Browser, server: Daphne, console_errors: list[str]
+) -> Iterator[Callable[..., Page]]:
+    """Open ``path`` as ``user`` in a browser context of its own; fail on console errors."""
+    contexts: list[BrowserContext] = []
+    errors = console_errors
+
+    def open_page(user: User, path: str, state: str = "live") -> Page:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        contexts.append(context)
+        context.add_cookies(
+            [{"name": "sessionid", "value": session_cookie(user), "url": server.url}]
+        )
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url + path)
+        wait_live(page, state)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert errors == [], errors
+
+
+def wait_live(page: Page, state: str = "live") -> None:
+    page.wait_for_selector(
+        f'#live-admin[data-live-state="{state}"]', state="attached", timeout=10_000
+    )
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+@pytest.fixture
+def bob(transactional_db: None) -> User:
+    return User.objects.create_superuser("bob", password="pw", first_name="Bob", last_name="Other")

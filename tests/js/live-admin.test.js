@@ -1,0 +1,107 @@
+// Unit tests for the pure helpers of static/live_admin/live-admin.js (node --test tests/js/).
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const path = require("node:path");
+const { debouncer, backoff, diffRows, format } = require(
+  path.join(__dirname, "..", "..", "static", "live_admin", "live-admin.js"),
+);
+
+function fakeClock() {
+  let now = 0;
+  const timers = new Map();
+  let next = 1;
+  return {
+    now: () => now,
+    set(fn, delay) {
+      timers.set(next, { fn, at: now + delay });
+      return next++;
+    },
+    clear(id) {
+      timers.delete(id);
+    },
+    advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        const due = [...timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at);
+        if (!due.length) break;
+        const [id, timer] = due[0];
+        timers.delete(id);
+        now = timer.at;
+        timer.fn();
+      }
+      now = end;
+    },
+  };
+}
+
+test("a burst of calls runs once, after the quiet period", () => {
+  const clock = fakeClock();
+  let runs = 0;
+  const d = debouncer(() => runs++, 300, 1200, clock);
+  for (let i = 0; i < 10; i++) {
+    d.call();
+    clock.advance(50);
+  }
+  assert.equal(runs, 0);
+  clock.advance(300);
+  assert.equal(runs, 1);
+  assert.equal(d.pending(), false);
+});
+
+test("a steady stream still runs at least every maxWait", () => {
+  const clock = fakeClock();
+  let runs = 0;
+  const d = debouncer(() => runs++, 300, 1000, clock);
+  for (let i = 0; i < 1000; i++) {  // 1,000 calls over 5 s, every 5 ms
+    d.call();
+    clock.advance(5);
+  }
+  clock.advance(300);
+  assert.ok(runs >= 5 && runs <= 6, `ran ${runs} times`);
+});
+
+test("1,000 changes in one second give a page at most a few refreshes", () => {
+  const clock = fakeClock();
+  let runs = 0;
+  const d = debouncer(() => runs++, 300, 1200, clock);
+  for (let i = 0; i < 1000; i++) {
+    d.call();
+    clock.advance(1);
+  }
+  clock.advance(2000);
+  assert.ok(runs <= 2, `ran ${runs} times`);
+});
+
+test("cancel drops a pending run", () => {
+  const clock = fakeClock();
+  let runs = 0;
+  const d = debouncer(() => runs++, 100, 400, clock);
+  d.call();
+  d.cancel();
+  clock.advance(1000);
+  assert.equal(runs, 0);
+});
+
+test("backoff grows exponentially, is capped, and is fully jittered", () => {
+  assert.equal(backoff(0, 500, 30000, () => 0.999), 499);
+  assert.equal(backoff(3, 500, 30000, () => 0.5), 2000);
+  assert.equal(backoff(20, 500, 30000, () => 0.999), 29970);
+  assert.equal(backoff(5, 500, 30000, () => 0), 0);
+  for (let i = 0; i < 100; i++) {
+    const wait = backoff(4, 500, 30000);
+    assert.ok(wait >= 0 && wait < 8000);
+  }
+});
+
+test("row diff finds what appeared, changed and left", () => {
+  const before = new Map([["1", "a"], ["2", "b"], ["3", "c"]]);
+  const after = new Map([["1", "a"], ["2", "B"], ["4", "d"]]);
+  assert.deepEqual(diffRows(before, after), { added: ["4"], changed: ["2"], removed: ["3"] });
+  assert.deepEqual(diffRows(after, after), { added: [], changed: [], removed: [] });
+});
+
+test("format fills named placeholders", () => {
+  assert.equal(format("%(by)s at %(at)s", { by: "Ada", at: "10:00" }), "Ada at 10:00");
+  assert.equal(format("%(count)s updates", { count: 3 }), "3 updates");
+});
