@@ -120,12 +120,27 @@ def check_templates(**kwargs: Any) -> list[CheckMessage]:
 
 @register()
 def check_admins(**kwargs: Any) -> list[CheckMessage]:
+    from django.contrib.admin import ModelAdmin
+
     from .admin import LiveAdminMixin
 
     messages: list[CheckMessage] = []
     for site in list(all_sites):
         for model, admin in site._registry.items():
             if not isinstance(admin, LiveAdminMixin):
+                continue
+            mro = type(admin).__mro__
+            if mro.index(LiveAdminMixin) > mro.index(ModelAdmin):
+                messages.append(
+                    Error(
+                        f"{type(admin).__name__} lists LiveAdminMixin after ModelAdmin, so the "
+                        "mixin never runs (ModelAdmin.__init__ does not call super()).",
+                        hint="Put LiveAdminMixin first among the bases, before ModelAdmin and "
+                        "classes derived from it (such as other packages' admin classes).",
+                        obj=admin,
+                        id="live_admin.E010",
+                    )
+                )
                 continue
             names = [*(admin.live_fields or ()), *admin.live_group_by]
             for name in names:

@@ -13,7 +13,7 @@ from django.test import Client, override_settings
 
 from live_admin.admin import LiveAdminMixin, live_admins
 from testapp.admin import OrderAdmin
-from testapp.models import Order, Project, Tag, Ticket
+from testapp.models import Note, Order, Project, Tag, Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -101,3 +101,14 @@ def test_every_site_lists_its_live_admin() -> None:
     admins = live_admins(Project)
     assert len(admins) == 2
     assert all(isinstance(a, LiveAdminMixin) for a in admins)
+
+
+@pytest.mark.parametrize("prefix", ["/admin/", "/other-admin/"])
+def test_import_export_admin_stays_working_and_live(admin_client: Client, prefix: str) -> None:
+    """LiveAdminMixin combined with ImportExportModelAdmin (listed first, as mixins are)."""
+    Note.objects.create(text="hello")
+    html = admin_client.get(f"{prefix}testapp/note/").content.decode()
+    assert config(html)["model"] == "testapp.note"
+    assert re.search(f"href=['\"]{prefix}testapp/note/import/['\"]", html)
+    assert re.search(f"href=['\"]{prefix}testapp/note/export/", html)
+    assert 'id="changelist"' in html

@@ -96,3 +96,18 @@ def test_live_fields_must_name_fields() -> None:
         ]
     finally:
         site.unregister(Secret)
+
+
+def test_mixin_listed_after_model_admin() -> None:
+    site = admin.AdminSite(name="checks-mro")
+
+    class LateAdmin(admin.ModelAdmin, LiveAdminMixin):
+        pass
+
+    site.register(Secret, LateAdmin)
+    try:
+        (message,) = [m for m in run_checks() if m.id == "live_admin.E010"]
+        assert message.msg.startswith("LateAdmin lists LiveAdminMixin after ModelAdmin")
+        assert "Put LiveAdminMixin first" in message.hint
+    finally:
+        site.unregister(Secret)

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
+from import_export.admin import ImportExportModelAdmin
 
 from live_admin.admin import LiveAdminMixin
 
@@ -83,8 +84,8 @@ class DocumentAdmin(LiveAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Note)
-class NoteAdmin(LiveAdminMixin, admin.ModelAdmin):
-    pass
+class NoteAdmin(LiveAdminMixin, ImportExportModelAdmin):
+    """Another package's admin mixin, after ours."""
 
 
 @admin.register(PartlyTracked)
@@ -107,3 +108,8 @@ other_site = admin.AdminSite(name="other")
 @admin.register(Project, site=other_site)
 class OtherProjectAdmin(LiveAdminMixin, admin.ModelAdmin):
     live_fields = ("name",)
+
+
+@admin.register(Note, site=other_site)
+class OtherNoteAdmin(LiveAdminMixin, ImportExportModelAdmin):
+    list_display = ["text", "pinned"]
