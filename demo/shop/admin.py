@@ -2,12 +2,42 @@ from django.contrib import admin
 
 from live_admin.admin import LiveAdminMixin
 
-from .models import Project, Ticket
+from .models import Customer, Order, OrderLine, Project, Ticket
+
+
+@admin.register(Customer)
+class CustomerAdmin(LiveAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "email"]
+    list_filter = ["email"]
+    search_fields = ["name", "email"]
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+
+
+@admin.register(Order)
+class OrderAdmin(LiveAdminMixin, admin.ModelAdmin):
+    list_display = ["__str__", "customer", "status", "total"]
+    list_editable = ["status"]
+    list_filter = ["status"]
+    search_fields = ["customer__name"]
+    inlines = [OrderLineInline]
+    live_group_by = ("status",)
+    actions = ["mark_shipped"]
+
+    @admin.action(description="Mark selected orders shipped")
+    def mark_shipped(self, request, queryset):
+        for order in queryset:
+            order.status = "shipped"
+            order.save()
 
 
 @admin.register(Project)
 class ProjectAdmin(LiveAdminMixin, admin.ModelAdmin):
     list_display = ["name"]
+    list_filter = ["name"]
     search_fields = ["name"]
 
 

@@ -1,5 +1,40 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
+
+
+class Customer(models.Model):
+    name = models.CharField(max_length=100)
+    email = models.EmailField()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Order(models.Model):
+    STATUSES = [
+        ("new", "New"),
+        ("paid", "Paid"),
+        ("shipped", "Shipped"),
+        ("cancelled", "Cancelled"),
+    ]
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
+    status = models.CharField(max_length=10, choices=STATUSES, default="new")
+    total = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
+
+    def __str__(self) -> str:
+        return f"Order #{self.pk}"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.CharField(max_length=100)
+    quantity = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product}"
 
 
 class Project(models.Model):

@@ -5,43 +5,53 @@ from __future__ import annotations
 import random
 import threading
 import time
+from decimal import Decimal
 
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
-WORDS = (
-    "login",
-    "export",
-    "invoice",
-    "search",
-    "layout",
-    "cache",
-    "email",
-    "report",
-    "upload",
-    "billing",
-)
+WORDS = ("login", "export", "invoice", "search", "layout", "cache", "email", "report", "upload")
+PRODUCTS = ("Tea", "Coffee", "Scones", "Jam", "Honey", "Bread")
+
+
+def _pick(model):
+    return model.objects.order_by("?").first()
 
 
 def step(rng: random.Random) -> str:
-    from .models import Project, Ticket
+    """One change, picked at random; returns what it did."""
+    from .models import Customer, Order, OrderLine, Project, Ticket
 
     roll = rng.random()
-    if roll < 0.55:
-        ticket = Ticket.objects.order_by("?").first()
-        if ticket:
-            ticket.status = rng.choice([s for s, _ in Ticket.STATUSES if s != ticket.status])
-            ticket.save()
-            return f"{ticket} -> {ticket.status}"
-    if roll < 0.8:
-        project = Project.objects.order_by("?").first()
+    if roll < 0.35 and (ticket := _pick(Ticket)):
+        ticket.status = rng.choice([s for s, _ in Ticket.STATUSES if s != ticket.status])
+        ticket.save()
+        return f"ticket {ticket.pk} -> {ticket.status}"
+    if roll < 0.5:
         ticket = Ticket.objects.create(
-            project=project, title=f"Fix {rng.choice(WORDS)} #{rng.randint(100, 999)}"
+            project=_pick(Project), title=f"Fix {rng.choice(WORDS)} #{rng.randint(100, 999)}"
         )
-        return f"added {ticket}"
-    ticket = Ticket.objects.order_by("?").first()
-    if ticket:
+        return f"added ticket {ticket.pk}"
+    if roll < 0.6 and (ticket := _pick(Ticket)):
         ticket.delete()
-        return f"deleted {ticket}"
+        return "deleted a ticket"
+    if roll < 0.8 and (order := _pick(Order)):
+        order.status = rng.choice([s for s, _ in Order.STATUSES if s != order.status])
+        order.save()
+        return f"order {order.pk} -> {order.status}"
+    if roll < 0.9:
+        with transaction.atomic():
+            order = Order.objects.create(customer=_pick(Customer))
+            for _ in range(rng.randint(1, 3)):
+                OrderLine.objects.create(
+                    order=order, product=rng.choice(PRODUCTS), quantity=rng.randint(1, 5)
+                )
+            order.total = Decimal(rng.randint(500, 9000)) / 100
+            order.save()
+        return f"added order {order.pk}"
+    if customer := _pick(Customer):
+        customer.email = f"{customer.name.split()[0].lower()}{rng.randint(1, 99)}@example.com"
+        customer.save()
+        return f"customer {customer.pk} email"
     return "idle"
 
 

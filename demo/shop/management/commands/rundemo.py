@@ -15,6 +15,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"\n  django-live-admin demo: http://{addrport}/admin/\n"
             "  superuser: admin / admin    view-only staff: viewer / viewer\n"
+            "  (log in as each in two browsers to watch one's edits reach the other)\n"
             "  Rows change every second or two. Ctrl-C stops.\n"
         )
         # In-process (no autoreload), so the simulator's saves reach the in-memory channel layer.
