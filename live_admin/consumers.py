@@ -116,13 +116,20 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
 
     async def _layer_receive(self) -> dict[str, Any]:
         delay = 0.1
+        resync = False
         while True:
             try:
                 return await self.channel_layer.receive(self.channel_name)
             except Exception as exc:
                 _warn_receive(exc)
+                # A read time-out leaves memberships and queued messages where they were; any
+                # other error may mean Redis restarted and forgot this socket's groups.
+                resync = resync or type(exc).__name__ != "TimeoutError"
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RECEIVE_BACKOFF)
+                if resync and self.allowed and await self._rejoin():
+                    resync = False
+                    await self._send({"type": "resync"})
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -290,17 +297,22 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
                 del self.subscriptions[sub.id]
                 await self._drop_groups(sub)
                 await self._error(sub.id, exc.code, "Subscription ended: " + exc.message)
-        for name in [*self.members, self.session_group]:
-            if name is not None:
-                await self._join(name)
+        await self._rejoin()
 
     # -- helpers ------------------------------------------------------------------------------
 
-    async def _join(self, group: str) -> None:
+    async def _join(self, group: str) -> bool:
         try:
             await self.channel_layer.group_add(group, self.channel_name)
         except Exception as exc:  # re-joined at the next re-check
             logger.warning("live_admin: joining %s failed: %s", group, exc)
+            return False
+        return True
+
+    async def _rejoin(self) -> bool:
+        """Join every group of the socket again; True when all joins succeeded."""
+        joined = [await self._join(name) for name in [*self.members, self.session_group] if name]
+        return all(joined)
 
     async def _send(self, content: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(content))

@@ -169,7 +169,7 @@ class Sender:
         timeout = get_config()["SEND_TIMEOUT"]
         for sent, (group, message) in enumerate(batch):
             try:
-                await asyncio.wait_for(layer.group_send(group, message), timeout)
+                await _send_once_or_twice(layer, group, message, timeout)
             except Exception as exc:
                 self._failures += 1
                 self._down_until = time.monotonic() + min(0.25 * 2**self._failures, MAX_BACKOFF)
@@ -190,6 +190,19 @@ class Sender:
         if now - self._last_warning >= WARN_EVERY:
             self._last_warning = now
             logger.warning("live_admin: " + message + " (%s so far)", *args, dict(self.stats))
+
+
+async def _send_once_or_twice(
+    layer: BaseChannelLayer, group: str, message: dict[str, Any], timeout: float
+) -> None:
+    """Send; on an error other than a time-out, send again at once: a connection the layer held
+    before Redis restarted fails once, and the retry reconnects. A time-out is not retried."""
+    try:
+        await asyncio.wait_for(layer.group_send(group, message), timeout)
+    except (TimeoutError, asyncio.TimeoutError):
+        raise
+    except Exception:
+        await asyncio.wait_for(layer.group_send(group, message), timeout)
 
 
 #: The process's sender.

@@ -137,6 +137,10 @@
       setState("live");
       if (connectedOnce) schedule(); // events may have been missed while away
       connectedOnce = true;
+    } else if (message.type === "resync") {
+      // The server lost track for a while (its channel layer failed): catch up once.
+      if (isForm && !dirty()) location.reload();
+      else schedule();
     } else if (message.type === "changed" && message.origin !== origin) {
       if (isForm) formChanged(message);
       else schedule();

@@ -1,0 +1,53 @@
+"""Pages under faults: Redis restarting beneath them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Daphne, RedisServer, redis_layers
+from django.contrib.auth.models import User
+from django.test import override_settings
+from playwright.sync_api import Page, expect
+
+from testapp.models import Project
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of this test's own, for the server and for this process's saves."""
+    server = RedisServer(tmp_path)
+    with override_settings(CHANNEL_LAYERS=redis_layers(server.url)):
+        yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(redis: RedisServer, tmp_path: Path, transactional_db: None) -> Iterator[Daphne]:
+    daphne = Daphne(tmp_path / "daphne.log", redis.url)
+    yield daphne
+    daphne.stop()
+
+
+def test_redis_restart_gives_one_catch_up_refresh(
+    open_page: Callable[..., Page], admin_user: User, redis: RedisServer, tmp_path: Path
+) -> None:
+    Project.objects.create(name="Before")
+    page = open_page(admin_user, "/admin/testapp/project/")
+    page.evaluate("window.__notReloaded = true")
+    redis.stop()
+    restarted = RedisServer(tmp_path, port=redis.port)  # empty: every group membership is gone
+    try:
+        live = page.locator("#live-admin")
+        expect(live).to_have_attribute("data-refreshes", "1", timeout=15_000)
+        expect(live).to_have_attribute("data-live-state", "live")
+        assert page.evaluate("window.__notReloaded === true")
+        Project.objects.create(name="After the restart")  # and changes flow again
+        expect(page.locator("#result_list tbody tr", has_text="After the restart")).to_have_count(
+            1, timeout=15_000
+        )
+    finally:
+        restarted.stop()
