@@ -37,7 +37,7 @@ define run_suite
 	$(1)/bin/pip install -q "$$(ls $(DIST)/*.whl)[redis]" --group test
 	$(1)/bin/python -c "import django, sys; print('Python', sys.version.split()[0], '· Django', django.get_version())"
 	rm -f .coverage .coverage.*
-	LIVE_ADMIN_TEST_WHEEL=1 PYTHONDEVMODE=1 $(1)/bin/coverage run $(1)/bin/pytest --ignore=tests/browser
+	LIVE_ADMIN_TEST_WHEEL=1 PYTHONDEVMODE=1 $(1)/bin/coverage run $(1)/bin/pytest --ignore=tests/browser --hypothesis-show-statistics
 	# Browser tests: their own process (sync Playwright), Debian's Chromium, a real daphne.
 	LIVE_ADMIN_TEST_WHEEL=1 $(1)/bin/pytest tests/browser
 	$(1)/bin/coverage combine -q

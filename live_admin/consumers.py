@@ -181,6 +181,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
                 message = json.loads(text_data)
             except ValueError:
                 raise Invalid("Not valid JSON.") from None
+            except RecursionError:  # nesting deeper than the interpreter's recursion limit
+                raise Invalid("Nested too deeply.") from None
             if not isinstance(message, dict):
                 raise Invalid("A message must be a JSON object.")
             kind = message.get("type")

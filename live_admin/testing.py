@@ -24,5 +24,5 @@ def capture_broadcasts() -> Iterator[list[dict[str, Any]]]:
     sender.captures.append(captured)
     try:
         yield captured
-    finally:
-        sender.captures.remove(captured)
+    finally:  # by identity: two captures holding equal messages are still different captures
+        sender.captures[:] = [c for c in sender.captures if c is not captured]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -243,3 +244,58 @@ def run_django(
         check=False,
         cwd=ROOT,
     )
+
+
+# -- every message of the whole run is content-free ---------------------------------------------
+
+TO_CLIENT = {
+    "subscribed": {"type", "id"},
+    "unsubscribed": {"type", "id"},
+    "pong": {"type"},
+    "resync": {"type"},
+    "error": {"type", "id", "code", "message"},
+    "changed": {"type", "id", "model", "action", "count", "origin", "pk", "fields", "by", "at"},
+}
+ON_LAYER = {"type", "group", "model", "action", "count", "origin", "pk", "fields", "by", "at"}
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def check_event(message: dict[str, Any]) -> None:
+    """A change names what changed, never a value: only these keys, and field *names*."""
+    assert message["action"] in ("saved", "deleted", "bulk"), message
+    assert re.fullmatch(r"\w+\.\w+", message["model"]), message
+    assert message.get("count") is None or isinstance(message["count"], int), message
+    assert all(IDENTIFIER.match(name) for name in message.get("fields", [])), message
+    assert message.get("pk") is None or isinstance(message["pk"], str), message
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _all_traffic_is_content_free() -> Iterator[None]:
+    from live_admin.consumers import LiveAdminConsumer
+
+    to_clients: list[dict[str, Any]] = []
+    on_layer: list[dict[str, Any]] = []
+    original_send = LiveAdminConsumer._send
+    sender.captures.append(on_layer)
+
+    async def recording_send(self: Any, content: dict[str, Any]) -> None:
+        to_clients.append(content)
+        await original_send(self, content)
+
+    LiveAdminConsumer._send = recording_send  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        LiveAdminConsumer._send = original_send  # type: ignore[method-assign]
+        sender.captures[:] = [c for c in sender.captures if c is not on_layer]
+    for message in to_clients:
+        assert set(message) <= TO_CLIENT[message["type"]], message
+        if message["type"] == "changed":
+            check_event(message)
+    for message in on_layer:
+        if message["type"] == "live_admin.changed":
+            assert set(message) <= ON_LAYER, message
+            check_event(message)
+        else:
+            assert message["type"] == "live_admin.logout", message
+            assert set(message) == {"type", "group"}, message

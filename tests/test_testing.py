@@ -25,3 +25,13 @@ def test_capture_stops_at_the_end_of_the_block(django_capture_on_commit_callback
     with django_capture_on_commit_callbacks(execute=True):
         Project.objects.create(name="P")
     assert sent == []
+
+
+def test_nested_captures_are_told_apart(django_capture_on_commit_callbacks: Any) -> None:
+    with capture_broadcasts() as outer:
+        with capture_broadcasts() as inner:
+            pass  # both empty, so equal
+        with django_capture_on_commit_callbacks(execute=True):
+            Project.objects.create(name="P")
+    assert inner == []
+    assert outer
