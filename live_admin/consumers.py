@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import Counter
 from importlib import import_module
 from typing import Any
 
@@ -34,7 +35,11 @@ logger = logging.getLogger("live_admin")
 #: Close codes (also in the docs).
 CLOSE_NOT_LOGGED_IN = 4401
 CLOSE_NOT_ALLOWED = 4403
+CLOSE_TOO_MANY_SOCKETS = 4429
 CLOSE_TOO_BIG = 1009
+
+#: Open sockets per user id in this process (MAX_SOCKETS_PER_USER).
+_sockets_per_user: Counter[Any] = Counter()
 
 MAX_ID_LENGTH = 64
 MAX_RECEIVE_BACKOFF = 2.0
@@ -111,8 +116,11 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         self.channel_layer = get_layer()
         self.channel_name = await self.channel_layer.new_channel()
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
-            await await_many_dispatch([receive, self._layer_receive], self.dispatch)
+        try:
+            with contextlib.suppress(StopConsumer):
+                await await_many_dispatch([receive, self._layer_receive], self.dispatch)
+        finally:  # however the socket ends, even cancelled without a disconnect message
+            self._release_slot()
 
     async def _layer_receive(self) -> dict[str, Any]:
         delay = 0.1
@@ -140,6 +148,11 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         if refusal is not None:
             await self.close(refusal)
             return
+        user_id = self.scope["user"].pk
+        if _sockets_per_user[user_id] >= get_config()["MAX_SOCKETS_PER_USER"]:
+            await self.close(CLOSE_TOO_MANY_SOCKETS)
+            return
+        _sockets_per_user[user_id] += 1
         self.allowed = True
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
@@ -148,7 +161,16 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
             await self._join(self.session_group)
         self.recheck_task = asyncio.create_task(self._recheck_forever())
 
+    def _release_slot(self) -> None:
+        if self.allowed:
+            self.allowed = False
+            user_id = self.scope["user"].pk
+            _sockets_per_user[user_id] -= 1
+            if _sockets_per_user[user_id] <= 0:
+                del _sockets_per_user[user_id]
+
     async def disconnect(self, code: int) -> None:
+        self._release_slot()
         if self.recheck_task is not None:
             self.recheck_task.cancel()
         for group in [*self.members, self.session_group]:

@@ -288,6 +288,11 @@ def _all_traffic_is_content_free() -> Iterator[None]:
     finally:
         LiveAdminConsumer._send = original_send  # type: ignore[method-assign]
         sender.captures[:] = [c for c in sender.captures if c is not on_layer]
+    from live_admin.consumers import _sockets_per_user
+
+    assert not _sockets_per_user, (
+        f"sockets still counted after every test ended: {_sockets_per_user}"
+    )
     for message in to_clients:
         assert set(message) <= TO_CLIENT[message["type"]], message
         if message["type"] == "changed":

@@ -15,7 +15,12 @@ from conftest import communicator, make_user, session_cookie, until
 from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 
-from live_admin.consumers import CLOSE_NOT_ALLOWED, CLOSE_NOT_LOGGED_IN, CLOSE_TOO_BIG
+from live_admin.consumers import (
+    CLOSE_NOT_ALLOWED,
+    CLOSE_NOT_LOGGED_IN,
+    CLOSE_TOO_BIG,
+    CLOSE_TOO_MANY_SOCKETS,
+)
 from testapp.admin import TicketAdmin
 from testapp.models import Document, Order, Project, Ticket
 
@@ -215,6 +220,19 @@ async def test_rate_limit(admin_user: User) -> None:
             await asyncio.sleep(0.1)
         assert reply == {"type": "pong"}
         await comm.disconnect()
+
+
+async def test_sockets_per_user_cap(admin_user: User) -> None:
+    with override_settings(LIVE_ADMIN={"MAX_SOCKETS_PER_USER": 2}):
+        first, second = await open_socket(admin_user), await open_socket(admin_user)
+        await still_usable(second)
+        third = await open_socket(admin_user)
+        assert await closed_with(third) == CLOSE_TOO_MANY_SOCKETS
+        await first.disconnect()
+        fourth = await open_socket(admin_user)  # a place came free
+        await still_usable(fourth)
+        for comm in (second, fourth):
+            await comm.disconnect()
 
 
 async def test_oversized_message_closes_1009(admin_user: User) -> None:
