@@ -79,3 +79,48 @@ async def test_daphne_closes_an_anonymous_socket(daphne: str, transactional_db: 
             await asyncio.wait_for(ws.recv(), TIMEOUT)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4401
+
+
+HANDSHAKES = [
+    # (who, Origin header, expected: "open" or the refusal)
+    ("staff", "http://localhost", "open"),
+    ("staff", "http://127.0.0.1", "open"),
+    ("staff", "http://evil.example", 403),
+    ("staff", "http://localhost.evil.example", 403),
+    ("staff", "https://evil.example:443", 403),
+    ("staff", "null", 403),
+    ("staff", None, 403),
+    ("anonymous", "http://localhost", 4401),
+    ("anonymous", "http://evil.example", 403),
+    ("inactive", "http://localhost", 4401),
+    ("non-staff", "http://localhost", 4403),
+    ("non-staff", "http://evil.example", 403),
+]
+
+
+@pytest.mark.parametrize(("who", "origin", "expected"), HANDSHAKES)
+async def test_handshake_table(daphne: str, who: str, origin: str | None, expected: object) -> None:
+    """Cross-site websocket hijacking: a page elsewhere, with the admin's cookie, gets nothing."""
+    from conftest import make_user
+
+    headers = {}
+    if who != "anonymous":
+        user = await sync_to_async(make_user)(
+            who, staff=who != "non-staff", active=who != "inactive"
+        )
+        headers["Cookie"] = f"sessionid={await sync_to_async(session_cookie)(user)}"
+    if expected == 403:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(daphne, origin=origin, additional_headers=headers):
+                pass
+        assert refused.value.response.status_code == 403
+        return
+    async with connect(daphne, origin=origin, additional_headers=headers) as ws:
+        if expected == "open":
+            await ws.send(json.dumps({"type": "ping"}))
+            assert await receive(ws) == {"type": "pong"}
+            return
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == expected
