@@ -29,7 +29,7 @@ lint: $(VENV)/.ready
 	$(VENV)/bin/ruff format --check .
 
 # Runs the suite against the built wheel (not the source tree), with warnings as errors.
-# $(1): virtualenv, $(2): interpreter
+# $(1): virtualenv, $(2): interpreter, $(3): seconds of soak (tests/test_soak.py)
 define run_suite
 	$(2) -m venv $(1)
 	$(1)/bin/pip install -q --upgrade pip
@@ -37,7 +37,7 @@ define run_suite
 	$(1)/bin/pip install -q "$$(ls $(DIST)/*.whl)[redis]" --group test
 	$(1)/bin/python -c "import django, sys; print('Python', sys.version.split()[0], '· Django', django.get_version())"
 	rm -f .coverage .coverage.*
-	LIVE_ADMIN_TEST_WHEEL=1 PYTHONDEVMODE=1 $(1)/bin/coverage run $(1)/bin/pytest --ignore=tests/browser --hypothesis-show-statistics
+	LIVE_ADMIN_SOAK_SECONDS=$(3) LIVE_ADMIN_TEST_WHEEL=1 PYTHONDEVMODE=1 $(1)/bin/coverage run $(1)/bin/pytest --ignore=tests/browser --hypothesis-show-statistics
 	# Browser tests: their own process (sync Playwright), Debian's Chromium, a real daphne.
 	LIVE_ADMIN_TEST_WHEEL=1 $(1)/bin/pytest tests/browser
 	$(1)/bin/coverage combine -q
@@ -50,7 +50,7 @@ test: lint wheel
 	$(MAKE) --no-print-directory test-primary test-newest
 
 test-primary:
-	@$(call run_suite,$(VENV),$(PYTHON))
+	@$(call run_suite,$(VENV),$(PYTHON),120)
 
 test-newest:
 	@if [ -z "$(PYTHON_NEW)" ]; then
@@ -58,7 +58,7 @@ test-newest:
 	  echo "*** SKIPPED the Python 3.13 + newest Django run: no python3.13 found (set PYTHON_NEW=...) ***"
 	  exit 0
 	fi
-	$(call run_suite,$(VENV_NEW),$(PYTHON_NEW))
+	$(call run_suite,$(VENV_NEW),$(PYTHON_NEW),30)
 
 demo: $(VENV)/.ready
 	@$(VENV)/bin/pip install -q -e ".[redis]"

@@ -119,8 +119,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         try:
             with contextlib.suppress(StopConsumer):
                 await await_many_dispatch([receive, self._layer_receive], self.dispatch)
-        finally:  # however the socket ends, even cancelled without a disconnect message
-            self._release_slot()
+        finally:  # however the socket ends: closed, crashed, or cancelled without a disconnect
+            await self._leave()
 
     async def _layer_receive(self) -> dict[str, Any]:
         delay = 0.1
@@ -170,17 +170,23 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
                 del _sockets_per_user[user_id]
 
     async def disconnect(self, code: int) -> None:
+        await self._leave()
+
+    async def _leave(self) -> None:
+        """Give back the socket's slot and leave its groups; safe to call more than once."""
         self._release_slot()
         if self.recheck_task is not None:
             self.recheck_task.cancel()
-        for group in [*self.members, self.session_group]:
+        groups_left = [*self.members, self.session_group]
+        self.members.clear()
+        self.subscriptions.clear()
+        self.session_group = None
+        for group in groups_left:
             if group is not None:
                 try:
                     await self.channel_layer.group_discard(group, self.channel_name)
                 except Exception as exc:
                     logger.debug("live_admin: leaving %s failed: %s", group, exc)
-        self.members.clear()
-        self.subscriptions.clear()
 
     # -- client messages ----------------------------------------------------------------------
 
@@ -220,6 +226,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
             await self._error(_id_of(message), "invalid", str(exc))
         except Refused as exc:
             await self._error(_id_of(message), exc.code, exc.message)
+        except StopConsumer:
+            raise
         except Exception:
             logger.exception("live_admin: error while handling a websocket message")
             await self._error(_id_of(message), "server_error", "The server could not handle that.")
@@ -339,7 +347,11 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         return all(joined)
 
     async def _send(self, content: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(content))
+        try:
+            await self.send(text_data=json.dumps(content))
+        except Exception as exc:  # the client went away mid-send: end this consumer cleanly
+            logger.debug("live_admin: sending to a closed socket failed: %s", exc)
+            raise StopConsumer from exc
 
     async def _error(self, sub_id: str | None, code: str, message: str) -> None:
         await self._send({"type": "error", "id": sub_id, "code": code, "message": message})

@@ -1,10 +1,21 @@
+import asyncio
+
 from django.contrib import admin
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import path
 
 from testapp.admin import other_site
 
+
+async def server_state(request):
+    """Test project only: what the soak test watches in the server process."""
+    with open("/proc/self/status") as status:  # noqa: ASYNC230 (procfs: never blocks)
+        rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return JsonResponse({"tasks": len(asyncio.all_tasks()), "rss_kb": rss_kb})
+
+
 urlpatterns = [
+    path("__state__/", server_state),
     path("favicon.ico", lambda request: HttpResponse(status=204)),
     path("admin/", admin.site.urls),
     path("other-admin/", other_site.urls),

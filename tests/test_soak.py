@@ -1,0 +1,114 @@
+"""A bounded soak: 200 sockets on a real daphne, a steady change stream, sockets coming and going.
+
+Runs LIVE_ADMIN_SOAK_SECONDS (120 by default; `LIVE_ADMIN_SOAK_SECONDS=3600` for the hour-long
+form). Only loopback; it stops by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from asgiref.sync import sync_to_async
+from conftest import Daphne, RedisServer, make_user, session_cookie, until
+from websockets.asyncio.client import connect
+
+from live_admin import groups
+from live_admin.sender import sender
+from testapp.models import Project
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+SECONDS = float(os.environ.get("LIVE_ADMIN_SOAK_SECONDS", "120"))
+STEADY = 200
+CHANGES_PER_SECOND = 5
+GROUP_KEY = f"asgi:group:{groups.model_group('testapp.project')}".encode()
+
+
+@pytest.fixture
+def server(redis_layer: RedisServer, tmp_path: Path) -> Iterator[Daphne]:
+    daphne = Daphne(tmp_path / "daphne.log", redis_layer.url)
+    yield daphne
+    daphne.stop()
+
+
+def server_state(server: Daphne) -> dict[str, int]:
+    with urllib.request.urlopen(server.url + "/__state__/", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def members(redis: RedisServer) -> int:
+    reply = redis.command("ZCARD", GROUP_KEY.decode())
+    return int(reply.strip()[1:])
+
+
+async def test_soak(server: Daphne, redis_layer: RedisServer) -> None:
+    ws_url = f"ws://127.0.0.1:{server.port}/ws/live-admin/"
+    users = [await sync_to_async(make_user)(f"soak{i}", perms=("view_project",)) for i in range(12)]
+    cookies = [await sync_to_async(session_cookie)(user) for user in users]
+    received = [0] * STEADY
+    stop = asyncio.Event()
+
+    async def steady(index: int, ready: asyncio.Event) -> None:
+        headers = {"Cookie": f"sessionid={cookies[index % 10]}"}
+        async with connect(ws_url, origin=server.url, additional_headers=headers) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "id": "p", "model": "testapp.project"}))
+            assert json.loads(await ws.recv()) == {"type": "subscribed", "id": "p"}
+            ready.set()
+            async for frame in ws:
+                message = json.loads(frame)
+                assert message["type"] == "changed", message
+                received[index] += 1
+
+    async def churn(seed: int) -> int:
+        """Sockets that come and go the whole time (users 10 and 11, apart from the steady ones)."""
+        rng, cycles = random.Random(seed), 0
+        headers = {"Cookie": f"sessionid={cookies[10 + seed % 2]}"}
+        while not stop.is_set():
+            async with connect(ws_url, origin=server.url, additional_headers=headers) as ws:
+                await ws.send(
+                    json.dumps({"type": "subscribe", "id": "c", "model": "testapp.project"})
+                )
+                await asyncio.sleep(rng.uniform(0.2, 1.5))
+            cycles += 1
+        return cycles
+
+    readies = [asyncio.Event() for _ in range(STEADY)]
+    steady_tasks = [asyncio.create_task(steady(i, readies[i])) for i in range(STEADY)]
+    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
+    warm = await asyncio.to_thread(server_state, server)
+
+    churn_tasks = [asyncio.create_task(churn(seed)) for seed in range(10)]
+    saves, deadline = 0, time.monotonic() + SECONDS
+    while time.monotonic() < deadline:
+        await sync_to_async(Project.objects.create)(name=f"soak {saves}")
+        saves += 1
+        await asyncio.sleep(1 / CHANGES_PER_SECOND)
+    stop.set()
+    cycles = sum(await asyncio.gather(*churn_tasks))
+    assert await asyncio.to_thread(sender.flush, 30)
+
+    await until(lambda: min(received) >= saves, 30)
+    assert received == [saves] * STEADY  # not one event lost, none doubled
+    assert cycles >= 10 * SECONDS / 2  # the churn really happened
+
+    end = await asyncio.to_thread(server_state, server)
+    # the churned sockets leave their group (their last disconnects may still be in flight)
+    await until(lambda: members(redis_layer) == STEADY, 10)
+    assert end["tasks"] <= warm["tasks"] + 5, (warm, end)  # no task left behind per socket
+    assert end["rss_kb"] <= warm["rss_kb"] * 1.25 + 20_000, (warm, end)
+    print(
+        f"soak: {SECONDS:.0f} s, {STEADY} sockets, {saves} changes, {saves * STEADY} events,"
+        f" 0 lost, {cycles} churn connections; tasks {warm['tasks']}->{end['tasks']},"
+        f" RSS {warm['rss_kb']}->{end['rss_kb']} KB"
+    )
+    for task in steady_tasks:
+        task.cancel()
+    await asyncio.gather(*steady_tasks, return_exceptions=True)
