@@ -92,6 +92,7 @@ class LiveAdminMixin(_Base):
             "group_field": group and group[0],
             "group_value": group and group[1],
             "debounce_ms": config["DEBOUNCE_MS"],
+            "reconnect_ms": config["RECONNECT_MS"],
             "origin_field": ORIGIN_FIELD,
             "strings_json": json.dumps({key: str(value) for key, value in STRINGS.items()}),
         }

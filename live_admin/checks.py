@@ -73,6 +73,20 @@ def check_channels(**kwargs: Any) -> list[CheckMessage]:
                 id="live_admin.W005",
             )
         )
+    backend = (layer or {}).get("BACKEND", "")
+    expiry = (layer or {}).get("CONFIG", {}).get("group_expiry", 86400)
+    recheck = get_config()["RECHECK_SECONDS"]
+    if backend == "channels_redis.core.RedisChannelLayer" and expiry > 10 * recheck:
+        messages.append(
+            Warning(
+                f"The {alias!r} channel layer keeps group members for {expiry} s: sockets that "
+                "end without leaving their groups (a server killed or restarted) stay members "
+                "that long, and every change is still sent to them.",
+                hint=f"live_admin re-joins every RECHECK_SECONDS ({recheck} s): give it a layer "
+                f"of its own (LIVE_ADMIN['CHANNEL_LAYER']) with group_expiry about {3 * recheck}.",
+                id="live_admin.W009",
+            )
+        )
     if (layer is None or layer.get("BACKEND") == IN_MEMORY) and not settings.DEBUG:
         messages.append(
             Warning(

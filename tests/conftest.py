@@ -116,7 +116,10 @@ def redis_layers(
     url: str, backend: str = "channels_redis.core.RedisChannelLayer"
 ) -> dict[str, Any]:
     """CHANNEL_LAYERS as the README recommends: a read time-out above channels-redis's 5 s poll."""
-    return {"default": {"BACKEND": backend, "CONFIG": {"hosts": [url + "?socket_timeout=10"]}}}
+    config: dict[str, Any] = {"hosts": [url + "?socket_timeout=10"]}
+    if backend.endswith("RedisChannelLayer") and "PubSub" not in backend:
+        config["group_expiry"] = 180  # about 3 x RECHECK_SECONDS (check live_admin.W009)
+    return {"default": {"BACKEND": backend, "CONFIG": config}}
 
 
 @pytest.fixture
@@ -180,7 +183,13 @@ def communicator(
 class Daphne:
     """A daphne process serving the test project on the test database (and Redis, if given)."""
 
-    def __init__(self, log: Path, redis_url: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        log: Path,
+        redis_url: str | None = None,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         from django.db import connection
 
         self.port = port or free_port()
@@ -194,6 +203,7 @@ class Daphne:
         }
         if redis_url:
             self.env["LIVE_ADMIN_TEST_REDIS"] = redis_url
+        self.env.update(env or {})
         self.start()
 
     def start(self) -> None:

@@ -40,6 +40,7 @@ def test_changelist_carries_its_config(admin_client: Client) -> None:
         "ws-path": "/ws/live-admin/",
         "model": "testapp.ticket",
         "debounce-ms": "300",
+        "reconnect-ms": "1000",
         "origin-field": "_live_origin",
     }
     assert 'id="changelist"' in html  # still the admin's own page

@@ -56,8 +56,22 @@ def test_no_channel_layers() -> None:
 
 def test_in_memory_layer_without_debug() -> None:
     assert ids(DEBUG=False, CHANNEL_LAYERS=IN_MEMORY) == ["live_admin.W006"]
-    redis = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}}
+    redis = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"group_expiry": 180},
+        }
+    }
     assert ids(DEBUG=False, CHANNEL_LAYERS=redis) == []
+
+
+def test_long_group_expiry() -> None:
+    redis = {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": []}}
+    assert ids(CHANNEL_LAYERS={"default": redis}) == ["live_admin.W009"]
+    short = {**redis, "CONFIG": {"hosts": [], "group_expiry": 180}}
+    assert ids(CHANNEL_LAYERS={"default": short}) == []
+    pubsub = {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {}}
+    assert ids(CHANNEL_LAYERS={"default": pubsub}) == []  # memberships die with the process
 
 
 def test_allowed_hosts_star() -> None:

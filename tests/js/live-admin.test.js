@@ -105,3 +105,24 @@ test("format fills named placeholders", () => {
   assert.equal(format("%(by)s at %(at)s", { by: "Ada", at: "10:00" }), "Ada at 10:00");
   assert.equal(format("%(count)s updates", { count: 3 }), "3 updates");
 });
+
+test("200 pages losing their server reconnect at under N/5 a second", () => {
+  // Each page retries with the script's own backoff (first window 12 s, cap 30 s) while the
+  // server is down for 20 s; count attempts per second across all pages, for several seeds.
+  for (let run = 1; run <= 10; run++) {
+    let seed = run * 7919;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const pages = 200;
+    const perSecond = new Map();
+    for (let page = 0; page < pages; page++) {
+      let time = 0;
+      for (let attempt = 0; time <= 20000; attempt++) {
+        time += backoff(attempt, 12000, 30000, random);
+        const second = Math.floor(time / 1000);
+        perSecond.set(second, (perSecond.get(second) || 0) + 1);
+      }
+    }
+    const busiest = Math.max(...perSecond.values());
+    assert.ok(busiest < pages / 5, `run ${run}: busiest second had ${busiest} attempts`);
+  }
+});

@@ -65,10 +65,17 @@ CHANNEL_LAYERS = {
     "default": (
         {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [_redis + "?socket_timeout=10"]},
+            "CONFIG": {
+                "hosts": [_redis + "?socket_timeout=10"],
+                "group_expiry": int(os.environ.get("LIVE_ADMIN_TEST_GROUP_EXPIRY", "180")),
+            },
         }
         if _redis
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )
 }
-LIVE_ADMIN = {"SEND_TIMEOUT": 1.0}
+LIVE_ADMIN = {
+    "SEND_TIMEOUT": 1.0,
+    "RECONNECT_MS": 1000,  # quick reconnects keep browser tests short
+    "RECHECK_SECONDS": float(os.environ.get("LIVE_ADMIN_TEST_RECHECK", "60")),
+}

@@ -1,0 +1,89 @@
+"""An ASGI server restarted under 200 sockets: nothing is left subscribed, everyone comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from asgiref.sync import sync_to_async
+from conftest import Daphne, RedisServer, make_user, redis_layers, session_cookie, until
+from django.test import override_settings
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from live_admin import groups
+from testapp.models import Project
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+CLIENTS = 200
+GROUP_KEY = f"asgi:group:{groups.model_group('testapp.project')}"
+
+
+EXPIRY = 4  # group_expiry of the server's layer, seconds
+ENV = {"LIVE_ADMIN_TEST_GROUP_EXPIRY": str(EXPIRY), "LIVE_ADMIN_TEST_RECHECK": "1"}
+
+
+@pytest.fixture
+def server(redis_layer: RedisServer, tmp_path: Path) -> Iterator[Daphne]:
+    """live_admin re-joins every second; the layer forgets members after EXPIRY seconds."""
+    daphne = Daphne(tmp_path / "daphne.log", redis_layer.url, env=ENV)
+    yield daphne
+    daphne.stop()
+
+
+def members(redis: RedisServer) -> int:
+    return int(redis.command("ZCARD", GROUP_KEY).strip()[1:])
+
+
+async def test_restart_under_200_sockets(server: Daphne, redis_layer: RedisServer) -> None:
+    url = f"ws://127.0.0.1:{server.port}/ws/live-admin/"
+    users = [await sync_to_async(make_user)(f"r{i}", perms=("view_project",)) for i in range(10)]
+    cookies = [await sync_to_async(session_cookie)(user) for user in users]
+    heard = [asyncio.Event() for _ in range(CLIENTS)]
+    connections = [0] * CLIENTS
+
+    async def client(index: int) -> None:
+        """Stays subscribed; after losing the server, reconnects with jitter, as pages do."""
+        rng = random.Random(index)
+        headers = {"Cookie": f"sessionid={cookies[index % 10]}"}
+        while True:
+            try:
+                async with connect(url, origin=server.url, additional_headers=headers) as ws:
+                    connections[index] += 1
+                    await ws.send(
+                        json.dumps({"type": "subscribe", "id": "p", "model": "testapp.project"})
+                    )
+                    async for frame in ws:
+                        if json.loads(frame)["type"] == "changed":
+                            heard[index].set()
+            except (OSError, ConnectionClosed, InvalidHandshake):
+                pass
+            await asyncio.sleep(rng.uniform(0, 2))
+
+    tasks = [asyncio.create_task(client(i)) for i in range(CLIENTS)]
+    try:
+        await until(lambda: members(redis_layer) == CLIENTS, 60)
+
+        await asyncio.to_thread(server.stop)
+        # daphne stops before every socket has left its groups: some dead members remain...
+        left_behind = members(redis_layer)
+        await asyncio.to_thread(server.start)
+        await until(lambda: min(connections) == 2, 60)  # every client came back, once
+        await until(lambda: members(redis_layer) >= CLIENTS, 60)
+        await asyncio.sleep(EXPIRY + 1)  # ...until the layer's group_expiry passes
+        layers = redis_layers(redis_layer.url)
+        layers["default"]["CONFIG"]["group_expiry"] = EXPIRY  # the sender prunes with its own
+        with override_settings(CHANNEL_LAYERS=layers):
+            await sync_to_async(Project.objects.create)(name="after the restart")
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in heard)), 30)
+        # the send pruned the dead; the live, re-joining every second, stayed
+        assert members(redis_layer) == CLIENTS, left_behind
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
