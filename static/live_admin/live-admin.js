@@ -139,6 +139,7 @@
     if (message.type === "subscribed") {
       setState("live");
       if (connectedOnce) schedule(); // events may have been missed while away
+      else if (formState && formState.reloaded) catchUp();
       connectedOnce = true;
     } else if (message.type === "resync") {
       // The server lost track for a while (its channel layer failed): catch up once.
@@ -319,6 +320,7 @@
     formState = { form, initial: formData(form) };
     const saved = sessionStorage.getItem("live-admin-reloaded:" + location.pathname);
     if (saved) {
+      formState.reloaded = true;
       sessionStorage.removeItem("live-admin-reloaded:" + location.pathname);
       const info = JSON.parse(saved);
       root.scrollTo(0, info.scrollY);
@@ -375,6 +377,16 @@
     } else {
       reloadKeepingPlace(said, message.fields || []);
     }
+  }
+
+  async function catchUp() {
+    // After a reload caused by a change, more changes may have come between the server
+    // rendering this page and the socket subscribing: look once, now that events flow.
+    const response = await fetch(location.href, { headers: { "X-Live-Admin-Refresh": "1" } });
+    if (response.redirected) return formChanged({ action: "deleted" });
+    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = doc.querySelector("#content-main form");
+    if (fresh && formData(fresh) !== formState.initial) formChanged({ action: "saved", fields: [] });
   }
 
   function reloadKeepingPlace(message, fields) {

@@ -14,7 +14,17 @@ async def server_state(request):
     return JsonResponse({"tasks": len(asyncio.all_tasks()), "rss_kb": rss_kb})
 
 
+def workload(request):
+    """Test project only: run the seeded workload in the server process (in-memory layer)."""
+    from testapp import workload
+
+    keep = {int(pk) for pk in request.GET.getlist("keep")}
+    done = workload.run(int(request.GET["seed"]), int(request.GET["steps"]), keep)
+    return JsonResponse({"done": done})
+
+
 urlpatterns = [
+    path("__workload__/", workload),
     path("__state__/", server_state),
     path("favicon.ico", lambda request: HttpResponse(status=204)),
     path("admin/", admin.site.urls),
