@@ -105,6 +105,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         self.members: dict[str, set[str]] = {}
         self.session_group: str | None = None
         self.recheck_task: asyncio.Task[None] | None = None
+        self.rejoin_task: asyncio.Task[None] | None = None
         self.session_key: str | None = None
         self.allowed = False
         self.bucket = _Bucket(get_config()["RATE_LIMIT"])
@@ -124,20 +125,31 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
 
     async def _layer_receive(self) -> dict[str, Any]:
         delay = 0.1
-        resync = False
         while True:
             try:
                 return await self.channel_layer.receive(self.channel_name)
             except Exception as exc:
-                _warn_receive(exc)
+                _warn_layer("receiving from the channel layer", exc)
                 # A read time-out leaves memberships and queued messages where they were; any
                 # other error may mean Redis restarted and forgot this socket's groups.
-                resync = resync or type(exc).__name__ != "TimeoutError"
+                if type(exc).__name__ != "TimeoutError":
+                    self._retry_joins()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RECEIVE_BACKOFF)
-                if resync and self.allowed and await self._rejoin():
-                    resync = False
-                    await self._send({"type": "resync"})
+
+    def _retry_joins(self) -> None:
+        """Re-join every group in the background until the layer takes it, then tell the page
+        that it may have missed changes meanwhile."""
+        if self.allowed and (self.rejoin_task is None or self.rejoin_task.done()):
+            self.rejoin_task = asyncio.create_task(self._rejoin_until_done())
+
+    async def _rejoin_until_done(self) -> None:
+        delay = 0.1
+        while not await self._rejoin():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RECEIVE_BACKOFF)
+        with contextlib.suppress(StopConsumer):  # the socket closed meanwhile
+            await self._send({"type": "resync"})
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -158,7 +170,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         self.session_key = getattr(session, "session_key", None)
         if self.session_key:
             self.session_group = groups.session_group(self.session_key)
-            await self._join(self.session_group)
+            if not await self._join(self.session_group):
+                self._retry_joins()
         self.recheck_task = asyncio.create_task(self._recheck_forever())
 
     def _release_slot(self) -> None:
@@ -175,8 +188,9 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
     async def _leave(self) -> None:
         """Give back the socket's slot and leave its groups; safe to call more than once."""
         self._release_slot()
-        if self.recheck_task is not None:
-            self.recheck_task.cancel()
+        for task in (self.recheck_task, self.rejoin_task):
+            if task is not None:
+                task.cancel()
         groups_left = [*self.members, self.session_group]
         self.members.clear()
         self.subscriptions.clear()
@@ -254,7 +268,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         for name in sub.groups:
             if name not in self.members:
                 self.members[name] = set()
-                await self._join(name)
+                if not await self._join(name):
+                    self._retry_joins()
             self.members[name].add(sub_id)
         await self._send({"type": "subscribed", "id": sub_id})
 
@@ -336,8 +351,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
     async def _join(self, group: str) -> bool:
         try:
             await self.channel_layer.group_add(group, self.channel_name)
-        except Exception as exc:  # re-joined at the next re-check
-            logger.warning("live_admin: joining %s failed: %s", group, exc)
+        except Exception as exc:  # retried until it works (_retry_joins)
+            _warn_layer("joining " + group, exc)
             return False
         return True
 
@@ -357,17 +372,17 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "error", "id": sub_id, "code": code, "message": message})
 
 
-_last_receive_warning = -WARN_EVERY
+_last_layer_warning = -WARN_EVERY
 
 
-def _warn_receive(exc: Exception) -> None:
-    """Log a failed receive from the layer: at WARNING once per ``WARN_EVERY`` s, else DEBUG."""
-    global _last_receive_warning
+def _warn_layer(what: str, exc: Exception) -> None:
+    """Log a failed layer call: at WARNING once per ``WARN_EVERY`` s per process, else DEBUG."""
+    global _last_layer_warning
     now = time.monotonic()
-    level = logging.WARNING if now - _last_receive_warning >= WARN_EVERY else logging.DEBUG
+    level = logging.WARNING if now - _last_layer_warning >= WARN_EVERY else logging.DEBUG
     if level == logging.WARNING:
-        _last_receive_warning = now
-    logger.log(level, "live_admin: receiving from the channel layer failed: %s", exc)
+        _last_layer_warning = now
+    logger.log(level, "live_admin: %s failed: %s", what, exc)
 
 
 def _id_of(message: Any) -> str | None:

@@ -43,7 +43,9 @@ def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> A
         time.sleep(interval)
 
 
-async def until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
+async def until(
+    predicate: Any, timeout: float = 10.0, interval: float = 0.02, what: str = ""
+) -> Any:
     """``wait_for`` for async tests: polls without holding the thread that sync_to_async uses."""
     deadline = time.monotonic() + timeout
     while True:
@@ -53,7 +55,7 @@ async def until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {predicate}")
+            pytest.fail(f"timed out after {timeout}s waiting for {what or predicate}")
         await asyncio.sleep(interval)
 
 
@@ -203,6 +205,9 @@ class Daphne:
         }
         if redis_url:
             self.env["LIVE_ADMIN_TEST_REDIS"] = redis_url
+        # The test process may run in dev mode (warnings as errors); a server under load in
+        # asyncio's debug mode is several times slower than any real one.
+        self.env.pop("PYTHONDEVMODE", None)
         self.env.update(env or {})
         self.start()
 

@@ -16,6 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from live_admin import groups
+from live_admin.sender import sender
 from testapp.models import Project
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -80,6 +81,7 @@ async def test_restart_under_200_sockets(server: Daphne, redis_layer: RedisServe
         layers["default"]["CONFIG"]["group_expiry"] = EXPIRY  # the sender prunes with its own
         with override_settings(CHANNEL_LAYERS=layers):
             await sync_to_async(Project.objects.create)(name="after the restart")
+            assert await asyncio.to_thread(sender.flush, 30)  # sent while the setting holds
         await asyncio.wait_for(asyncio.gather(*(event.wait() for event in heard)), 30)
         # the send pruned the dead; the live, re-joining every second, stayed
         assert members(redis_layer) == CLIENTS, left_behind
