@@ -106,6 +106,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         self.session_group: str | None = None
         self.recheck_task: asyncio.Task[None] | None = None
         self.rejoin_task: asyncio.Task[None] | None = None
+        self.rejoin_needed = False
         self.session_key: str | None = None
         self.allowed = False
         self.bucket = _Bucket(get_config()["RATE_LIMIT"])
@@ -140,14 +141,18 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
     def _retry_joins(self) -> None:
         """Re-join every group in the background until the layer takes it, then tell the page
         that it may have missed changes meanwhile."""
+        self.rejoin_needed = True  # also tells a running task to make another pass
         if self.allowed and (self.rejoin_task is None or self.rejoin_task.done()):
             self.rejoin_task = asyncio.create_task(self._rejoin_until_done())
 
     async def _rejoin_until_done(self) -> None:
         delay = 0.1
-        while not await self._rejoin():
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_RECEIVE_BACKOFF)
+        while self.rejoin_needed:
+            self.rejoin_needed = False
+            if not await self._rejoin():
+                self.rejoin_needed = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RECEIVE_BACKOFF)
         with contextlib.suppress(StopConsumer):  # the socket closed meanwhile
             await self._send({"type": "resync"})
 

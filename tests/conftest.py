@@ -44,7 +44,7 @@ def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> A
 
 
 async def until(
-    predicate: Any, timeout: float = 10.0, interval: float = 0.02, what: str = ""
+    predicate: Any, timeout: float = 10.0, interval: float = 0.02, what: Any = ""
 ) -> Any:
     """``wait_for`` for async tests: polls without holding the thread that sync_to_async uses."""
     deadline = time.monotonic() + timeout
@@ -55,7 +55,8 @@ async def until(
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what or predicate}")
+            said = what() if callable(what) else what
+            pytest.fail(f"timed out after {timeout}s waiting for {said or predicate}")
         await asyncio.sleep(interval)
 
 

@@ -91,7 +91,11 @@ async def test_soak(server: Daphne, redis_layer: RedisServer) -> None:
     readies = [asyncio.Event() for _ in range(STEADY)]
     steady_tasks = [asyncio.create_task(steady(i, readies[i])) for i in range(STEADY)]
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
-    await until(lambda: members(redis_layer) == STEADY, 30, what="every steady socket joined")
+    await until(
+        lambda: members(redis_layer) == STEADY,
+        30,
+        what=lambda: f"every steady socket joined ({members(redis_layer)} now)",
+    )
     warm = await asyncio.to_thread(server_state, server)
 
     churn_tasks = [asyncio.create_task(churn(seed)) for seed in range(10)]
