@@ -37,6 +37,7 @@ define run_suite
 	$(1)/bin/pip install -q "$$(ls $(DIST)/*.whl)[redis]" --group test
 	$(1)/bin/python -c "import django, sys; print('Python', sys.version.split()[0], '· Django', django.get_version())"
 	rm -f .coverage .coverage.*
+	export COVERAGE_FILE=$(CURDIR)/.coverage LIVE_ADMIN_SUBPROCESS_COVERAGE=1
 	LIVE_ADMIN_SOAK_SECONDS=$(3) LIVE_ADMIN_TEST_WHEEL=1 PYTHONDEVMODE=1 $(1)/bin/coverage run $(1)/bin/pytest --ignore=tests/browser --hypothesis-show-statistics
 	# Browser tests: their own process (sync Playwright), Debian's Chromium, a real daphne.
 	LIVE_ADMIN_TEST_WHEEL=1 $(1)/bin/pytest tests/browser

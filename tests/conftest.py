@@ -25,6 +25,15 @@ WS_PATH = "/ws/live-admin/"
 ROOT = Path(__file__).resolve().parent
 
 
+def python_command() -> list[str]:
+    """How to start Python in a server or writer process; under coverage when `make test` asks
+    (LIVE_ADMIN_SUBPROCESS_COVERAGE), so the code that only runs there is measured too."""
+    if not os.environ.get("LIVE_ADMIN_SUBPROCESS_COVERAGE"):
+        return [sys.executable]
+    project = ROOT.parent
+    return [sys.executable, "-m", "coverage", "run", "-p", f"--rcfile={project / 'pyproject.toml'}"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -213,7 +222,7 @@ class Daphne:
         self.start()
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        command = [*python_command(), "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
                 [*command, "testproject.asgi:application"],
@@ -252,7 +261,7 @@ def run_django(
         **(env or {}),
     }
     return subprocess.run(
-        [sys.executable, "-m", "django", *args],
+        [*python_command(), "-m", "django", *args],
         env=full_env,
         capture_output=True,
         text=True,
