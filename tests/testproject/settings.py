@@ -44,9 +44,10 @@ TEMPLATES = [
     }
 ]
 
-# A file, so that server and writer processes started by the tests share the test database.
+# A file, so that server and writer processes started by the tests share the test database;
+# one per test run (the processes it starts are handed the path), so two runs never share one.
 _db = os.environ.get("LIVE_ADMIN_TEST_DB") or str(
-    Path(tempfile.gettempdir()) / "live-admin-test.sqlite3"
+    Path(tempfile.gettempdir()) / f"live-admin-test-{os.getpid()}.sqlite3"
 )
 DATABASES = {
     "default": {
