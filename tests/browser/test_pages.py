@@ -217,10 +217,10 @@ def test_reconnects_after_a_server_restart_then_refreshes_once(
     ).to_have_count(1, timeout=WAIT)
     assert refreshes(page) == 1
     assert not_reloaded(page)
-    # Chromium reports each refused reconnection attempt while the server was down; only those.
-    refused = [e for e in console_errors if "ERR_CONNECTION_REFUSED" in e]
-    assert refused
-    console_errors[:] = [e for e in console_errors if e not in refused]
+    # Chromium reports each reconnection attempt refused while the server was down (there may be
+    # none: the jittered first attempt can come after it is back); those errors, and only those,
+    # are expected.
+    console_errors[:] = [e for e in console_errors if "ERR_CONNECTION_REFUSED" not in e]
 
 
 def test_a_burst_gives_only_a_few_refreshes(
