@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from testapp.models import Project
+from testapp.models import Document, Project, Ticket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -124,3 +124,56 @@ async def test_handshake_table(daphne: str, who: str, origin: str | None, expect
             await asyncio.wait_for(ws.recv(), TIMEOUT)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == expected
+
+
+@pytest.fixture
+def tenant_data(viewer: User) -> dict[str, str]:
+    mine = Project.objects.create(name="Mine", owner=viewer)
+    theirs = Project.objects.create(name="Theirs")
+    return {
+        "mine": str(mine.pk),
+        "theirs": str(theirs.pk),
+        "my_ticket": str(Ticket.objects.create(project=mine, title="a").pk),
+        "their_ticket": str(Ticket.objects.create(project=theirs, title="b").pk),
+        "private_doc": str(Document.objects.create(title="private plans").pk),
+    }
+
+
+def attacks(d: dict[str, str]) -> list[tuple[dict[str, object], str | None]]:
+    """(subscription, expected error code) for a view-only staff user of a row-filtered admin."""
+    return [
+        ({"model": "testapp.ticket", "pk": d["their_ticket"]}, "not_found"),
+        (
+            {"model": "testapp.ticket", "group": {"field": "project", "value": d["theirs"]}},
+            "forbidden",
+        ),
+        ({"model": "testapp.ticket", "group": {"field": "project", "value": None}}, "forbidden"),
+        ({"model": "testapp.ticket", "group": {"field": "notes", "value": "x"}}, "invalid"),
+        ({"model": "testapp.document", "pk": d["private_doc"]}, "forbidden"),
+        ({"model": "testapp.note"}, "forbidden"),  # no view permission on notes
+        ({"model": "testapp.secret"}, "not_found"),  # registered, but not live
+        ({"model": "auth.user"}, "not_found"),
+        ({"model": "nope.nothing"}, "not_found"),
+        ({"model": "testapp.ticket", "pk": "1 OR 1=1"}, "not_found"),
+        ({"model": "testapp.ticket", "pk": "ü" * 200}, "not_found"),
+        ({"model": "testapp.document", "pk": "not-a-uuid"}, "not_found"),
+        ({"model": "testapp.ticket", "pk": d["my_ticket"]}, None),  # what is theirs works
+        ({"model": "testapp.ticket", "group": {"field": "project", "value": d["mine"]}}, None),
+    ]
+
+
+async def test_authorization_attacks_from_a_raw_client(
+    daphne: str, viewer: User, tenant_data: dict[str, str]
+) -> None:
+    """Every subscription rule, tried from a plain websocket client with a valid staff session."""
+    cookie = await sync_to_async(session_cookie)(viewer)
+    headers = {"Cookie": f"sessionid={cookie}"}
+    async with connect(daphne, origin="http://localhost", additional_headers=headers) as ws:
+        for i, (sub, expected) in enumerate(attacks(tenant_data)):
+            await ws.send(json.dumps({"type": "subscribe", "id": f"a{i}", **sub}))
+            reply = await receive(ws)
+            if expected is None:
+                assert reply == {"type": "subscribed", "id": f"a{i}"}, (sub, reply)
+            else:
+                assert reply["type"] == "error", (sub, reply)
+                assert (reply["code"], reply["id"]) == (expected, f"a{i}"), (sub, reply)
