@@ -201,6 +201,7 @@ class Daphne:
         redis_url: str | None = None,
         port: int | None = None,
         env: dict[str, str] | None = None,
+        traced: bool = True,
     ) -> None:
         from django.db import connection
 
@@ -219,10 +220,12 @@ class Daphne:
         # asyncio's debug mode is several times slower than any real one.
         self.env.pop("PYTHONDEVMODE", None)
         self.env.update(env or {})
+        self.traced = traced  # False: never under coverage (load tests measure the server)
         self.start()
 
     def start(self) -> None:
-        command = [*python_command(), "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        python = python_command() if self.traced else [sys.executable]
+        command = [*python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
                 [*command, "testproject.asgi:application"],
