@@ -28,7 +28,7 @@ from django.http import HttpRequest
 from . import groups
 from .conf import get_config
 from .permissions import Refused, Subscription, build_request, resolve
-from .sender import WARN_EVERY, get_layer, sender
+from .sender import Throttled, get_layer, sender
 
 logger = logging.getLogger("live_admin")
 
@@ -130,7 +130,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
             try:
                 return await self.channel_layer.receive(self.channel_name)
             except Exception as exc:
-                _warn_layer("receiving from the channel layer", exc)
+                _layer_warnings.log("receiving from the channel layer failed: %s", exc)
                 # A read time-out leaves memberships and queued messages where they were; any
                 # other error may mean Redis restarted and forgot this socket's groups.
                 if type(exc).__name__ != "TimeoutError":
@@ -349,7 +349,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
                 del self.subscriptions[sub.id]
                 await self._drop_groups(sub)
                 await self._error(sub.id, exc.code, "Subscription ended: " + exc.message)
-        await self._rejoin()
+        if not await self._rejoin():
+            self._retry_joins()
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -357,7 +358,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         try:
             await self.channel_layer.group_add(group, self.channel_name)
         except Exception as exc:  # retried until it works (_retry_joins)
-            _warn_layer("joining " + group, exc)
+            _layer_warnings.log("joining %s failed: %s", group, exc)
             return False
         return True
 
@@ -377,17 +378,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "error", "id": sub_id, "code": code, "message": message})
 
 
-_last_layer_warning = -WARN_EVERY
-
-
-def _warn_layer(what: str, exc: Exception) -> None:
-    """Log a failed layer call: at WARNING once per ``WARN_EVERY`` s per process, else DEBUG."""
-    global _last_layer_warning
-    now = time.monotonic()
-    level = logging.WARNING if now - _last_layer_warning >= WARN_EVERY else logging.DEBUG
-    if level == logging.WARNING:
-        _last_layer_warning = now
-    logger.log(level, "live_admin: %s failed: %s", what, exc)
+#: Failed layer calls of every socket in this process share one throttle.
+_layer_warnings = Throttled()
 
 
 def _id_of(message: Any) -> str | None:

@@ -34,6 +34,20 @@ WARN_EVERY = 10.0
 MAX_BACKOFF = 2.0
 
 
+class Throttled:
+    """A log of repeated failures: WARNING at most once every ``WARN_EVERY`` s, the rest DEBUG."""
+
+    def __init__(self) -> None:
+        self.last = -WARN_EVERY
+
+    def log(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        level = logging.DEBUG
+        if now - self.last >= WARN_EVERY:
+            self.last, level = now, logging.WARNING
+        logger.log(level, "live_admin: " + message, *args)
+
+
 def get_layer() -> BaseChannelLayer:
     """The channel layer live_admin uses; an in-memory one when none is configured."""
     alias = get_config()["CHANNEL_LAYER"]
@@ -66,7 +80,7 @@ class Sender:
         self._layer: tuple[dict[str, Any], BaseChannelLayer] | None = None
         self._down_until = 0.0
         self._failures = 0
-        self._last_warning = -WARN_EVERY
+        self._warnings = Throttled()
         self._local_tasks: set[asyncio.Task[None]] = set()
         self.home_loop: asyncio.AbstractEventLoop | None = None
 
@@ -186,10 +200,7 @@ class Sender:
         self._warn("could not send %d event(s): %s", count, str(reason) or type(reason).__name__)
 
     def _warn(self, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._last_warning >= WARN_EVERY:
-            self._last_warning = now
-            logger.warning("live_admin: " + message + " (%s so far)", *args, dict(self.stats))
+        self._warnings.log(message + " (%s so far)", *args, dict(self.stats))
 
 
 async def _send_once_or_twice(

@@ -98,13 +98,14 @@
   }
 
   // Our own writes carry the page's origin, so we can ignore their echo.
-  document.querySelectorAll("#changelist-form, #content-main form").forEach((form) => {
+  function carryOrigin(form) {
     const input = document.createElement("input");
     input.type = "hidden";
     input.name = cfg.originField;
     input.value = origin;
     form.appendChild(input);
-  });
+  }
+  document.querySelectorAll("#changelist-form, #content-main form").forEach(carryOrigin);
 
   // -- connection -----------------------------------------------------------------------------
 
@@ -259,11 +260,7 @@
 
   function afterSwap(before, checked) {
     const form = document.getElementById("changelist-form");
-    const input = document.createElement("input");
-    input.type = "hidden";
-    input.name = cfg.originField;
-    input.value = origin;
-    form.appendChild(input);
+    carryOrigin(form);
     const boxes = form.querySelectorAll("input.action-select");
     boxes.forEach((box) => {
       box.checked = checked.has(box.value);
