@@ -20,7 +20,6 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.http import HttpRequest
@@ -43,6 +42,7 @@ _sockets_per_user: Counter[Any] = Counter()
 
 MAX_ID_LENGTH = 64
 MAX_RECEIVE_BACKOFF = 2.0
+STOP_RECEIVING_SECONDS = 5.0
 MAX_VALUE_LENGTH = 255
 
 
@@ -118,11 +118,57 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         self.channel_layer = get_layer()
         self.channel_name = await self.channel_layer.new_channel()
         self.base_send = send
+        sources = [receive, self._layer_receive]
+        tasks = [asyncio.ensure_future(source()) for source in sources]
+        cancelled = False
         try:
             with contextlib.suppress(StopConsumer):
-                await await_many_dispatch([receive, self._layer_receive], self.dispatch)
+                while True:
+                    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    for index, task in enumerate(tasks):
+                        if task.done():
+                            message = task.result()
+                            tasks[index] = asyncio.ensure_future(sources[index]())
+                            await self.dispatch(message)
+        except asyncio.CancelledError:  # the server is shutting down: no time for courtesy
+            cancelled = True
+            raise
         finally:  # however the socket ends: closed, crashed, or cancelled without a disconnect
+            tasks[0].cancel()
             await self._leave()
+            if cancelled:
+                tasks[1].cancel()
+            else:
+                await self._stop_receiving(tasks[1])
+
+    async def _stop_receiving(self, task: asyncio.Future[dict[str, Any]]) -> None:
+        """End the socket's pending layer receive by a message to its own channel.
+
+        channels-redis lets one waiting receive read from Redis for every socket of the process:
+        cancelled while a message is on its way, it drops that message for all of them. Sending
+        this channel a message lets the receive return on its own instead; it is cancelled only
+        if that does not happen within STOP_RECEIVING_SECONDS (the layer is down).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_RECEIVING_SECONDS
+        try:
+            closed = self.channel_layer.send(self.channel_name, {"type": "live_admin.closed"})
+            await asyncio.wait_for(closed, STOP_RECEIVING_SECONDS)
+        except Exception as exc:  # time-outs included
+            logger.debug("live_admin: could not end a layer receive by message: %s", exc)
+            deadline = loop.time()
+        while True:
+            done, _ = await asyncio.wait([task], timeout=max(deadline - loop.time(), 0))
+            if not done:
+                task.cancel()
+                break
+            if task.cancelled() or task.result().get("type") == "live_admin.closed":
+                break
+            task = asyncio.ensure_future(self._layer_receive())  # one sent before the leave
+        # channels-redis keeps a buffer per channel it has routed a message to.
+        buffers = getattr(self.channel_layer, "receive_buffer", None)
+        if isinstance(buffers, dict):
+            buffers.pop(self.channel_name, None)
 
     async def _layer_receive(self) -> dict[str, Any]:
         delay = 0.1

@@ -11,7 +11,8 @@ import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from conftest import communicator, make_user, session_cookie, until
+from channels_redis.core import RedisChannelLayer
+from conftest import RedisServer, communicator, make_user, redis_layers, session_cookie, until
 from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 
@@ -21,6 +22,7 @@ from live_admin.consumers import (
     CLOSE_TOO_BIG,
     CLOSE_TOO_MANY_SOCKETS,
 )
+from live_admin.sender import get_layer, sender
 from testapp.admin import TicketAdmin
 from testapp.models import Document, Order, Project, Ticket
 
@@ -523,3 +525,44 @@ async def test_session_now_of_another_user_closes(admin_user: User, viewer: User
 
         await run(switch)
         assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN
+
+
+# -- closing on channels-redis -------------------------------------------------------------------
+
+
+class CancelCountingLayer(RedisChannelLayer):
+    """channels-redis, counting receives that ended by cancellation."""
+
+    cancelled = 0
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        try:
+            return await super().receive(channel)
+        except asyncio.CancelledError:
+            type(self).cancelled += 1
+            raise
+
+
+async def test_closing_sockets_end_their_layer_receive_without_cancelling(
+    redis_server: RedisServer, admin_user: User
+) -> None:
+    # One waiting receive reads Redis for the whole process; cancelled as a message arrives, it
+    # would lose that message for every socket. Closing must let it return instead.
+    redis_server.command("FLUSHALL")
+    layers = redis_layers(redis_server.url, "test_consumers.CancelCountingLayer")
+    with override_settings(CHANNEL_LAYERS=layers):
+        CancelCountingLayer.cancelled = 0
+        comms = [await open_socket(admin_user) for _ in range(5)]
+        for comm in comms:
+            reply = await ask(comm, {"type": "subscribe", "id": "p", "model": "testapp.project"})
+            assert reply == {"type": "subscribed", "id": "p"}
+        await run(Project.objects.create, name="seen by all")
+        for comm in comms:
+            assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "changed"
+        for comm in comms:
+            await comm.disconnect(timeout=TIMEOUT)
+        layer = get_layer()
+        assert isinstance(layer, CancelCountingLayer)
+        assert CancelCountingLayer.cancelled == 0
+        assert dict(layer.receive_buffer) == {}  # no buffer left for a closed socket
+        assert sender.flush(5)

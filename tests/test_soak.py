@@ -29,13 +29,20 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 SECONDS = float(os.environ.get("LIVE_ADMIN_SOAK_SECONDS", "120"))
 STEADY = 200
-CHANGES_PER_SECOND = 5
+CHANGES_PER_SECOND = float(os.environ.get("LIVE_ADMIN_SOAK_RATE", "10"))
+# How long a churned socket stays, in seconds. Short stays close many sockets while events are
+# in flight: a closing socket's layer receive that was cancelled mid-read lost an event for every
+# socket of the server (see LiveAdminConsumer._stop_receiving).
+CHURN = (0.05, 0.5)
 GROUP_KEY = f"asgi:group:{groups.model_group('testapp.project')}".encode()
 
 
 @pytest.fixture
 def server(redis_layer: RedisServer, tmp_path: Path) -> Iterator[Daphne]:
-    daphne = Daphne(tmp_path / "daphne.log", redis_layer.url, traced=False)
+    # As the README advises for servers with many sockets: no join waits on redis-py's default
+    # pool cap, so no socket has reason to resync.
+    url = redis_layer.url + "?max_connections=1000"
+    daphne = Daphne(tmp_path / "daphne.log", url, traced=False)
     yield daphne
     daphne.stop()
 
@@ -55,26 +62,23 @@ async def test_soak(server: Daphne, redis_layer: RedisServer) -> None:
     users = [await sync_to_async(make_user)(f"soak{i}", perms=("view_project",)) for i in range(12)]
     cookies = [await sync_to_async(session_cookie)(user) for user in users]
     received = [0] * STEADY
-    resyncs = [0] * STEADY
+    unexpected: list[object] = []  # anything but events: a resync would mean a page refreshed
     stop = asyncio.Event()
 
     async def steady(index: int, ready: asyncio.Event) -> None:
         headers = {"Cookie": f"sessionid={cookies[index % 10]}"}
         async with connect(ws_url, origin=server.url, additional_headers=headers) as ws:
             await ws.send(json.dumps({"type": "subscribe", "id": "p", "model": "testapp.project"}))
-            async for frame in ws:
-                if json.loads(frame) == {"type": "subscribed", "id": "p"}:
-                    break
-                assert json.loads(frame) == {"type": "resync"}  # a join being retried
-                resyncs[index] += 1
+            reply = json.loads(await ws.recv())
+            if reply != {"type": "subscribed", "id": "p"}:
+                unexpected.append(reply)
             ready.set()
             async for frame in ws:
                 message = json.loads(frame)
-                if message["type"] == "resync":  # a join had to be retried (pool limits)
-                    resyncs[index] += 1
-                    continue
-                assert message["type"] == "changed", message
-                received[index] += 1
+                if message["type"] == "changed":
+                    received[index] += 1
+                else:
+                    unexpected.append(message)
 
     async def churn(seed: int) -> int:
         """Sockets that come and go the whole time (users 10 and 11, apart from the steady ones)."""
@@ -85,7 +89,7 @@ async def test_soak(server: Daphne, redis_layer: RedisServer) -> None:
                 await ws.send(
                     json.dumps({"type": "subscribe", "id": "c", "model": "testapp.project"})
                 )
-                await asyncio.sleep(rng.uniform(0.2, 1.5))
+                await asyncio.sleep(rng.uniform(*CHURN))
             cycles += 1
         return cycles
 
@@ -123,20 +127,24 @@ async def test_soak(server: Daphne, redis_layer: RedisServer) -> None:
     assert max(received) <= saves  # none doubled
     lost = saves * STEADY - sum(received)
     short = sum(1 for count in received if count < saves)
-    # The target is 0, and isolated runs meet it; after the whole suite on a loaded CI machine a
-    # single event has gone missing at a socket (cause not found yet: see docs/security.md).
-    # This bound is a tripwire for anything worse, not the target.
-    assert lost <= saves * STEADY // 10_000, f"{lost} events lost at {short} sockets"
-    assert cycles >= 10 * SECONDS / 2  # the churn really happened
+    assert lost == 0, f"{lost} events lost at {short} sockets"
+    assert unexpected == []
+    assert not any(task.done() for task in steady_tasks)  # every steady socket is still open
+    assert cycles >= 10 * SECONDS / (2 * CHURN[1])  # the churn really happened
 
-    end = await asyncio.to_thread(server_state, server)
-    # the churned sockets leave their group (their last disconnects may still be in flight)
+    # the churned sockets leave their group and end (their last disconnects may be in flight)
     await until(lambda: members(redis_layer) == STEADY, 10, what="churned sockets gone")
-    assert end["tasks"] <= warm["tasks"] + 5, (warm, end)  # no task left behind per socket
+    end: dict[str, int] = {}
+
+    async def settled() -> bool:
+        end.update(await asyncio.to_thread(server_state, server))
+        return end["tasks"] <= warm["tasks"] + 5  # no task left behind per socket
+
+    await until(settled, 10, what=lambda: f"server tasks back to {warm} ({end} now)")
     assert end["rss_kb"] <= warm["rss_kb"] * 1.25 + 20_000, (warm, end)
     print(
         f"soak: {SECONDS:.0f} s, {STEADY} sockets, {saves} changes, {saves * STEADY} events,"
-        f" {lost} lost at {short} sockets, {cycles} churn connections, {sum(resyncs)} resyncs;"
+        f" {lost} lost at {short} sockets, {cycles} churn connections;"
         f" tasks {warm['tasks']}->{end['tasks']}, RSS {warm['rss_kb']}->{end['rss_kb']} KB"
     )
     for task in steady_tasks:

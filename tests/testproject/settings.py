@@ -67,7 +67,7 @@ CHANNEL_LAYERS = {
         {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [_redis + "?socket_timeout=10"],
+                "hosts": [_redis + ("&" if "?" in _redis else "?") + "socket_timeout=10"],
                 "group_expiry": int(os.environ.get("LIVE_ADMIN_TEST_GROUP_EXPIRY", "180")),
             },
         }
