@@ -11,7 +11,7 @@ VENV := .venv
 VENV_NEW := .venv-py313
 DIST := dist
 
-.PHONY: demo test test-primary test-newest lint wheel clean
+.PHONY: demo test test-primary test-newest lint wheel clean bench
 
 $(VENV)/.ready: pyproject.toml
 	@$(PYTHON) -m venv $(VENV)
@@ -68,4 +68,15 @@ demo: $(VENV)/.ready
 	exec ../$(VENV)/bin/python manage.py rundemo
 
 clean:
-	@rm -rf $(VENV) $(VENV_NEW) $(DIST) .coverage .coverage.* demo/db.sqlite3
+	@rm -rf $(VENV) $(VENV_NEW) $(VENV_BENCH) $(DIST) .coverage .coverage.* demo/db.sqlite3
+
+# The benchmarks (docs/benchmarks.md): their own virtualenv with DCRF and uvicorn, their own
+# redis-server and servers on loopback. BENCH_ARGS=--quick for a small smoke run.
+VENV_BENCH := .venv-bench
+bench: wheel
+	@scripts/system-deps redis-server node:nodejs
+	$(PYTHON) -m venv $(VENV_BENCH)
+	$(VENV_BENCH)/bin/pip install -q --upgrade pip
+	$(VENV_BENCH)/bin/pip install -q --force-reinstall --no-deps $(DIST)/*.whl
+	$(VENV_BENCH)/bin/pip install -q "$$(ls $(DIST)/*.whl)[redis]" --group bench
+	$(VENV_BENCH)/bin/python bench/run.py $(BENCH_ARGS)

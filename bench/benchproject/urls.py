@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import path
+
+from benchapp import views
+
+urlpatterns = [
+    path("bench/saves/", views.saves),
+    path("bench/commit/", views.commit),
+    path("bench/state/", views.state),
+    path("admin/", admin.site.urls),
+]

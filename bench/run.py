@@ -1,0 +1,668 @@
+"""django-live-admin's benchmarks: `make bench` (or `python bench/run.py`).
+
+Starts its own redis-server and ASGI servers on loopback, measures, and writes
+docs/benchmarks.md, docs/benchmarks.json and docs/images/bench-*.png. `--quick` runs a small
+version of every section (a smoke test of the bench itself, not figures to quote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DOCS = ROOT / "docs"
+sys.path.insert(0, str(HERE))
+
+TMP = Path(tempfile.mkdtemp(prefix="live-admin-bench-"))
+os.environ["BENCH_DB"] = str(TMP / "bench.sqlite3")
+os.environ["DJANGO_SETTINGS_MODULE"] = "benchproject.settings"
+
+import django  # noqa: E402
+
+django.setup()
+
+from websockets.asyncio.client import connect  # noqa: E402
+
+MB = 1024
+
+
+# -- numbers ------------------------------------------------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
+
+
+class Redis:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--maxclients",
+                "20000",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_port(self.port)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self, *args: str) -> str:
+        out = subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+
+    def connections(self) -> int:
+        info = self.command("INFO", "stats")
+        return int(info.split("total_connections_received:")[1].split()[0])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def env_for(layer: str, redis: Redis) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BENCH_LAYER": layer,
+        "BENCH_REDIS": redis.url,
+        "PYTHONPATH": str(HERE),
+    }
+
+
+class Server:
+    """daphne or uvicorn serving the bench project, one process."""
+
+    def __init__(self, kind: str, layer: str, redis: Redis) -> None:
+        self.kind, self.layer, self.port = kind, layer, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        app = "benchproject.asgi:application"
+        if kind == "daphne":
+            args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), app]
+        else:
+            args = ["-m", "uvicorn", "--port", str(self.port), "--log-level", "warning", app]
+        self.log = open(TMP / f"{kind}-{layer}-{self.port}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, *args],
+            env=env_for(layer, redis),
+            cwd=HERE,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_port(self.port)
+
+    def get(self, path: str, cookie: str | None = None, headers: dict | None = None) -> bytes:
+        request = urllib.request.Request(self.url + path, headers=dict(headers or {}))
+        if cookie:
+            request.add_header("Cookie", f"sessionid={cookie}")
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.read()
+
+    def json(self, path: str) -> Any:
+        return json.loads(self.get(path))
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@contextmanager
+def server(kind: str, layer: str, redis: Redis) -> Iterator[Server]:
+    s = Server(kind, layer, redis)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+class Writer:
+    """bench/writer.py in its own process: a management command or worker that saves."""
+
+    def __init__(self, layer: str, redis: Redis) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "writer.py")],
+            env=env_for(layer, redis),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def ask(self, command: str) -> Any:
+        assert self.proc.stdin
+        assert self.proc.stdout
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def stop(self) -> None:
+        assert self.proc.stdin
+        self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+# -- set-up -------------------------------------------------------------------------------------
+
+
+def prepare_database() -> str:
+    """Tables, a superuser with a session (its cookie returned), 100 Items for the changelist."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+
+    from benchapp.models import Item
+
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    user = User.objects.create_superuser("bench", "bench@example.com", "bench")
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    Item.objects.bulk_create(Item(name=f"item {i}", n=i) for i in range(100))
+    return session.session_key or ""
+
+
+# -- 1. save overhead ---------------------------------------------------------------------------
+
+
+def save_overhead(redis: Redis, runs: int, singles: int, batches: int) -> dict[str, Any]:
+    """Per-save time for each model and layer, from a writer process and inside daphne."""
+    results: dict[str, Any] = {}
+    for layer in ("memory", "redis"):
+        for context in ("sync", "asgi"):
+            samples: dict[str, dict[str, list[float]]] = {}
+            connections: dict[str, int] = {}
+            for _ in range(runs):
+                if context == "sync":
+                    writer = Writer(layer, redis)
+                    writer.ask("saves plain 50 0 0")  # warm up: imports, connections
+                    for model in ("plain", "live", "dcrf"):
+                        before = redis.connections()
+                        out = writer.ask(f"saves {model} {singles} {batches} 100")
+                        assert writer.ask("flush")["flushed"]
+                        connections[model] = redis.connections() - before
+                        merge(samples, model, out)
+                    writer.stop()
+                else:
+                    with server("daphne", layer, redis) as s:
+                        s.json("/bench/saves/?model=plain&singles=50&batches=0")
+                        for model in ("plain", "live", "dcrf"):
+                            path = (
+                                f"/bench/saves/?model={model}&singles={singles}&batches={batches}"
+                            )
+                            merge(samples, model, s.json(path))
+            results[f"{layer}/{context}"] = summarise_saves(samples, connections, context)
+            print(f"saves {layer}/{context}: {results[f'{layer}/{context}']['live']}", flush=True)
+    return results
+
+
+def merge(samples: dict[str, dict[str, list[float]]], model: str, out: dict) -> None:
+    entry = samples.setdefault(model, {"single": [], "batch": []})
+    entry["single"].extend(out["single"])
+    entry["batch"].extend(t / 100 for t in out["batch"])
+
+
+def summarise_saves(
+    samples: dict[str, dict[str, list[float]]], connections: dict[str, int], context: str
+) -> dict[str, Any]:
+    base = samples["plain"]
+    summary: dict[str, Any] = {}
+    for model, entry in samples.items():
+        row = {
+            "p50_ms": ms(pct(entry["single"], 50)),
+            "p99_ms": ms(pct(entry["single"], 99)),
+            "batch_p50_ms": ms(pct(entry["batch"], 50)),
+            "added_p50_ms": ms(pct(entry["single"], 50) - pct(base["single"], 50)),
+            "added_p99_ms": ms(pct(entry["single"], 99) - pct(base["single"], 99)),
+            "added_batch_ms": ms(pct(entry["batch"], 50) - pct(base["batch"], 50)),
+            "ratio": round(pct(entry["single"], 50) / pct(base["single"], 50), 3),
+        }
+        if context == "sync":
+            row["redis_connections"] = connections.get(model)
+        summary[model] = row
+    return summary
+
+
+# -- 2. fan-out latency -------------------------------------------------------------------------
+
+
+class Clients:
+    """Websocket clients in this process, each counting frames with their arrival times."""
+
+    def __init__(self) -> None:
+        self.sockets: list[Any] = []
+        self.arrivals: list[list[tuple[float, dict]]] = []
+        self.tasks: list[asyncio.Task] = []
+
+    async def add(self, url: str, origin: str, cookie: str, hello: dict, kind: str) -> None:
+        ws = await connect(
+            url,
+            origin=origin,
+            additional_headers={"Cookie": f"sessionid={cookie}"},
+            max_queue=None,
+            open_timeout=60,
+            ping_interval=None,
+        )
+        if hello:
+            await ws.send(json.dumps(hello))
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            expected = "subscribed" if kind == "live" else "subscribe_to_items"
+            if reply.get("type") != expected and reply.get("action") != expected:
+                raise RuntimeError(f"unexpected reply to subscribe: {reply}")
+        index = len(self.sockets)
+        self.sockets.append(ws)
+        self.arrivals.append([])
+        self.tasks.append(asyncio.create_task(self._read(ws, index)))
+
+    async def _read(self, ws: Any, index: int) -> None:
+        async for frame in ws:
+            self.arrivals[index].append((time.monotonic(), json.loads(frame)))
+
+    async def grow(
+        self, n: int, url: str, origin: str, cookie: str, hello: dict, kind: str
+    ) -> None:
+        while len(self.sockets) < n:
+            batch = min(50, n - len(self.sockets))
+            await asyncio.gather(
+                *(self.add(url, origin, cookie, hello, kind) for _ in range(batch))
+            )
+
+    def received(self) -> int:
+        return sum(len(a) for a in self.arrivals)
+
+    def clear(self) -> None:
+        for a in self.arrivals:
+            a.clear()
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+
+
+async def measure_rounds(
+    clients: Clients, trigger: Any, rounds: int, sent_at: Any = None
+) -> dict[str, Any]:
+    """``rounds`` times: trigger one event and wait for it at every client; latency per arrival."""
+    latencies: list[float] = []
+    lost = 0
+    for _ in range(rounds):
+        clients.clear()
+        committed = await trigger()
+        deadline = time.monotonic() + 5
+        while clients.received() < len(clients.sockets) and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
+        lost += len(clients.sockets) - clients.received()
+        for arrivals in clients.arrivals:
+            for at, frame in arrivals[:1]:
+                start = sent_at(frame) if sent_at else committed
+                latencies.append(at - start)
+        await asyncio.sleep(0.05)
+    return {
+        "clients": len(clients.sockets),
+        "p50_ms": ms(pct(latencies, 50)),
+        "p99_ms": ms(pct(latencies, 99)),
+        "max_ms": ms(max(latencies)) if latencies else None,
+        "lost": lost,
+    }
+
+
+async def fan_out_live(
+    kind: str, layer: str, redis: Redis, cookie: str, ks: list[int], rounds: int, dcrf: bool = False
+) -> list[dict[str, Any]]:
+    rows = []
+    with server(kind, layer, redis) as s:
+        writer = Writer(layer, redis) if layer != "memory" else None
+        model = "dcrf" if dcrf else "live"
+        if dcrf:
+            url, hello = (
+                f"ws://127.0.0.1:{s.port}/ws/dcrf/",
+                {
+                    "action": "subscribe_to_items",
+                    "request_id": 1,
+                },
+            )
+        else:
+            url = f"ws://127.0.0.1:{s.port}/ws/live-admin/"
+            hello = {"type": "subscribe", "id": "i", "model": "benchapp.item"}
+
+        async def trigger() -> float:
+            if writer is None:
+                out = await asyncio.to_thread(s.json, f"/bench/commit/?model={model}")
+            else:
+                out = await asyncio.to_thread(writer.ask, f"save {model}")
+            return out["committed"]
+
+        clients = Clients()
+        try:
+            for k in ks:
+                await clients.grow(k, url, s.url, cookie, hello, "dcrf" if dcrf else "live")
+                await measure_rounds(clients, trigger, 2)  # warm-up
+                row = await measure_rounds(clients, trigger, rounds)
+                row.update(server=kind, layer=layer, system="dcrf" if dcrf else "live_admin")
+                if not dcrf and k == ks[-1] and writer is None:
+                    # the save's cost with k sockets connected, against none (measured first)
+                    saves = s.json("/bench/saves/?model=live&singles=500&batches=0")
+                    row["save_p50_ms_with_sockets"] = ms(pct(saves["single"], 50))
+                rows.append(row)
+                print(f"fan-out {row}", flush=True)
+        finally:
+            await clients.close()
+            if writer:
+                writer.stop()
+    return rows
+
+
+async def fan_out_floor(ks: list[int], rounds: int) -> list[dict[str, Any]]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(HERE / "floor.py"), str(port)])
+    rows = []
+    try:
+        wait_port(port)
+        url = f"ws://127.0.0.1:{port}/"
+        control = await connect(url)
+        clients = Clients()
+
+        async def trigger() -> float:
+            await control.send("go")
+            return 0.0
+
+        for k in ks:
+            await clients.grow(k, url, "http://127.0.0.1", "", {}, "floor")
+            await measure_rounds(clients, trigger, 2, sent_at=lambda frame: frame["t"])
+            row = await measure_rounds(clients, trigger, rounds, sent_at=lambda frame: frame["t"])
+            row.update(server="websockets", layer="-", system="floor")
+            rows.append(row)
+            print(f"fan-out {row}", flush=True)
+        await clients.close()
+        await control.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return rows
+
+
+# -- 3. burst coalescing ------------------------------------------------------------------------
+
+
+async def burst(redis: Redis, cookie: str, saves: int) -> dict[str, Any]:
+    with server("daphne", "redis", redis) as s:
+        writer = Writer("redis", redis)
+        clients = Clients()
+        url = f"ws://127.0.0.1:{s.port}/ws/live-admin/"
+        hello = {"type": "subscribe", "id": "i", "model": "benchapp.item"}
+        await clients.grow(10, url, s.url, cookie, hello, "live")
+        out = await asyncio.to_thread(writer.ask, f"burst {saves} 1")
+        assert (await asyncio.to_thread(writer.ask, "flush"))["flushed"]
+        deadline = time.monotonic() + 10
+        while clients.received() < saves * 10 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        per_socket = [len(a) for a in clients.arrivals]
+        first = clients.arrivals[0]
+        offsets = [round((at - first[0][0]) * 1000, 3) for at, _ in first]
+        await clients.close()
+        writer.stop()
+    replay = subprocess.run(
+        ["node", str(HERE / "burst.js")], input=json.dumps(offsets), capture_output=True, text=True
+    )
+    if replay.returncode != 0:
+        raise RuntimeError(replay.stderr)
+    return {
+        "saves": saves,
+        "saves_took_s": round(out["took"], 3),
+        "messages_per_socket": statistics.median(per_socket),
+        "refreshes_per_page": json.loads(replay.stdout)["refreshes"],
+    }
+
+
+# -- 4. refresh cost ----------------------------------------------------------------------------
+
+
+def refresh_cost(redis: Redis, cookie: str, runs: int, pages: int, changes: int) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = "/admin/benchapp/item/"
+    with server("daphne", "redis", redis) as s:
+        writer = Writer("redis", redis)
+
+        def timed(headers: dict) -> float:
+            start = time.perf_counter()
+            body = s.get(path, cookie, headers)
+            if b"result_list" not in body:
+                raise RuntimeError("the changelist did not render")
+            return time.perf_counter() - start
+
+        for _ in range(5):
+            timed({})
+        full, refresh = [], []
+        for _ in range(runs):  # interleaved, so both see the same machine
+            full.append(timed({}))
+            refresh.append(timed({"X-Live-Admin-Refresh": "1", "HX-Request": "true"}))
+        cpu_before = s.json("/bench/state/")["cpu_s"]
+        with ThreadPoolExecutor(8) as pool:
+            for _ in range(changes):
+                writer.ask("save live")
+                list(pool.map(lambda _: timed({"X-Live-Admin-Refresh": "1"}), range(pages)))
+        cpu = s.json("/bench/state/")["cpu_s"] - cpu_before
+        writer.stop()
+    return {
+        "rows": 100,
+        "full_p50_ms": ms(pct(full, 50)),
+        "refresh_p50_ms": ms(pct(refresh, 50)),
+        "ratio": round(pct(refresh, 50) / pct(full, 50), 3),
+        "pages": pages,
+        "cpu_ms_per_change": ms(cpu / changes),
+    }
+
+
+# -- 5. memory and scale ------------------------------------------------------------------------
+
+
+async def memory(redis: Redis, cookie: str, levels: list[int], cycles: int) -> dict[str, Any]:
+    group_key = None
+    with server("daphne", "redis", redis) as s:
+        writer = Writer("redis", redis)
+        url = f"ws://127.0.0.1:{s.port}/ws/live-admin/"
+        hello = {"type": "subscribe", "id": "i", "model": "benchapp.item"}
+
+        async def rss() -> int:
+            await asyncio.sleep(1)
+            return (await asyncio.to_thread(s.json, "/bench/state/"))["rss_kb"]
+
+        # warm the server up with a few sockets, so the baseline includes its code and caches
+        warm = Clients()
+        await warm.grow(50, url, s.url, cookie, hello, "live")
+        await warm.close()
+        base = await rss()
+        clients = Clients()
+        per_level = []
+        for n in levels:
+            await clients.grow(n, url, s.url, cookie, hello, "live")
+            used = await rss()
+            per_level.append(
+                {"sockets": n, "rss_kb": used, "kb_per_socket": round((used - base) / n, 1)}
+            )
+            print(f"memory {per_level[-1]}", flush=True)
+
+        async def trigger() -> float:
+            return (await asyncio.to_thread(writer.ask, "save live"))["committed"]
+
+        fan = await measure_rounds(clients, trigger, 3)
+        await clients.close()
+        keys = redis.command("KEYS", "asgi:group:*").split()
+        group_key = next((k for k in keys if "item" in k or "live_admin" in k), None)
+
+        async def cycle(n: int) -> None:
+            for _ in range(n):
+                c = Clients()
+                await c.add(url, s.url, cookie, hello, "live")
+                await c.close()
+
+        workers = 25
+        await asyncio.gather(*(cycle(cycles // workers // 10) for _ in range(workers)))  # warm-up
+        await asyncio.sleep(2)
+        before = await rss()
+        start = time.monotonic()
+        await asyncio.gather(*(cycle(cycles // workers) for _ in range(workers)))
+        took = time.monotonic() - start
+        await asyncio.sleep(3)  # closes still in flight
+        after = await rss()
+        state = await asyncio.to_thread(s.json, "/bench/state/")
+        members = int(redis.command("ZCARD", group_key)) if group_key else 0
+        writer.stop()
+    return {
+        "levels": per_level,
+        "fan_out_all": fan,
+        "cycles": cycles,
+        "cycles_took_s": round(took, 1),
+        "rss_before_cycles_kb": before,
+        "rss_after_cycles_kb": after,
+        "growth_pct": round(100 * (after - before) / before, 2),
+        "sockets_left": state["sockets"],
+        "buffers_left": state["buffers"],
+        "group_members_left": members,
+    }
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    from importlib.metadata import version
+
+    import channels
+    import channels_redis
+    import djangochannelsrestframework
+    import uvicorn
+    import websockets
+
+    return {
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "channels": channels.__version__,
+        "channels_redis": channels_redis.__version__,
+        "daphne": version("daphne"),
+        "uvicorn": uvicorn.__version__,
+        "websockets": websockets.version.version,
+        "djangochannelsrestframework": getattr(
+            djangochannelsrestframework, "__version__", version("djangochannelsrestframework")
+        ),
+        "redis_server": subprocess.run(
+            ["redis-server", "--version"], capture_output=True, text=True
+        ).stdout.split()[2],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a small run of every section")
+    parser.add_argument("--out", type=Path, default=DOCS, help="where the report goes")
+    args = parser.parse_args()
+    quick = args.quick
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    cookie = prepare_database()
+    redis = Redis()
+    started = time.monotonic()
+    ks = [10, 100] if quick else [10, 100, 200, 1000]
+    rounds = 5 if quick else 20
+    results: dict[str, Any] = {"machine": machine(), "quick": quick}
+    try:
+        results["saves"] = save_overhead(
+            redis,
+            runs=1 if quick else 3,
+            singles=200 if quick else 2000,
+            batches=2 if quick else 20,
+        )
+        fan: list[dict[str, Any]] = []
+        fan += asyncio.run(fan_out_floor(ks, rounds))
+        for kind in ("daphne", "uvicorn"):
+            for layer in ("memory", "redis", "pubsub"):
+                fan += asyncio.run(fan_out_live(kind, layer, redis, cookie, ks, rounds))
+        for layer in ("memory", "redis"):
+            fan += asyncio.run(fan_out_live("daphne", layer, redis, cookie, ks, rounds, dcrf=True))
+        results["fan_out"] = fan
+        results["burst"] = asyncio.run(burst(redis, cookie, 100 if quick else 1000))
+        results["refresh"] = refresh_cost(
+            redis,
+            cookie,
+            runs=10 if quick else 40,
+            pages=10 if quick else 50,
+            changes=3 if quick else 10,
+        )
+        results["memory"] = asyncio.run(
+            memory(redis, cookie, [100, 500] if quick else [1000, 5000], 500 if quick else 10_000)
+        )
+    finally:
+        redis.stop()
+    results["took_s"] = round(time.monotonic() - started)
+    from report import write_report
+
+    write_report(results, args.out)
+    print(f"bench: done in {results['took_s']} s; report in {args.out / 'benchmarks.md'}")
+
+
+if __name__ == "__main__":
+    main()
