@@ -109,6 +109,9 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     parts += burst_section(results["burst"])
     parts += refresh_section(results["refresh"])
     parts += memory_section(results["memory"], pngs[1])
+    findings = Path(__file__).with_name("findings.md")
+    if findings.exists():  # what the figures mean: written by hand, kept with the bench
+        parts += ["", findings.read_text().strip()]
     (out / "benchmarks.md").write_text("\n".join(parts) + "\n")
 
 
@@ -128,12 +131,16 @@ def saves_section(saves: dict[str, Any]) -> list[str]:
                     r["batch_p50_ms"],
                     r["added_batch_ms"],
                     r["ratio"],
-                    r.get("redis_connections", ""),
+                    r.get("spaced_added_p50_ms", ""),
+                    r.get("redis_connections_per_500", ""),
                 ]
             )
     redis = saves["redis/sync"]
     added = redis["live"]["added_p50_ms"]
     vs = redis["dcrf"]["added_p50_ms"] / added if added > 0 else float("inf")
+    spaced = redis["live"]["spaced_added_p50_ms"]
+    dcrf_spaced = redis["dcrf"]["spaced_added_p50_ms"]
+    vs_spaced = dcrf_spaced / spaced if spaced > 0 else float("inf")
     lines = [
         "## 1. Save overhead",
         "",
@@ -141,8 +148,10 @@ def saves_section(saves: dict[str, Any]) -> list[str]:
         " three models of one shape: unobserved, observed by live_admin, observed by"
         " djangochannelsrestframework's `model_observer`. `sync` is a writer process (like a"
         " management command or WSGI worker); `asgi` is a view inside daphne. Times per save, ms;"
-        ' "added" is against the unobserved model in the same run; the connections column is'
-        " Redis's `total_connections_received` over all of a model's saves.",
+        ' "added" is against the unobserved model in the same run, the three models taking'
+        " turns in blocks of 50 saves. Connections: Redis's `total_connections_received` across"
+        " 500 more saves of one model. SQLite runs with `synchronous=OFF`, so that the commit's"
+        " disk flush does not drown what is measured.",
         "",
         table(
             [
@@ -155,17 +164,21 @@ def saves_section(saves: dict[str, Any]) -> list[str]:
                 "in a batch: p50",
                 "added",
                 "ratio p50",
-                "Redis connections",
+                "added p50, 4 ms apart",
+                "Redis connections per 500 saves",
             ],
             rows,
         ),
         "",
         f"- Target ≤ 0.1 ms added p50 per single-row save with Redis: {added} ms —"
         f" {verdict(added <= TARGETS['save_added_p50_ms'])}.",
-        f"- Target ≥ 10x less added time than DCRF in the same run: {vs:.1f}x —"
-        f" {verdict(vs >= TARGETS['save_vs_dcrf'])}.",
-        f"- Connections opened over {redis['live'].get('redis_connections')} saves' worth of"
-        " runs: see the table (a handful at start, none per save).",
+        f"- The same, saves 4 ms apart (as a web worker saves, one per request):"
+        f" {spaced} ms — {verdict(spaced <= TARGETS['save_added_p50_ms'])}.",
+        f"- Target ≥ 10x less added time than DCRF in the same run: {vs:.1f}x back to back,"
+        f" {vs_spaced:.1f}x 4 ms apart — {verdict(min(vs, vs_spaced) >= TARGETS['save_vs_dcrf'])}.",
+        f"- Redis connections opened by 500 saves from a writer process: live_admin"
+        f" {redis['live']['redis_connections_per_500']}, DCRF"
+        f" {redis['dcrf']['redis_connections_per_500']} (target: none per save).",
         "",
     ]
     return lines
@@ -226,8 +239,10 @@ def fan_out_section(fan: list[dict[str, Any]], png: str) -> list[str]:
         "- Targets p99 ≤ 100 ms at 200 sockets, ≤ 250 ms at 1,000: " + "; ".join(checks) + ".",
         f"- Lost messages over every round: {lost} (target 0) — {verdict(lost == 0)}.",
         *[
-            f"- The save's own cost with {r['clients']} sockets connected ({r['server']},"
-            f" in-memory layer): p50 {r['save_p50_ms_with_sockets']} ms."
+            f"- A save inside {r['server']} (in-memory layer) with {r['clients']} sockets"
+            f" connected: p50 {r['save_p50_ms_with_sockets']} ms, against"
+            f" {r['save_p50_ms_no_sockets']} ms with none (the save only queues; fan-out runs"
+            " after it returns)."
             for r in with_sockets
         ],
         "",

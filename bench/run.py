@@ -42,7 +42,8 @@ django.setup()
 
 from websockets.asyncio.client import connect  # noqa: E402
 
-MB = 1024
+MODELS = "plain,live,dcrf"
+SAVES_500 = "/bench/saves/?models=live&singles=500&batches=0"
 
 
 # -- numbers ------------------------------------------------------------------------------------
@@ -232,26 +233,35 @@ def save_overhead(redis: Redis, runs: int, singles: int, batches: int) -> dict[s
         for context in ("sync", "asgi"):
             samples: dict[str, dict[str, list[float]]] = {}
             connections: dict[str, int] = {}
+            spaced_samples: dict[str, list[float]] = {}
             for _ in range(runs):
                 if context == "sync":
                     writer = Writer(layer, redis)
-                    writer.ask("saves plain 50 0 0")  # warm up: imports, connections
-                    for model in ("plain", "live", "dcrf"):
+                    writer.ask(f"saves {MODELS} 100 0 0")  # warm up: imports, connections
+                    out = writer.ask(f"saves {MODELS} {singles} {batches} 100")
+                    spaced = writer.ask(f"saves {MODELS} {singles // 4} 0 0 0.004")
+                    for model, entry in spaced.items():
+                        spaced_samples.setdefault(model, []).extend(entry["single"])
+                    for model in ("live", "dcrf"):  # Redis connections opened by 500 saves
                         before = redis.connections()
-                        out = writer.ask(f"saves {model} {singles} {batches} 100")
-                        assert writer.ask("flush")["flushed"]
+                        writer.ask(f"saves {model} 500 0 0")
+                        if not writer.ask("flush")["flushed"]:
+                            raise RuntimeError("the writer's sender did not drain")
                         connections[model] = redis.connections() - before
-                        merge(samples, model, out)
                     writer.stop()
                 else:
                     with server("daphne", layer, redis) as s:
-                        s.json("/bench/saves/?model=plain&singles=50&batches=0")
-                        for model in ("plain", "live", "dcrf"):
-                            path = (
-                                f"/bench/saves/?model={model}&singles={singles}&batches={batches}"
-                            )
-                            merge(samples, model, s.json(path))
+                        s.json(f"/bench/saves/?models={MODELS}&singles=100&batches=0")
+                        path = f"/bench/saves/?models={MODELS}&singles={singles}&batches={batches}"
+                        out = s.json(path)
+                for model, entry in out.items():
+                    merge(samples, model, entry)
             results[f"{layer}/{context}"] = summarise_saves(samples, connections, context)
+            for model, times in spaced_samples.items():
+                base = spaced_samples["plain"]
+                results[f"{layer}/{context}"][model]["spaced_added_p50_ms"] = ms(
+                    pct(times, 50) - pct(base, 50)
+                )
             print(f"saves {layer}/{context}: {results[f'{layer}/{context}']['live']}", flush=True)
     return results
 
@@ -278,7 +288,7 @@ def summarise_saves(
             "ratio": round(pct(entry["single"], 50) / pct(base["single"], 50), 3),
         }
         if context == "sync":
-            row["redis_connections"] = connections.get(model)
+            row["redis_connections_per_500"] = connections.get(model, "")
         summary[model] = row
     return summary
 
@@ -393,6 +403,9 @@ async def fan_out_live(
                 out = await asyncio.to_thread(writer.ask, f"save {model}")
             return out["committed"]
 
+        if not dcrf and writer is None:
+            s.json(SAVES_500)  # warm up
+            alone = s.json(SAVES_500)["live"]["single"]  # before any socket connects
         clients = Clients()
         try:
             for k in ks:
@@ -402,8 +415,9 @@ async def fan_out_live(
                 row.update(server=kind, layer=layer, system="dcrf" if dcrf else "live_admin")
                 if not dcrf and k == ks[-1] and writer is None:
                     # the save's cost with k sockets connected, against none (measured first)
-                    saves = s.json("/bench/saves/?model=live&singles=500&batches=0")
-                    row["save_p50_ms_with_sockets"] = ms(pct(saves["single"], 50))
+                    saves = s.json(SAVES_500)["live"]["single"]
+                    row["save_p50_ms_with_sockets"] = ms(pct(saves, 50))
+                    row["save_p50_ms_no_sockets"] = ms(pct(alone, 50))
                 rows.append(row)
                 print(f"fan-out {row}", flush=True)
         finally:

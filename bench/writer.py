@@ -1,8 +1,9 @@
 """A writer process for the bench: saves on command, one line in, one JSON line out.
 
-Commands: ``save MODEL`` (one save; answers its commit's monotonic time), ``saves MODEL SINGLES
-BATCHES SIZE`` (timed saves), ``burst COUNT SECONDS`` (COUNT saves of Item spread evenly),
-``flush`` (wait until live_admin's sender has sent everything). Settings: bench/benchproject.
+Commands: ``save MODEL`` (one save; answers its commit's monotonic time); ``saves MODEL,...
+SINGLES BATCHES SIZE [PAUSE]`` (timed saves, the models taking turns); ``burst COUNT
+SECONDS`` (COUNT saves of Item spread evenly); ``flush`` (wait until live_admin's sender has
+sent everything).
 """
 
 import json
@@ -34,8 +35,9 @@ def main() -> None:
                 MODELS[args[0]].objects.create(name="fan-out")
             out = {"committed": time.monotonic()}
         elif command == "saves":
-            model, singles, batches, size = args[0], *map(int, args[1:])
-            out = timed_saves(MODELS[model], singles, batches, size)
+            singles, batches, size = map(int, args[1:4])
+            pause = float(args[4]) if len(args) > 4 else 0.0
+            out = timed_saves(args[0].split(","), singles, batches, size, pause)
         elif command == "burst":
             count, seconds = int(args[0]), float(args[1])
             start = time.monotonic()

@@ -12,26 +12,40 @@ from .models import DcrfItem, Item, Plain
 MODELS = {"plain": Plain, "live": Item, "dcrf": DcrfItem}
 
 
-def timed_saves(model: type, singles: int, batches: int, batch_size: int) -> dict[str, list[float]]:
-    """Seconds per single-row save (each its own transaction), and per transaction of saves."""
-    single, batch = [], []
-    for i in range(singles):
-        start = time.perf_counter()
-        model.objects.create(name=f"s{i}", n=i)
-        single.append(time.perf_counter() - start)
+def timed_saves(
+    names: list[str],
+    singles: int,
+    batches: int,
+    batch_size: int,
+    pause: float = 0.0,
+    block: int = 50,
+) -> dict[str, dict[str, list[float]]]:
+    """Seconds per single-row save (each its own transaction) and per transaction of saves,
+    for each model named; the models take turns in blocks, so drift hits them alike. ``pause``
+    (untimed) follows each single save, as between two requests of a web worker."""
+    out = {name: {"single": [], "batch": []} for name in names}
+    for start in range(0, singles, block):
+        for name in names:
+            model, times = MODELS[name], out[name]["single"]
+            for i in range(start, min(start + block, singles)):
+                began = time.perf_counter()
+                model.objects.create(name=f"s{i}", n=i)
+                times.append(time.perf_counter() - began)
+                if pause:
+                    time.sleep(pause)
     for b in range(batches):
-        start = time.perf_counter()
-        with transaction.atomic():
-            for i in range(batch_size):
-                model.objects.create(name=f"b{b}.{i}", n=i)
-        batch.append(time.perf_counter() - start)
-    return {"single": single, "batch": batch}
+        for name in names:
+            model, began = MODELS[name], time.perf_counter()
+            with transaction.atomic():
+                for i in range(batch_size):
+                    model.objects.create(name=f"b{b}.{i}", n=i)
+            out[name]["batch"].append(time.perf_counter() - began)
+    return out
 
 
 def saves(request: HttpRequest) -> JsonResponse:
-    model = MODELS[request.GET["model"]]
     result = timed_saves(
-        model,
+        request.GET["models"].split(","),
         int(request.GET.get("singles", 2000)),
         int(request.GET.get("batches", 20)),
         int(request.GET.get("batch_size", 100)),

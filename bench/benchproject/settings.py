@@ -43,7 +43,7 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("BENCH_DB", "/tmp/live-admin-bench.sqlite3"),
-        "OPTIONS": {"timeout": 30},
+        "OPTIONS": {"timeout": 30, "init_command": "PRAGMA synchronous=OFF"},
     }
 }
 STATIC_URL = "/static/"
