@@ -301,6 +301,7 @@ def memory_section(mem: dict[str, Any], png: str) -> list[str]:
         f" ({mem['growth_pct']:+}%; target within 5%,"
         f" {verdict(abs(mem['growth_pct']) <= TARGETS['growth_pct'])}); afterwards"
         f" {mem['sockets_left']} sockets counted, {mem['buffers_left']} layer receive buffers,"
-        f" {mem['group_members_left']} group members left in Redis.",
+        f" {mem['group_members_left']} group members left in Redis;"
+        f" {mem['resyncs_in_cycles']} of the cycles' sockets were told to `resync`.",
         "",
     ]

@@ -247,7 +247,8 @@ def save_overhead(redis: Redis, runs: int, singles: int, batches: int) -> dict[s
                         writer.ask(f"saves {model} 500 0 0")
                         if not writer.ask("flush")["flushed"]:
                             raise RuntimeError("the writer's sender did not drain")
-                        connections[model] = redis.connections() - before
+                        # less one: redis-cli's own connection to read the counter
+                        connections[model] = redis.connections() - before - 1
                     writer.stop()
                 else:
                     with server("daphne", layer, redis) as s:
@@ -303,6 +304,7 @@ class Clients:
         self.sockets: list[Any] = []
         self.arrivals: list[list[tuple[float, dict]]] = []
         self.tasks: list[asyncio.Task] = []
+        self.resyncs = 0
 
     async def add(self, url: str, origin: str, cookie: str, hello: dict, kind: str) -> None:
         ws = await connect(
@@ -316,6 +318,9 @@ class Clients:
         if hello:
             await ws.send(json.dumps(hello))
             reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            while reply == {"type": "resync"}:  # a join the server had to retry
+                self.resyncs += 1
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
             expected = "subscribed" if kind == "live" else "subscribe_to_items"
             if reply.get("type") != expected and reply.get("action") != expected:
                 raise RuntimeError(f"unexpected reply to subscribe: {reply}")
@@ -566,11 +571,15 @@ async def memory(redis: Redis, cookie: str, levels: list[int], cycles: int) -> d
         keys = redis.command("KEYS", "asgi:group:*").split()
         group_key = next((k for k in keys if "item" in k or "live_admin" in k), None)
 
+        resyncs = 0
+
         async def cycle(n: int) -> None:
+            nonlocal resyncs
             for _ in range(n):
                 c = Clients()
                 await c.add(url, s.url, cookie, hello, "live")
                 await c.close()
+                resyncs += c.resyncs
 
         workers = 25
         await asyncio.gather(*(cycle(cycles // workers // 10) for _ in range(workers)))  # warm-up
@@ -595,6 +604,7 @@ async def memory(redis: Redis, cookie: str, levels: list[int], cycles: int) -> d
         "sockets_left": state["sockets"],
         "buffers_left": state["buffers"],
         "group_members_left": members,
+        "resyncs_in_cycles": resyncs,
     }
 
 
@@ -643,6 +653,7 @@ def main() -> None:
     ks = [10, 100] if quick else [10, 100, 200, 1000]
     rounds = 5 if quick else 20
     results: dict[str, Any] = {"machine": machine(), "quick": quick}
+    partial = args.out / "benchmarks.partial.json"  # kept if a later section fails
     try:
         results["saves"] = save_overhead(
             redis,
@@ -658,6 +669,7 @@ def main() -> None:
         for layer in ("memory", "redis"):
             fan += asyncio.run(fan_out_live("daphne", layer, redis, cookie, ks, rounds, dcrf=True))
         results["fan_out"] = fan
+        partial.write_text(json.dumps(results, indent=2))
         results["burst"] = asyncio.run(burst(redis, cookie, 100 if quick else 1000))
         results["refresh"] = refresh_cost(
             redis,
@@ -672,6 +684,7 @@ def main() -> None:
     finally:
         redis.stop()
     results["took_s"] = round(time.monotonic() - started)
+    partial.unlink(missing_ok=True)
     from report import write_report
 
     write_report(results, args.out)
