@@ -100,8 +100,13 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         f" {m['channels']}, channels-redis {m['channels_redis']}, daphne {m['daphne']}, uvicorn"
         f" {m['uvicorn']}, websockets {m['websockets']}, djangochannelsrestframework"
         f" {m['djangochannelsrestframework']}, redis-server {m['redis_server']} on loopback."
-        f" The run took {results['took_s']} s"
-        + (" (`--quick`: not figures to quote)." if results["quick"] else "."),
+        + (
+            " Sections run in two sittings (`--resume` after a failed section); the timed"
+            f" sections took {results['took_s']} s."
+            if results.get("resumed")
+            else f" The run took {results['took_s']} s."
+        )
+        + (" `--quick`: not figures to quote." if results["quick"] else ""),
         "",
     ]
     parts += saves_section(results["saves"])

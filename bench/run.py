@@ -568,6 +568,11 @@ async def memory(redis: Redis, cookie: str, levels: list[int], cycles: int) -> d
 
         fan = await measure_rounds(clients, trigger, 3)
         await clients.close()
+        deadline = time.monotonic() + 120
+        while (await asyncio.to_thread(s.json, "/bench/state/"))["sockets"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server still counts sockets 2 minutes after they closed")
+            await asyncio.sleep(0.5)
         keys = redis.command("KEYS", "asgi:group:*").split()
         group_key = next((k for k in keys if "item" in k or "live_admin" in k), None)
 
@@ -611,6 +616,16 @@ async def memory(redis: Redis, cookie: str, levels: list[int], cycles: int) -> d
 # -- report -------------------------------------------------------------------------------------
 
 
+def fan_out_all(redis: Redis, cookie: str, ks: list[int], rounds: int) -> list[dict[str, Any]]:
+    fan = asyncio.run(fan_out_floor(ks, rounds))
+    for kind in ("daphne", "uvicorn"):
+        for layer in ("memory", "redis", "pubsub"):
+            fan += asyncio.run(fan_out_live(kind, layer, redis, cookie, ks, rounds))
+    for layer in ("memory", "redis"):
+        fan += asyncio.run(fan_out_live("daphne", layer, redis, cookie, ks, rounds, dcrf=True))
+    return fan
+
+
 def machine() -> dict[str, str]:
     from importlib.metadata import version
 
@@ -642,6 +657,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a small run of every section")
     parser.add_argument("--out", type=Path, default=DOCS, help="where the report goes")
+    parser.add_argument("--resume", action="store_true", help="keep the sections a failed run did")
     args = parser.parse_args()
     quick = args.quick
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -649,41 +665,44 @@ def main() -> None:
 
     cookie = prepare_database()
     redis = Redis()
-    started = time.monotonic()
     ks = [10, 100] if quick else [10, 100, 200, 1000]
     rounds = 5 if quick else 20
     results: dict[str, Any] = {"machine": machine(), "quick": quick}
     partial = args.out / "benchmarks.partial.json"  # kept if a later section fails
-    try:
-        results["saves"] = save_overhead(
+    if args.resume and partial.exists():
+        results = json.loads(partial.read_text())
+    sections = {
+        "saves": lambda: save_overhead(
             redis,
             runs=1 if quick else 3,
             singles=200 if quick else 2000,
             batches=2 if quick else 20,
-        )
-        fan: list[dict[str, Any]] = []
-        fan += asyncio.run(fan_out_floor(ks, rounds))
-        for kind in ("daphne", "uvicorn"):
-            for layer in ("memory", "redis", "pubsub"):
-                fan += asyncio.run(fan_out_live(kind, layer, redis, cookie, ks, rounds))
-        for layer in ("memory", "redis"):
-            fan += asyncio.run(fan_out_live("daphne", layer, redis, cookie, ks, rounds, dcrf=True))
-        results["fan_out"] = fan
-        partial.write_text(json.dumps(results, indent=2))
-        results["burst"] = asyncio.run(burst(redis, cookie, 100 if quick else 1000))
-        results["refresh"] = refresh_cost(
+        ),
+        "fan_out": lambda: fan_out_all(redis, cookie, ks, rounds),
+        "burst": lambda: asyncio.run(burst(redis, cookie, 100 if quick else 1000)),
+        "refresh": lambda: refresh_cost(
             redis,
             cookie,
             runs=10 if quick else 40,
             pages=10 if quick else 50,
             changes=3 if quick else 10,
-        )
-        results["memory"] = asyncio.run(
+        ),
+        "memory": lambda: asyncio.run(
             memory(redis, cookie, [100, 500] if quick else [1000, 5000], 500 if quick else 10_000)
-        )
+        ),
+    }
+    try:
+        for name, run_section in sections.items():
+            if name not in results:
+                started_section = time.monotonic()
+                results[name] = run_section()
+                results.setdefault("section_s", {})[name] = round(
+                    time.monotonic() - started_section
+                )
+                partial.write_text(json.dumps(results, indent=2))
     finally:
         redis.stop()
-    results["took_s"] = round(time.monotonic() - started)
+    results["took_s"] = sum(results["section_s"].values())
     partial.unlink(missing_ok=True)
     from report import write_report
 
