@@ -538,7 +538,9 @@ def refresh_cost(redis: Redis, cookie: str, runs: int, pages: int, changes: int)
 
 
 async def memory(redis: Redis, cookie: str, levels: list[int], cycles: int) -> dict[str, Any]:
-    group_key = None
+    from live_admin import groups
+
+    group_key = f"asgi:group:{groups.model_group('benchapp.item')}"
     with server("daphne", "redis", redis) as s:
         writer = Writer("redis", redis)
         url = f"ws://127.0.0.1:{s.port}/ws/live-admin/"
@@ -573,8 +575,6 @@ async def memory(redis: Redis, cookie: str, levels: list[int], cycles: int) -> d
             if time.monotonic() > deadline:
                 raise RuntimeError("the server still counts sockets 2 minutes after they closed")
             await asyncio.sleep(0.5)
-        keys = redis.command("KEYS", "asgi:group:*").split()
-        group_key = next((k for k in keys if "item" in k or "live_admin" in k), None)
 
         resyncs = 0
 
@@ -596,7 +596,7 @@ async def memory(redis: Redis, cookie: str, levels: list[int], cycles: int) -> d
         await asyncio.sleep(3)  # closes still in flight
         after = await rss()
         state = await asyncio.to_thread(s.json, "/bench/state/")
-        members = int(redis.command("ZCARD", group_key)) if group_key else 0
+        members = int(redis.command("ZCARD", group_key))
         writer.stop()
     return {
         "levels": per_level,
@@ -668,6 +668,7 @@ def main() -> None:
     ks = [10, 100] if quick else [10, 100, 200, 1000]
     rounds = 5 if quick else 20
     results: dict[str, Any] = {"machine": machine(), "quick": quick}
+    args.out.mkdir(parents=True, exist_ok=True)
     partial = args.out / "benchmarks.partial.json"  # kept if a later section fails
     if args.resume and partial.exists():
         results = json.loads(partial.read_text())
