@@ -13,10 +13,12 @@ import contextlib
 import json
 import logging
 import time
-from collections import Counter
+import weakref
+from collections import Counter, deque
 from importlib import import_module
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -42,8 +44,53 @@ _sockets_per_user: Counter[Any] = Counter()
 
 MAX_ID_LENGTH = 64
 MAX_RECEIVE_BACKOFF = 2.0
+LOCAL_STOP_SECONDS = 1.0
 STOP_RECEIVING_SECONDS = 5.0
+#: Concurrent group joins and leaves of all sockets of one process (see _layer_slots).
+MAX_LAYER_CALLS = 50
+#: How long a closed socket's channel may still be sent a message that was already on its way.
+STRAY_SECONDS = 60.0
 MAX_VALUE_LENGTH = 255
+
+
+_slots_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _layer_slots() -> asyncio.Semaphore:
+    """The slots for group joins and leaves in this event loop.
+
+    Each call holds a Redis connection while it runs: thousands of sockets opening or closing at
+    once (a restart, a proxy dropping them all) would otherwise ask the pool for thousands of
+    connections, and redis-py fails the calls beyond its ``max_connections``.
+    """
+    loop = asyncio.get_running_loop()
+    slots = _slots_by_loop.get(loop)
+    if slots is None:
+        slots = _slots_by_loop[loop] = asyncio.Semaphore(MAX_LAYER_CALLS)
+    return slots
+
+
+class _StrayBuffers:
+    """Drops channels-redis buffers made for sockets that had already closed.
+
+    A message on its way to a socket as it closes is routed, once read, to a buffer nobody
+    reads. Each closed channel is remembered for STRAY_SECONDS, then its buffer is dropped.
+    """
+
+    def __init__(self) -> None:
+        self.closed: deque[tuple[float, dict[str, Any], str]] = deque()
+
+    def ended(self, buffers: dict[str, Any], channel: str) -> None:
+        now = time.monotonic()
+        self.closed.append((now, buffers, channel))
+        while self.closed and now - self.closed[0][0] > STRAY_SECONDS:
+            _, old_buffers, old_channel = self.closed.popleft()
+            old_buffers.pop(old_channel, None)
+
+
+_strays = _StrayBuffers()
 
 
 class _Bucket:
@@ -107,6 +154,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         self.recheck_task: asyncio.Task[None] | None = None
         self.rejoin_task: asyncio.Task[None] | None = None
         self.rejoin_needed = False
+        #: The layer receive a closing socket waits on (see _stop_receiving).
+        self.pending_receive: asyncio.Future[dict[str, Any]] | None = None
         self.session_key: str | None = None
         self.allowed = False
         self.bucket = _Bucket(get_config()["RATE_LIMIT"])
@@ -130,45 +179,98 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
                             message = task.result()
                             tasks[index] = asyncio.ensure_future(sources[index]())
                             await self.dispatch(message)
-        except asyncio.CancelledError:  # the server is shutting down: no time for courtesy
+        except asyncio.CancelledError:  # the server is shutting down, or gave up on this socket
             cancelled = True
             raise
         finally:  # however the socket ends: closed, crashed, or cancelled without a disconnect
             tasks[0].cancel()
-            await self._leave()
-            if cancelled:
-                tasks[1].cancel()
-            else:
-                await self._stop_receiving(tasks[1])
+            self._release_slot()
+            try:
+                # Shielded: daphne cancels an application that takes longer than its
+                # application_close_timeout to end (thousands of sockets closing at once), and
+                # the groups must still be left.
+                await asyncio.shield(self._leave())
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
+            finally:
+                await self._stop_receiving(tasks[1], at_once=cancelled)
 
-    async def _stop_receiving(self, task: asyncio.Future[dict[str, Any]]) -> None:
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels' own dispatch first closes stale database connections on its sync thread,
+        # a thread hop for every message: for a change fanned out to a thousand sockets, a
+        # thousand hops in a row on one thread. Nothing here touches the database outside
+        # database_sync_to_async, which does that clean-up itself, so the hop is skipped.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # As channels' own, without its thread hop (see dispatch); this consumer keeps no
+        # class-level ``groups``, and leaves its own when __call__ ends.
+        await self.disconnect(message.get("code", 1000))
+        raise StopConsumer
+
+    async def _stop_receiving(
+        self, task: asyncio.Future[dict[str, Any]], *, at_once: bool = False
+    ) -> None:
         """End the socket's pending layer receive by a message to its own channel.
 
         channels-redis lets one waiting receive read from Redis for every socket of the process:
-        cancelled while a message is on its way, it drops that message for all of them. Sending
-        this channel a message lets the receive return on its own instead; it is cancelled only
-        if that does not happen within STOP_RECEIVING_SECONDS (the layer is down).
+        cancelled while a message is on its way, it drops that message for all of them. So the
+        receive is handed a closing marker and returns on its own: through channels-redis's
+        buffer in this process first (every receive but the reading one wakes at once), through
+        the layer if that does not end it within LOCAL_STOP_SECONDS. It is cancelled only if
+        neither works within STOP_RECEIVING_SECONDS (the layer is down), or ``at_once`` (the
+        consumer itself was cancelled).
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + STOP_RECEIVING_SECONDS
+        marker = {"type": "live_admin.closed"}
+        buffers = getattr(self.channel_layer, "receive_buffer", None)
+        if not isinstance(buffers, dict):
+            buffers = None
+        self.pending_receive = task
         try:
-            closed = self.channel_layer.send(self.channel_name, {"type": "live_admin.closed"})
-            await asyncio.wait_for(closed, STOP_RECEIVING_SECONDS)
-        except Exception as exc:  # time-outs included
-            logger.debug("live_admin: could not end a layer receive by message: %s", exc)
-            deadline = loop.time()
-        while True:
+            if at_once:
+                return
+            if buffers is not None:
+                buffers[self.channel_name].put_nowait(marker)
+                await self._receive_until_closed(LOCAL_STOP_SECONDS)
+            if self.pending_receive is not None:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + STOP_RECEIVING_SECONDS
+                try:
+                    async with _layer_slots():
+                        sent = self.channel_layer.send(self.channel_name, marker)
+                        await asyncio.wait_for(sent, STOP_RECEIVING_SECONDS)
+                except Exception as exc:  # time-outs included
+                    logger.debug("live_admin: could not end a layer receive by message: %s", exc)
+                    deadline = loop.time()
+                await self._receive_until_closed(deadline - loop.time())
+        finally:  # given up, or cancelled meanwhile (the server shutting down)
+            if self.pending_receive is not None:
+                self.pending_receive.cancel()
+                # channels-redis's own clean-up must run (it releases the read lock if it held
+                # it) before the buffer goes.
+                await asyncio.wait([self.pending_receive])
+            if buffers is not None:
+                buffers.pop(self.channel_name, None)
+                _strays.ended(buffers, self.channel_name)
+
+    async def _receive_until_closed(self, timeout: float) -> None:
+        """Receive until the closing marker; ``pending_receive`` is None once it came."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        task = self.pending_receive
+        while task is not None:
             done, _ = await asyncio.wait([task], timeout=max(deadline - loop.time(), 0))
             if not done:
-                task.cancel()
-                break
+                return
             if task.cancelled() or task.result().get("type") == "live_admin.closed":
-                break
-            task = asyncio.ensure_future(self._layer_receive())  # one sent before the leave
-        # channels-redis keeps a buffer per channel it has routed a message to.
-        buffers = getattr(self.channel_layer, "receive_buffer", None)
-        if isinstance(buffers, dict):
-            buffers.pop(self.channel_name, None)
+                task = None
+            else:  # one sent before the leave
+                task = asyncio.ensure_future(self._layer_receive())
+            self.pending_receive = task
 
     async def _layer_receive(self) -> dict[str, Any]:
         delay = 0.1
@@ -233,9 +335,6 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
             if _sockets_per_user[user_id] <= 0:
                 del _sockets_per_user[user_id]
 
-    async def disconnect(self, code: int) -> None:
-        await self._leave()
-
     async def _leave(self) -> None:
         """Give back the socket's slot and leave its groups; safe to call more than once."""
         self._release_slot()
@@ -249,7 +348,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         for group in groups_left:
             if group is not None:
                 try:
-                    await self.channel_layer.group_discard(group, self.channel_name)
+                    async with _layer_slots():
+                        await self.channel_layer.group_discard(group, self.channel_name)
                 except Exception as exc:
                     logger.debug("live_admin: leaving %s failed: %s", group, exc)
 
@@ -339,7 +439,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
             if not members:
                 del self.members[name]
                 try:
-                    await self.channel_layer.group_discard(name, self.channel_name)
+                    async with _layer_slots():
+                        await self.channel_layer.group_discard(name, self.channel_name)
                 except Exception as exc:
                     logger.debug("live_admin: leaving %s failed: %s", name, exc)
 
@@ -402,7 +503,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
 
     async def _join(self, group: str) -> bool:
         try:
-            await self.channel_layer.group_add(group, self.channel_name)
+            async with _layer_slots():
+                await self.channel_layer.group_add(group, self.channel_name)
         except Exception as exc:  # retried until it works (_retry_joins)
             _layer_warnings.log("joining %s failed: %s", group, exc)
             return False

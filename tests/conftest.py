@@ -128,7 +128,8 @@ def redis_layers(
     url: str, backend: str = "channels_redis.core.RedisChannelLayer"
 ) -> dict[str, Any]:
     """CHANNEL_LAYERS as the README recommends: a read time-out above channels-redis's 5 s poll."""
-    config: dict[str, Any] = {"hosts": [url + "?socket_timeout=10"]}
+    joiner = "&" if "?" in url else "?"
+    config: dict[str, Any] = {"hosts": [url + joiner + "socket_timeout=10"]}
     if backend.endswith("RedisChannelLayer") and "PubSub" not in backend:
         config["group_expiry"] = 180  # about 3 x RECHECK_SECONDS (check live_admin.W009)
     return {"default": {"BACKEND": backend, "CONFIG": config}}

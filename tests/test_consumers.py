@@ -16,6 +16,7 @@ from conftest import RedisServer, communicator, make_user, redis_layers, session
 from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 
+from live_admin import consumers, groups
 from live_admin.consumers import (
     CLOSE_NOT_ALLOWED,
     CLOSE_NOT_LOGGED_IN,
@@ -566,3 +567,133 @@ async def test_closing_sockets_end_their_layer_receive_without_cancelling(
         assert CancelCountingLayer.cancelled == 0
         assert dict(layer.receive_buffer) == {}  # no buffer left for a closed socket
         assert sender.flush(5)
+
+
+async def subscribed_socket(user: User, model: str = "testapp.project") -> WebsocketCommunicator:
+    comm = await open_socket(user)
+    reply = await ask(comm, {"type": "subscribe", "id": "p", "model": model})
+    assert reply == {"type": "subscribed", "id": "p"}
+    return comm
+
+
+def members(redis_server: RedisServer, model: str = "testapp.project") -> int:
+    reply = redis_server.command("ZCARD", f"asgi:group:{groups.model_group(model)}")
+    return int(reply.strip(b":\r\n"))  # an integer reply: b":3\r\n"
+
+
+async def test_many_sockets_closing_at_once_leave_their_groups(
+    redis_server: RedisServer, admin_user: User
+) -> None:
+    # Each leave holds a pool connection while it runs; more sockets closing at once than the
+    # pool holds (a proxy dropping them all) must queue for connections, not fail their leaves.
+    redis_server.command("FLUSHALL")
+    pool = consumers.MAX_LAYER_CALLS + 10
+    layers = redis_layers(f"{redis_server.url}?max_connections={pool}")
+    with override_settings(CHANNEL_LAYERS=layers, LIVE_ADMIN={"MAX_SOCKETS_PER_USER": 1000}):
+        comms = [await subscribed_socket(admin_user) for _ in range(3 * pool)]
+        assert members(redis_server) == len(comms)
+        await asyncio.gather(*(comm.disconnect(timeout=TIMEOUT) for comm in comms))
+        assert members(redis_server) == 0
+        layer = get_layer()
+        assert isinstance(layer, RedisChannelLayer)
+        assert layer.receive_count == 0
+        assert dict(layer.receive_buffer) == {}
+        comm = await subscribed_socket(admin_user)  # the process still hears changes
+        await run(Project.objects.create, name="after the crowd left")
+        assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "changed"
+        await comm.disconnect(timeout=TIMEOUT)
+
+
+class MarkerRefusingLayer(RedisChannelLayer):
+    """channels-redis that cannot deliver live_admin's closing marker through Redis."""
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        if message.get("type") == "live_admin.closed":
+            raise ConnectionError("refused by the test")
+        await super().send(channel, message)
+
+
+def layer_receives() -> list[asyncio.Task[Any]]:
+    return [task for task in asyncio.all_tasks() if "_layer_receive" in repr(task.get_coro())]
+
+
+async def test_receives_cancelled_on_close_end_and_leave_the_process_listening(
+    redis_server: RedisServer, admin_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # When a closing socket's marker cannot reach its receive, the receive is cancelled. It must
+    # end (not retry forever on a buffer taken from under it), and channels-redis must get to
+    # clean up first, so the sockets still open keep hearing changes.
+    monkeypatch.setattr(consumers, "LOCAL_STOP_SECONDS", 0)
+    monkeypatch.setattr(consumers, "STOP_RECEIVING_SECONDS", 0.5)
+    redis_server.command("FLUSHALL")
+    layers = redis_layers(redis_server.url, "test_consumers.MarkerRefusingLayer")
+    with override_settings(CHANNEL_LAYERS=layers):
+        reader = await subscribed_socket(admin_user)  # the first receive reads for the process
+        others = [await subscribed_socket(admin_user) for _ in range(3)]
+        for comm in others[:2]:
+            await comm.disconnect(timeout=TIMEOUT)
+        await run(Project.objects.create, name="heard by those still open")
+        for comm in (reader, others[2]):
+            assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "changed"
+        await reader.disconnect(timeout=TIMEOUT)
+        await run(Project.objects.create, name="heard by the last one")
+        assert (await others[2].receive_json_from(timeout=TIMEOUT))["type"] == "changed"
+        await others[2].disconnect(timeout=TIMEOUT)
+        assert layer_receives() == []
+        assert dict(get_layer().receive_buffer) == {}
+
+
+class HeldLeaveLayer(RedisChannelLayer):
+    """channels-redis whose group leaves wait until the test lets them go."""
+
+    leaving: asyncio.Event
+    go: asyncio.Event
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        type(self).leaving.set()
+        await type(self).go.wait()
+        await super().group_discard(group, channel)
+
+
+async def test_a_socket_cancelled_while_closing_still_leaves_and_stops_receiving(
+    redis_server: RedisServer, admin_user: User
+) -> None:
+    # daphne cancels an application still closing after application_close_timeout (thousands
+    # of sockets closing at once); its groups must still be left and its receive ended.
+    redis_server.command("FLUSHALL")
+    HeldLeaveLayer.leaving, HeldLeaveLayer.go = asyncio.Event(), asyncio.Event()
+    layers = redis_layers(redis_server.url, "test_consumers.HeldLeaveLayer")
+    with override_settings(CHANNEL_LAYERS=layers):
+        comm = await subscribed_socket(admin_user)
+        await comm.send_input({"type": "websocket.disconnect", "code": 1001})
+        await asyncio.wait_for(HeldLeaveLayer.leaving.wait(), TIMEOUT)
+        comm.future.cancel()
+        await asyncio.wait([comm.future], timeout=TIMEOUT)
+        assert comm.future.cancelled()
+        layer = get_layer()
+        assert isinstance(layer, HeldLeaveLayer)
+        assert layer.receive_count == 0  # the receive ended with the application
+        HeldLeaveLayer.go.set()
+        await until(lambda: members(redis_server) == 0, TIMEOUT, what="the group left")
+        assert dict(layer.receive_buffer) == {}
+
+
+async def test_messages_reaching_a_closed_socket_do_not_stay_buffered(
+    redis_layer: RedisServer, admin_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A message already on its way when a socket closed lands in a channels-redis buffer that
+    # nobody reads; it is dropped once the channel has been closed for STRAY_SECONDS.
+    monkeypatch.setattr(consumers, "STRAY_SECONDS", 0)
+    stays = await subscribed_socket(admin_user)
+    layer = get_layer()
+    assert isinstance(layer, RedisChannelLayer)
+    before = set(layer.receive_buffer)
+    closing = await subscribed_socket(admin_user)
+    (channel,) = set(layer.receive_buffer) - before
+    await closing.disconnect(timeout=TIMEOUT)
+    await layer.send(channel, {"type": "live_admin.changed", "group": "late"})
+    await until(lambda: channel in layer.receive_buffer, TIMEOUT, what="the late message")
+    other = await subscribed_socket(admin_user)
+    await other.disconnect(timeout=TIMEOUT)  # the next close drops the stray buffer
+    assert channel not in layer.receive_buffer
+    await stays.disconnect(timeout=TIMEOUT)
