@@ -1,12 +1,13 @@
 """Where a fan-out's time goes in the server: py-spy samples one daphne process while K sockets
 hear 20 saves; prints the functions with the most samples (own and inclusive).
 
-    python bench/profile_fanout.py [K] [LAYER]     # defaults: 1000 memory; needs py-spy
+    .venv-bench/bin/python bench/profile_fanout.py [K] [LAYER]     # defaults: 1000 memory
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -15,8 +16,7 @@ from pathlib import Path
 from run import TMP, Clients, Redis, measure_rounds, prepare_database, server
 
 
-async def main(k: int, layer: str) -> None:
-    cookie = prepare_database()
+async def main(k: int, layer: str, cookie: str) -> None:
     redis = Redis()
     try:
         with server("daphne", layer, redis) as s:
@@ -33,7 +33,7 @@ async def main(k: int, layer: str) -> None:
             raw = TMP / "fan-out.txt"
             spy = subprocess.Popen(
                 [
-                    "py-spy",
+                    str(Path(sys.executable).parent / "py-spy"),
                     "record",
                     "-p",
                     str(s.proc.pid),
@@ -49,7 +49,7 @@ async def main(k: int, layer: str) -> None:
             )
             await asyncio.sleep(1)  # py-spy attaching
             print(await measure_rounds(clients, trigger, 20))
-            spy.terminate()
+            spy.send_signal(signal.SIGINT)  # py-spy writes its samples when interrupted
             spy.wait(30)
             await clients.close()
     finally:
@@ -81,6 +81,5 @@ def summarise(raw: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(
-        main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000, (sys.argv[2:] or ["memory"])[0])
-    )
+    k = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    asyncio.run(main(k, (sys.argv[2:] or ["memory"])[0], prepare_database()))
