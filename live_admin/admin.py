@@ -29,6 +29,8 @@ __all__ = ["ORIGIN_FIELD", "ORIGIN_HEADER", "LiveAdminMixin", "live_admins"]
 
 #: A live page sends its origin id with its writes, as this header or this form field.
 ORIGIN_HEADER = "X-Live-Admin-Origin"
+#: Sent by the page when it re-fetches itself after a change; only the swapped parts render.
+REFRESH_HEADER = "X-Live-Admin-Refresh"
 ORIGIN_FIELD = "_live_origin"
 _ORIGIN = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 
@@ -95,6 +97,7 @@ class LiveAdminMixin(_Base):
             "reconnect_ms": config["RECONNECT_MS"],
             "origin_field": ORIGIN_FIELD,
             "strings_json": json.dumps({key: str(value) for key, value in STRINGS.items()}),
+            "refresh": request.headers.get(REFRESH_HEADER) == "1",
         }
 
     def live_group(self, request: HttpRequest) -> tuple[str, str] | None:

@@ -50,6 +50,38 @@ def test_changelist_carries_its_config(admin_client: Client) -> None:
     assert "<script>" not in html.split('id="live-admin"')[1]  # no inline script of ours
 
 
+def test_a_refresh_renders_only_what_the_page_swaps_in(admin_client: Client) -> None:
+    Order.objects.create(customer="on the list")
+    refresh = {"headers": {"X-Live-Admin-Refresh": "1"}}
+    full = admin_client.get("/admin/testapp/order/").content.decode()
+    part = admin_client.get("/admin/testapp/order/", **refresh).content.decode()
+    for kept in ('id="changelist-form"', 'id="toolbar"', 'id="changelist-filter"', "on the list"):
+        assert kept in full
+        assert kept in part
+    for left_out in ('id="header"', 'id="nav-sidebar"', 'class="breadcrumbs"', 'id="live-admin"'):
+        assert left_out in full
+        assert left_out not in part
+    assert len(part) < len(full) * 0.8
+
+
+def test_a_refresh_leaves_the_sessions_messages_for_the_next_page(admin_client: Client) -> None:
+    project = Project.objects.create(name="p")
+    ticket = Ticket.objects.create(project=project, title="renamed")
+    saved = admin_client.post(
+        f"/admin/testapp/ticket/{ticket.pk}/change/",
+        {"title": "renamed again", "status": "open", "project": project.pk},
+    )
+    assert saved.status_code == 302  # the admin queued a "changed successfully" message
+    for path in ("/admin/testapp/ticket/", f"/admin/testapp/ticket/{ticket.pk}/change/"):
+        part = admin_client.get(path, headers={"X-Live-Admin-Refresh": "1"}).content.decode()
+        assert "messagelist" not in part
+        if path.endswith("/change/"):
+            assert 'name="title"' in part  # what the change form's catch-up reads
+    page = admin_client.get(saved["Location"]).content.decode()
+    assert "messagelist" in page
+    assert "renamed again" in page
+
+
 @pytest.mark.parametrize(
     ("query", "group"),
     [
