@@ -75,8 +75,8 @@ class LiveAdminMixin(_Base):
             ]
             for kind in ("change_list", "change_form")
         }
-        self.change_list_template = "live_admin/change_list.html"
-        self.change_form_template = "live_admin/change_form.html"
+        self.change_list_template = "live_admin/page.html"
+        self.change_form_template = "live_admin/page.html"
         observe(self)
 
     def live_page(

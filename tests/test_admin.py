@@ -120,7 +120,7 @@ def test_an_admins_own_template_is_kept(admin_client: Client) -> None:
     admin = live_admins(Order)[0]
     assert isinstance(admin, OrderAdmin)
     assert admin.live_base_templates["change_list"] == "testapp/order_change_list.html"
-    assert admin.change_list_template == "live_admin/change_list.html"
+    assert admin.change_list_template == "live_admin/page.html"
 
 
 def test_admins_without_the_mixin_load_nothing(admin_client: Client) -> None:
