@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 
+from live_admin import groups
 from live_admin.sender import sender
 
 WS_PATH = "/ws/live-admin/"
@@ -111,6 +113,11 @@ class RedisServer:
             s.sendall(" ".join(words).encode() + b"\r\n")
             return s.recv(65536)
 
+    def group_size(self, model: str = "testapp.project") -> int:
+        """Members of a model's group as channels-redis stores it (a sorted set)."""
+        reply = self.command("ZCARD", f"asgi:group:{groups.model_group(model)}")
+        return int(reply.strip()[1:])  # an integer reply: b":3\r\n"
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -172,6 +179,16 @@ def admin_user(transactional_db: None) -> User:
 def viewer(transactional_db: None) -> User:
     """Staff with view permission only."""
     return make_user("viewer", perms=("view_ticket", "view_project", "view_order", "view_document"))
+
+
+async def subscribed_socket(user: User, timeout: float = 10, **sub: Any) -> WebsocketCommunicator:
+    """A socket subscribed once earlier changes are out, so it hears only what follows."""
+    assert await asyncio.to_thread(sender.flush, timeout)
+    comm = communicator(await sync_to_async(session_cookie)(user))
+    assert (await comm.connect(timeout=timeout))[0]
+    await comm.send_json_to({"type": "subscribe", "id": "s", **sub})
+    assert await comm.receive_json_from(timeout=timeout) == {"type": "subscribed", "id": "s"}
+    return comm
 
 
 def session_cookie(user: User) -> str:
@@ -244,6 +261,11 @@ class Daphne:
             return True
         except OSError:
             return False
+
+    def group_size(self, model: str = "testapp.project") -> int:
+        """Members of a model's group as channels-redis stores it (a sorted set)."""
+        reply = self.command("ZCARD", f"asgi:group:{groups.model_group(model)}")
+        return int(reply.strip()[1:])  # an integer reply: b":3\r\n"
 
     def stop(self) -> None:
         if self.process.poll() is None:

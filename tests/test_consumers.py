@@ -12,11 +12,19 @@ import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from channels_redis.core import RedisChannelLayer
-from conftest import RedisServer, communicator, make_user, redis_layers, session_cookie, until
+from conftest import (
+    RedisServer,
+    communicator,
+    make_user,
+    redis_layers,
+    session_cookie,
+    subscribed_socket,
+    until,
+)
 from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 
-from live_admin import consumers, groups
+from live_admin import consumers
 from live_admin.consumers import (
     CLOSE_NOT_ALLOWED,
     CLOSE_NOT_LOGGED_IN,
@@ -30,6 +38,7 @@ from testapp.models import Document, Order, Project, Ticket
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 TIMEOUT = 5
+PROJECTS = {"model": "testapp.project"}
 
 
 async def open_socket(user: User | None, **kwargs: Any) -> WebsocketCommunicator:
@@ -569,18 +578,6 @@ async def test_closing_sockets_end_their_layer_receive_without_cancelling(
         assert sender.flush(5)
 
 
-async def subscribed_socket(user: User, model: str = "testapp.project") -> WebsocketCommunicator:
-    comm = await open_socket(user)
-    reply = await ask(comm, {"type": "subscribe", "id": "p", "model": model})
-    assert reply == {"type": "subscribed", "id": "p"}
-    return comm
-
-
-def members(redis_server: RedisServer, model: str = "testapp.project") -> int:
-    reply = redis_server.command("ZCARD", f"asgi:group:{groups.model_group(model)}")
-    return int(reply.strip(b":\r\n"))  # an integer reply: b":3\r\n"
-
-
 async def test_many_sockets_closing_at_once_leave_their_groups(
     redis_server: RedisServer, admin_user: User
 ) -> None:
@@ -590,15 +587,15 @@ async def test_many_sockets_closing_at_once_leave_their_groups(
     pool = consumers.MAX_LAYER_CALLS + 10
     layers = redis_layers(f"{redis_server.url}?max_connections={pool}")
     with override_settings(CHANNEL_LAYERS=layers, LIVE_ADMIN={"MAX_SOCKETS_PER_USER": 1000}):
-        comms = [await subscribed_socket(admin_user) for _ in range(3 * pool)]
-        assert members(redis_server) == len(comms)
+        comms = [await subscribed_socket(admin_user, **PROJECTS) for _ in range(3 * pool)]
+        assert redis_server.group_size() == len(comms)
         await asyncio.gather(*(comm.disconnect(timeout=TIMEOUT) for comm in comms))
-        assert members(redis_server) == 0
+        assert redis_server.group_size() == 0
         layer = get_layer()
         assert isinstance(layer, RedisChannelLayer)
         assert layer.receive_count == 0
         assert dict(layer.receive_buffer) == {}
-        comm = await subscribed_socket(admin_user)  # the process still hears changes
+        comm = await subscribed_socket(admin_user, **PROJECTS)  # the process still hears changes
         await run(Project.objects.create, name="after the crowd left")
         assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "changed"
         await comm.disconnect(timeout=TIMEOUT)
@@ -628,8 +625,10 @@ async def test_receives_cancelled_on_close_end_and_leave_the_process_listening(
     redis_server.command("FLUSHALL")
     layers = redis_layers(redis_server.url, "test_consumers.MarkerRefusingLayer")
     with override_settings(CHANNEL_LAYERS=layers):
-        reader = await subscribed_socket(admin_user)  # the first receive reads for the process
-        others = [await subscribed_socket(admin_user) for _ in range(3)]
+        reader = await subscribed_socket(
+            admin_user, **PROJECTS
+        )  # the first receive reads for the process
+        others = [await subscribed_socket(admin_user, **PROJECTS) for _ in range(3)]
         for comm in others[:2]:
             await comm.disconnect(timeout=TIMEOUT)
         await run(Project.objects.create, name="heard by those still open")
@@ -664,7 +663,7 @@ async def test_a_socket_cancelled_while_closing_still_leaves_and_stops_receiving
     HeldLeaveLayer.leaving, HeldLeaveLayer.go = asyncio.Event(), asyncio.Event()
     layers = redis_layers(redis_server.url, "test_consumers.HeldLeaveLayer")
     with override_settings(CHANNEL_LAYERS=layers):
-        comm = await subscribed_socket(admin_user)
+        comm = await subscribed_socket(admin_user, **PROJECTS)
         await comm.send_input({"type": "websocket.disconnect", "code": 1001})
         await asyncio.wait_for(HeldLeaveLayer.leaving.wait(), TIMEOUT)
         comm.future.cancel()
@@ -674,7 +673,7 @@ async def test_a_socket_cancelled_while_closing_still_leaves_and_stops_receiving
         assert isinstance(layer, HeldLeaveLayer)
         assert layer.receive_count == 0  # the receive ended with the application
         HeldLeaveLayer.go.set()
-        await until(lambda: members(redis_server) == 0, TIMEOUT, what="the group left")
+        await until(lambda: redis_server.group_size() == 0, TIMEOUT, what="the group left")
         assert dict(layer.receive_buffer) == {}
 
 
@@ -684,16 +683,16 @@ async def test_messages_reaching_a_closed_socket_do_not_stay_buffered(
     # A message already on its way when a socket closed lands in a channels-redis buffer that
     # nobody reads; it is dropped once the channel has been closed for STRAY_SECONDS.
     monkeypatch.setattr(consumers, "STRAY_SECONDS", 0)
-    stays = await subscribed_socket(admin_user)
+    stays = await subscribed_socket(admin_user, **PROJECTS)
     layer = get_layer()
     assert isinstance(layer, RedisChannelLayer)
     before = set(layer.receive_buffer)
-    closing = await subscribed_socket(admin_user)
+    closing = await subscribed_socket(admin_user, **PROJECTS)
     (channel,) = set(layer.receive_buffer) - before
     await closing.disconnect(timeout=TIMEOUT)
     await layer.send(channel, {"type": "live_admin.changed", "group": "late"})
     await until(lambda: channel in layer.receive_buffer, TIMEOUT, what="the late message")
-    other = await subscribed_socket(admin_user)
+    other = await subscribed_socket(admin_user, **PROJECTS)
     await other.disconnect(timeout=TIMEOUT)  # the next close drops the stray buffer
     assert channel not in layer.receive_buffer
     await stays.disconnect(timeout=TIMEOUT)

@@ -15,14 +15,12 @@ from django.test import override_settings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from live_admin import groups
 from live_admin.sender import sender
 from testapp.models import Project
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 CLIENTS = 200
-GROUP_KEY = f"asgi:group:{groups.model_group('testapp.project')}"
 
 
 EXPIRY = 4  # group_expiry of the server's layer, seconds
@@ -35,10 +33,6 @@ def server(redis_layer: RedisServer, tmp_path: Path) -> Iterator[Daphne]:
     daphne = Daphne(tmp_path / "daphne.log", redis_layer.url, env=ENV)
     yield daphne
     daphne.stop()
-
-
-def members(redis: RedisServer) -> int:
-    return int(redis.command("ZCARD", GROUP_KEY).strip()[1:])
 
 
 async def test_restart_under_200_sockets(server: Daphne, redis_layer: RedisServer) -> None:
@@ -68,14 +62,14 @@ async def test_restart_under_200_sockets(server: Daphne, redis_layer: RedisServe
 
     tasks = [asyncio.create_task(client(i)) for i in range(CLIENTS)]
     try:
-        await until(lambda: members(redis_layer) == CLIENTS, 60)
+        await until(lambda: redis_layer.group_size() == CLIENTS, 60)
 
         await asyncio.to_thread(server.stop)
         # daphne stops before every socket has left its groups: some dead members remain...
-        left_behind = members(redis_layer)
+        left_behind = redis_layer.group_size()
         await asyncio.to_thread(server.start)
         await until(lambda: min(connections) == 2, 60)  # every client came back, once
-        await until(lambda: members(redis_layer) >= CLIENTS, 60)
+        await until(lambda: redis_layer.group_size() >= CLIENTS, 60)
         await asyncio.sleep(EXPIRY + 1)  # ...until the layer's group_expiry passes
         layers = redis_layers(redis_layer.url)
         layers["default"]["CONFIG"]["group_expiry"] = EXPIRY  # the sender prunes with its own
@@ -84,7 +78,7 @@ async def test_restart_under_200_sockets(server: Daphne, redis_layer: RedisServe
             assert await asyncio.to_thread(sender.flush, 30)  # sent while the setting holds
         await asyncio.wait_for(asyncio.gather(*(event.wait() for event in heard)), 30)
         # the send pruned the dead; the live, re-joining every second, stayed
-        assert members(redis_layer) == CLIENTS, left_behind
+        assert redis_layer.group_size() == CLIENTS, left_behind
     finally:
         for task in tasks:
             task.cancel()

@@ -10,18 +10,15 @@ import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from conftest import (
     RedisServer,
-    communicator,
     free_port,
     redis_layers,
     run_django,
-    session_cookie,
+    subscribed_socket,
     until,
 )
 from django.contrib.auth.models import User
@@ -37,16 +34,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 TIMEOUT = 10
 PUBSUB = "channels_redis.pubsub.RedisPubSubChannelLayer"
 MODEL_GROUP_KEY = f"asgi:group:{groups.model_group('testapp.project')}"
-
-
-async def subscribed_socket(user: User, **sub: Any) -> WebsocketCommunicator:
-    """A socket subscribed once earlier changes are out, so it hears only what follows."""
-    assert await asyncio.to_thread(sender.flush, TIMEOUT)
-    comm = communicator(await sync_to_async(session_cookie)(user))
-    assert (await comm.connect(timeout=TIMEOUT))[0]
-    await comm.send_json_to({"type": "subscribe", "id": "s", **sub})
-    assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "subscribed", "id": "s"}
-    return comm
 
 
 def connections_received(server: RedisServer) -> int:

@@ -21,7 +21,6 @@ from conftest import Daphne, RedisServer, make_user, session_cookie, until
 from django.test import override_settings
 from websockets.asyncio.client import connect
 
-from live_admin import groups
 from live_admin.sender import sender
 from testapp.models import Project
 
@@ -34,7 +33,6 @@ CHANGES_PER_SECOND = float(os.environ.get("LIVE_ADMIN_SOAK_RATE", "10"))
 # in flight: a closing socket's layer receive that was cancelled mid-read lost an event for every
 # socket of the server (see LiveAdminConsumer._stop_receiving).
 CHURN = (0.05, 0.5)
-GROUP_KEY = f"asgi:group:{groups.model_group('testapp.project')}".encode()
 
 
 @pytest.fixture
@@ -50,11 +48,6 @@ def server(redis_layer: RedisServer, tmp_path: Path) -> Iterator[Daphne]:
 def server_state(server: Daphne) -> dict[str, int]:
     with urllib.request.urlopen(server.url + "/__state__/", timeout=10) as response:
         return json.loads(response.read())
-
-
-def members(redis: RedisServer) -> int:
-    reply = redis.command("ZCARD", GROUP_KEY.decode())
-    return int(reply.strip()[1:])
 
 
 async def test_soak(server: Daphne, redis_layer: RedisServer) -> None:
@@ -97,9 +90,9 @@ async def test_soak(server: Daphne, redis_layer: RedisServer) -> None:
     steady_tasks = [asyncio.create_task(steady(i, readies[i])) for i in range(STEADY)]
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
     await until(
-        lambda: members(redis_layer) == STEADY,
+        lambda: redis_layer.group_size() == STEADY,
         30,
-        what=lambda: f"every steady socket joined ({members(redis_layer)} now)",
+        what=lambda: f"every steady socket joined ({redis_layer.group_size()} now)",
     )
     warm = await asyncio.to_thread(server_state, server)
 
@@ -133,7 +126,7 @@ async def test_soak(server: Daphne, redis_layer: RedisServer) -> None:
     assert cycles >= 10 * SECONDS / (2 * CHURN[1])  # the churn really happened
 
     # the churned sockets leave their group and end (their last disconnects may be in flight)
-    await until(lambda: members(redis_layer) == STEADY, 10, what="churned sockets gone")
+    await until(lambda: redis_layer.group_size() == STEADY, 10, what="churned sockets gone")
     end: dict[str, int] = {}
 
     async def settled() -> bool:
