@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-__all__ = ["ORIGIN_FIELD", "ORIGIN_HEADER", "LiveAdminMixin", "live_admins"]
+__all__ = ["ORIGIN_FIELD", "ORIGIN_HEADER", "REFRESH_HEADER", "LiveAdminMixin", "live_admins"]
 
 #: A live page sends its origin id with its writes, as this header or this form field.
 ORIGIN_HEADER = "X-Live-Admin-Origin"
