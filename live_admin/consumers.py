@@ -1,9 +1,9 @@
 """The websocket consumer: one per live admin page.
 
 The protocol is documented in ``docs/protocol.md``. Every subscription is checked through the
-registered ModelAdmin's permission methods before it is granted, re-checked every
-``RECHECK_SECONDS`` against a fresh load of the session and user, and the socket's groups are
-re-joined at the same pace (Redis restarts and ``group_expiry`` forget memberships).
+registered ModelAdmin's permission methods before it is granted and re-checked every
+``RECHECK_SECONDS`` against a fresh load of the session and user. Sockets hear the channel layer
+through their process's :class:`~live_admin.hub.Hub`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import time
-import weakref
 from collections import Counter, deque
 from importlib import import_module
 from typing import Any
@@ -28,8 +27,9 @@ from django.http import HttpRequest
 
 from . import groups
 from .conf import get_config
+from .hub import Hub, hub_for
 from .permissions import Refused, Subscription, build_request, resolve
-from .sender import Throttled, get_layer, sender
+from .sender import get_layer, sender
 
 logger = logging.getLogger("live_admin")
 
@@ -43,54 +43,9 @@ CLOSE_TOO_BIG = 1009
 _sockets_per_user: Counter[Any] = Counter()
 
 MAX_ID_LENGTH = 64
-MAX_RECEIVE_BACKOFF = 2.0
-LOCAL_STOP_SECONDS = 1.0
-STOP_RECEIVING_SECONDS = 5.0
-#: Concurrent group joins and leaves of all sockets of one process (see _layer_slots).
-MAX_LAYER_CALLS = 50
-#: How long a closed socket's channel may still be sent a message that was already on its way.
-STRAY_SECONDS = 60.0
 MAX_VALUE_LENGTH = 255
-
-
-_slots_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _layer_slots() -> asyncio.Semaphore:
-    """The slots for group joins and leaves in this event loop.
-
-    Each call holds a Redis connection while it runs: thousands of sockets opening or closing at
-    once (a restart, a proxy dropping them all) would otherwise ask the pool for thousands of
-    connections, and redis-py fails the calls beyond its ``max_connections``.
-    """
-    loop = asyncio.get_running_loop()
-    slots = _slots_by_loop.get(loop)
-    if slots is None:
-        slots = _slots_by_loop[loop] = asyncio.Semaphore(MAX_LAYER_CALLS)
-    return slots
-
-
-class _StrayBuffers:
-    """Drops channels-redis buffers made for sockets that had already closed.
-
-    A message on its way to a socket as it closes is routed, once read, to a buffer nobody
-    reads. Each closed channel is remembered for STRAY_SECONDS, then its buffer is dropped.
-    """
-
-    def __init__(self) -> None:
-        self.closed: deque[tuple[float, dict[str, Any], str]] = deque()
-
-    def ended(self, buffers: dict[str, Any], channel: str) -> None:
-        now = time.monotonic()
-        self.closed.append((now, buffers, channel))
-        while self.closed and now - self.closed[0][0] > STRAY_SECONDS:
-            _, old_buffers, old_channel = self.closed.popleft()
-            old_buffers.pop(old_channel, None)
-
-
-_strays = _StrayBuffers()
+#: Events waiting for a socket that is slow to take them; past this, one resync replaces them.
+MAX_QUEUED_EVENTS = 1000
 
 
 class _Bucket:
@@ -152,49 +107,53 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         self.members: dict[str, set[str]] = {}
         self.session_group: str | None = None
         self.recheck_task: asyncio.Task[None] | None = None
-        self.rejoin_task: asyncio.Task[None] | None = None
-        self.rejoin_needed = False
-        #: The layer receive a closing socket waits on (see _stop_receiving).
-        self.pending_receive: asyncio.Future[dict[str, Any]] | None = None
         self.session_key: str | None = None
         self.allowed = False
         self.bucket = _Bucket(get_config()["RATE_LIMIT"])
+        #: Layer events the hub handed over, waiting for this socket's loop.
+        self.inbox: deque[dict[str, Any]] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.hub: Hub | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        # As channels' AsyncConsumer.__call__, on live_admin's layer, with a receive from the
-        # layer that survives its errors (a Redis outage must not end the page's socket).
+        # As channels' AsyncConsumer.__call__, but with layer events from the process's hub
+        # instead of a layer channel of the socket's own.
         self.scope = scope
         self.channel_layer = get_layer()
-        self.channel_name = await self.channel_layer.new_channel()
         self.base_send = send
-        sources = [receive, self._layer_receive]
-        tasks = [asyncio.ensure_future(source()) for source in sources]
-        cancelled = False
+        self.hub = hub = hub_for(self.channel_layer)
+        hub.attach(self)
+        loop = asyncio.get_running_loop()
+        incoming = asyncio.ensure_future(receive())
         try:
             with contextlib.suppress(StopConsumer):
                 while True:
-                    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                    for index, task in enumerate(tasks):
-                        if task.done():
-                            message = task.result()
-                            tasks[index] = asyncio.ensure_future(sources[index]())
-                            await self.dispatch(message)
-        except asyncio.CancelledError:  # the server is shutting down, or gave up on this socket
-            cancelled = True
-            raise
+                    if not self.inbox and not incoming.done():
+                        self.waiter = loop.create_future()
+                        await asyncio.wait([incoming, self.waiter], return_when="FIRST_COMPLETED")
+                        self.waiter = None
+                    if incoming.done():
+                        message = incoming.result()
+                        incoming = asyncio.ensure_future(receive())
+                        await self.dispatch(message)
+                    while self.inbox:
+                        await self.dispatch(self.inbox.popleft())
         finally:  # however the socket ends: closed, crashed, or cancelled without a disconnect
-            tasks[0].cancel()
+            incoming.cancel()
             self._release_slot()
-            try:
-                # Shielded: daphne cancels an application that takes longer than its
-                # application_close_timeout to end (thousands of sockets closing at once), and
-                # the groups must still be left.
-                await asyncio.shield(self._leave())
-            except asyncio.CancelledError:
-                cancelled = True
-                raise
-            finally:
-                await self._stop_receiving(tasks[1], at_once=cancelled)
+            # Shielded: daphne cancels an application that takes longer than its
+            # application_close_timeout to end (thousands of sockets closing at once), and the
+            # groups must still be left.
+            await asyncio.shield(self._leave(hub))
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        """Queue a layer event for this socket (called by the hub, never blocks)."""
+        if len(self.inbox) >= MAX_QUEUED_EVENTS:  # the client is not keeping up
+            self.inbox.clear()
+            self.inbox.append({"type": "live_admin.resync"})
+        self.inbox.append(event)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # channels' own dispatch first closes stale database connections on its sync thread,
@@ -211,98 +170,6 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         # class-level ``groups``, and leaves its own when __call__ ends.
         await self.disconnect(message.get("code", 1000))
         raise StopConsumer
-
-    async def _stop_receiving(
-        self, task: asyncio.Future[dict[str, Any]], *, at_once: bool = False
-    ) -> None:
-        """End the socket's pending layer receive by a message to its own channel.
-
-        channels-redis lets one waiting receive read from Redis for every socket of the process:
-        cancelled while a message is on its way, it drops that message for all of them. So the
-        receive is handed a closing marker and returns on its own: through channels-redis's
-        buffer in this process first (every receive but the reading one wakes at once), through
-        the layer if that does not end it within LOCAL_STOP_SECONDS. It is cancelled only if
-        neither works within STOP_RECEIVING_SECONDS (the layer is down), or ``at_once`` (the
-        consumer itself was cancelled).
-        """
-        marker = {"type": "live_admin.closed"}
-        buffers = getattr(self.channel_layer, "receive_buffer", None)
-        if not isinstance(buffers, dict):
-            buffers = None
-        self.pending_receive = task
-        try:
-            if at_once:
-                return
-            if buffers is not None:
-                buffers[self.channel_name].put_nowait(marker)
-                await self._receive_until_closed(LOCAL_STOP_SECONDS)
-            if self.pending_receive is not None:
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + STOP_RECEIVING_SECONDS
-                try:
-                    async with _layer_slots():
-                        sent = self.channel_layer.send(self.channel_name, marker)
-                        await asyncio.wait_for(sent, STOP_RECEIVING_SECONDS)
-                except Exception as exc:  # time-outs included
-                    logger.debug("live_admin: could not end a layer receive by message: %s", exc)
-                    deadline = loop.time()
-                await self._receive_until_closed(deadline - loop.time())
-        finally:  # given up, or cancelled meanwhile (the server shutting down)
-            if self.pending_receive is not None:
-                self.pending_receive.cancel()
-                # channels-redis's own clean-up must run (it releases the read lock if it held
-                # it) before the buffer goes.
-                await asyncio.wait([self.pending_receive])
-            if buffers is not None:
-                buffers.pop(self.channel_name, None)
-                _strays.ended(buffers, self.channel_name)
-
-    async def _receive_until_closed(self, timeout: float) -> None:
-        """Receive until the closing marker; ``pending_receive`` is None once it came."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        task = self.pending_receive
-        while task is not None:
-            done, _ = await asyncio.wait([task], timeout=max(deadline - loop.time(), 0))
-            if not done:
-                return
-            if task.cancelled() or task.result().get("type") == "live_admin.closed":
-                task = None
-            else:  # one sent before the leave
-                task = asyncio.ensure_future(self._layer_receive())
-            self.pending_receive = task
-
-    async def _layer_receive(self) -> dict[str, Any]:
-        delay = 0.1
-        while True:
-            try:
-                return await self.channel_layer.receive(self.channel_name)
-            except Exception as exc:
-                _layer_warnings.log("receiving from the channel layer failed: %s", exc)
-                # A read time-out leaves memberships and queued messages where they were; any
-                # other error may mean Redis restarted and forgot this socket's groups.
-                if type(exc).__name__ != "TimeoutError":
-                    self._retry_joins()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RECEIVE_BACKOFF)
-
-    def _retry_joins(self) -> None:
-        """Re-join every group in the background until the layer takes it, then tell the page
-        that it may have missed changes meanwhile."""
-        self.rejoin_needed = True  # also tells a running task to make another pass
-        if self.allowed and (self.rejoin_task is None or self.rejoin_task.done()):
-            self.rejoin_task = asyncio.create_task(self._rejoin_until_done())
-
-    async def _rejoin_until_done(self) -> None:
-        delay = 0.1
-        while self.rejoin_needed:
-            self.rejoin_needed = False
-            if not await self._rejoin():
-                self.rejoin_needed = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RECEIVE_BACKOFF)
-        with contextlib.suppress(StopConsumer):  # the socket closed meanwhile
-            await self._send({"type": "resync"})
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -323,8 +190,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         self.session_key = getattr(session, "session_key", None)
         if self.session_key:
             self.session_group = groups.session_group(self.session_key)
-            if not await self._join(self.session_group):
-                self._retry_joins()
+            await self._hub().join(self.session_group, self)
         self.recheck_task = asyncio.create_task(self._recheck_forever())
 
     def _release_slot(self) -> None:
@@ -335,23 +201,18 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
             if _sockets_per_user[user_id] <= 0:
                 del _sockets_per_user[user_id]
 
-    async def _leave(self) -> None:
-        """Give back the socket's slot and leave its groups; safe to call more than once."""
-        self._release_slot()
-        for task in (self.recheck_task, self.rejoin_task):
-            if task is not None:
-                task.cancel()
+    async def _leave(self, hub: Hub) -> None:
+        """Leave the socket's groups and the hub; safe to call more than once."""
+        if self.recheck_task is not None:
+            self.recheck_task.cancel()
         groups_left = [*self.members, self.session_group]
         self.members.clear()
         self.subscriptions.clear()
         self.session_group = None
         for group in groups_left:
             if group is not None:
-                try:
-                    async with _layer_slots():
-                        await self.channel_layer.group_discard(group, self.channel_name)
-                except Exception as exc:
-                    logger.debug("live_admin: leaving %s failed: %s", group, exc)
+                await hub.leave(group, self)
+        await hub.detach(self)
 
     # -- client messages ----------------------------------------------------------------------
 
@@ -419,8 +280,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         for name in sub.groups:
             if name not in self.members:
                 self.members[name] = set()
-                if not await self._join(name):
-                    self._retry_joins()
+                await self._hub().join(name, self)
             self.members[name].add(sub_id)
         await self._send({"type": "subscribed", "id": sub_id})
 
@@ -438,11 +298,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
             members.discard(sub.id)
             if not members:
                 del self.members[name]
-                try:
-                    async with _layer_slots():
-                        await self.channel_layer.group_discard(name, self.channel_name)
-                except Exception as exc:
-                    logger.debug("live_admin: leaving %s failed: %s", name, exc)
+                await self._hub().leave(name, self)
 
     # -- channel-layer events -----------------------------------------------------------------
 
@@ -467,6 +323,11 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
     async def live_admin_logout(self, event: dict[str, Any]) -> None:
         await self.close(CLOSE_NOT_LOGGED_IN)
 
+    async def live_admin_resync(self, event: dict[str, Any]) -> None:
+        # Sent when the layer may have dropped events for this socket (a Redis outage, or
+        # more events queued than the client took); the page reloads what it shows.
+        await self._send({"type": "resync"})
+
     # -- periodic re-checks -------------------------------------------------------------------
 
     async def _recheck_forever(self) -> None:
@@ -478,7 +339,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
                 logger.exception("live_admin: re-checking a websocket's permissions failed")
 
     async def recheck(self) -> None:
-        """Re-load the session's user, drop what they may no longer see, re-join groups."""
+        """Re-load the session's user and drop what they may no longer see."""
         user = await _fresh_user(self.session_key)
         refusal = _user_allowed(user)
         if refusal is None and user.pk != self.scope["user"].pk:
@@ -496,24 +357,12 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
                 del self.subscriptions[sub.id]
                 await self._drop_groups(sub)
                 await self._error(sub.id, exc.code, "Subscription ended: " + exc.message)
-        if not await self._rejoin():
-            self._retry_joins()
 
     # -- helpers ------------------------------------------------------------------------------
 
-    async def _join(self, group: str) -> bool:
-        try:
-            async with _layer_slots():
-                await self.channel_layer.group_add(group, self.channel_name)
-        except Exception as exc:  # retried until it works (_retry_joins)
-            _layer_warnings.log("joining %s failed: %s", group, exc)
-            return False
-        return True
-
-    async def _rejoin(self) -> bool:
-        """Join every group of the socket again; True when all joins succeeded."""
-        joined = [await self._join(name) for name in [*self.members, self.session_group] if name]
-        return all(joined)
+    def _hub(self) -> Hub:
+        assert self.hub is not None, "the consumer runs through __call__"
+        return self.hub
 
     async def _send(self, content: dict[str, Any]) -> None:
         try:
@@ -524,10 +373,6 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
 
     async def _error(self, sub_id: str | None, code: str, message: str) -> None:
         await self._send({"type": "error", "id": sub_id, "code": code, "message": message})
-
-
-#: Failed layer calls of every socket in this process share one throttle.
-_layer_warnings = Throttled()
 
 
 def _id_of(message: Any) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -262,10 +264,10 @@ class Daphne:
         except OSError:
             return False
 
-    def group_size(self, model: str = "testapp.project") -> int:
-        """Members of a model's group as channels-redis stores it (a sorted set)."""
-        reply = self.command("ZCARD", f"asgi:group:{groups.model_group(model)}")
-        return int(reply.strip()[1:])  # an integer reply: b":3\r\n"
+    def state(self) -> dict[str, int]:
+        """The server process's tasks, RSS and open live admin sockets (``__state__``)."""
+        with urllib.request.urlopen(self.url + "/__state__/", timeout=10) as response:
+            return json.loads(response.read())
 
     def stop(self) -> None:
         if self.process.poll() is None:

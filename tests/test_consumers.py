@@ -24,14 +24,14 @@ from conftest import (
 from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 
-from live_admin import consumers
+from live_admin import consumers, groups, hub
 from live_admin.consumers import (
     CLOSE_NOT_ALLOWED,
     CLOSE_NOT_LOGGED_IN,
     CLOSE_TOO_BIG,
     CLOSE_TOO_MANY_SOCKETS,
 )
-from live_admin.sender import get_layer, sender
+from live_admin.sender import get_layer
 from testapp.admin import TicketAdmin
 from testapp.models import Document, Order, Project, Ticket
 
@@ -537,109 +537,64 @@ async def test_session_now_of_another_user_closes(admin_user: User, viewer: User
         assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN
 
 
-# -- closing on channels-redis -------------------------------------------------------------------
+# -- one hub per process ----------------------------------------------------------------------
 
 
-class CancelCountingLayer(RedisChannelLayer):
-    """channels-redis, counting receives that ended by cancellation."""
-
-    cancelled = 0
-
-    async def receive(self, channel: str) -> dict[str, Any]:
-        try:
-            return await super().receive(channel)
-        except asyncio.CancelledError:
-            type(self).cancelled += 1
-            raise
+def running_hubs() -> dict[int, hub.Hub]:
+    return dict(hub._hubs.get(asyncio.get_running_loop(), {}))
 
 
-async def test_closing_sockets_end_their_layer_receive_without_cancelling(
+async def test_sockets_share_one_membership_and_leave_nothing_behind(
     redis_server: RedisServer, admin_user: User
 ) -> None:
-    # One waiting receive reads Redis for the whole process; cancelled as a message arrives, it
-    # would lose that message for every socket. Closing must let it return instead.
     redis_server.command("FLUSHALL")
-    layers = redis_layers(redis_server.url, "test_consumers.CancelCountingLayer")
-    with override_settings(CHANNEL_LAYERS=layers):
-        CancelCountingLayer.cancelled = 0
-        comms = [await open_socket(admin_user) for _ in range(5)]
-        for comm in comms:
-            reply = await ask(comm, {"type": "subscribe", "id": "p", "model": "testapp.project"})
-            assert reply == {"type": "subscribed", "id": "p"}
+    with override_settings(CHANNEL_LAYERS=redis_layers(redis_server.url)):
+        comms = [await subscribed_socket(admin_user, **PROJECTS) for _ in range(5)]
+        assert redis_server.group_size() == 1  # the process's hub, not one member per socket
         await run(Project.objects.create, name="seen by all")
         for comm in comms:
             assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "changed"
-        for comm in comms:
+        for comm in comms[:4]:
             await comm.disconnect(timeout=TIMEOUT)
+        assert redis_server.group_size() == 1  # still needed by the last one
+        await run(Project.objects.create, name="seen by the last one")
+        assert (await comms[4].receive_json_from(timeout=TIMEOUT))["type"] == "changed"
+        await comms[4].disconnect(timeout=TIMEOUT)
+        assert redis_server.group_size() == 0
         layer = get_layer()
-        assert isinstance(layer, CancelCountingLayer)
-        assert CancelCountingLayer.cancelled == 0
-        assert dict(layer.receive_buffer) == {}  # no buffer left for a closed socket
-        assert sender.flush(5)
+        assert isinstance(layer, RedisChannelLayer)
+        assert layer.receive_count == 0  # the hub's reader ended with its last socket
+        assert dict(layer.receive_buffer) == {}
+        assert running_hubs() == {}
 
 
 async def test_many_sockets_closing_at_once_leave_their_groups(
     redis_server: RedisServer, admin_user: User
 ) -> None:
-    # Each leave holds a pool connection while it runs; more sockets closing at once than the
-    # pool holds (a proxy dropping them all) must queue for connections, not fail their leaves.
+    # Each leave holds a pool connection while it runs; more groups left at once than the pool
+    # holds (a proxy dropping every change form's socket) must queue for connections, not fail.
     redis_server.command("FLUSHALL")
-    pool = consumers.MAX_LAYER_CALLS + 10
+    pool = hub.MAX_LAYER_CALLS + 10
     layers = redis_layers(f"{redis_server.url}?max_connections={pool}")
+    projects = [await run(Project.objects.create, name=f"form {i}") for i in range(3 * pool)]
     with override_settings(CHANNEL_LAYERS=layers, LIVE_ADMIN={"MAX_SOCKETS_PER_USER": 1000}):
-        comms = [await subscribed_socket(admin_user, **PROJECTS) for _ in range(3 * pool)]
-        assert redis_server.group_size() == len(comms)
+        comms = [
+            await subscribed_socket(admin_user, model="testapp.project", pk=str(project.pk))
+            for project in projects
+        ]
+        assert sum(b".o.v" in key for key in group_keys(redis_server)) == len(comms)
         await asyncio.gather(*(comm.disconnect(timeout=TIMEOUT) for comm in comms))
-        assert redis_server.group_size() == 0
-        layer = get_layer()
-        assert isinstance(layer, RedisChannelLayer)
-        assert layer.receive_count == 0
-        assert dict(layer.receive_buffer) == {}
+        assert group_keys(redis_server) == []
+        assert running_hubs() == {}
         comm = await subscribed_socket(admin_user, **PROJECTS)  # the process still hears changes
         await run(Project.objects.create, name="after the crowd left")
         assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "changed"
         await comm.disconnect(timeout=TIMEOUT)
 
 
-class MarkerRefusingLayer(RedisChannelLayer):
-    """channels-redis that cannot deliver live_admin's closing marker through Redis."""
-
-    async def send(self, channel: str, message: dict[str, Any]) -> None:
-        if message.get("type") == "live_admin.closed":
-            raise ConnectionError("refused by the test")
-        await super().send(channel, message)
-
-
-def layer_receives() -> list[asyncio.Task[Any]]:
-    return [task for task in asyncio.all_tasks() if "_layer_receive" in repr(task.get_coro())]
-
-
-async def test_receives_cancelled_on_close_end_and_leave_the_process_listening(
-    redis_server: RedisServer, admin_user: User, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # When a closing socket's marker cannot reach its receive, the receive is cancelled. It must
-    # end (not retry forever on a buffer taken from under it), and channels-redis must get to
-    # clean up first, so the sockets still open keep hearing changes.
-    monkeypatch.setattr(consumers, "LOCAL_STOP_SECONDS", 0)
-    monkeypatch.setattr(consumers, "STOP_RECEIVING_SECONDS", 0.5)
-    redis_server.command("FLUSHALL")
-    layers = redis_layers(redis_server.url, "test_consumers.MarkerRefusingLayer")
-    with override_settings(CHANNEL_LAYERS=layers):
-        reader = await subscribed_socket(
-            admin_user, **PROJECTS
-        )  # the first receive reads for the process
-        others = [await subscribed_socket(admin_user, **PROJECTS) for _ in range(3)]
-        for comm in others[:2]:
-            await comm.disconnect(timeout=TIMEOUT)
-        await run(Project.objects.create, name="heard by those still open")
-        for comm in (reader, others[2]):
-            assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "changed"
-        await reader.disconnect(timeout=TIMEOUT)
-        await run(Project.objects.create, name="heard by the last one")
-        assert (await others[2].receive_json_from(timeout=TIMEOUT))["type"] == "changed"
-        await others[2].disconnect(timeout=TIMEOUT)
-        assert layer_receives() == []
-        assert dict(get_layer().receive_buffer) == {}
+def group_keys(redis_server: RedisServer) -> list[bytes]:
+    reply = redis_server.command("KEYS", "asgi:group:*")
+    return [line for line in reply.split(b"\r\n") if line.startswith(b"asgi:group:")]
 
 
 class HeldLeaveLayer(RedisChannelLayer):
@@ -654,45 +609,106 @@ class HeldLeaveLayer(RedisChannelLayer):
         await super().group_discard(group, channel)
 
 
-async def test_a_socket_cancelled_while_closing_still_leaves_and_stops_receiving(
-    redis_server: RedisServer, admin_user: User
-) -> None:
-    # daphne cancels an application still closing after application_close_timeout (thousands
-    # of sockets closing at once); its groups must still be left and its receive ended.
+@pytest_asyncio.fixture
+async def held_leaves(redis_server: RedisServer) -> AsyncIterator[None]:
+    """Live admin on HeldLeaveLayer; leaves are let go at the end whatever happened."""
     redis_server.command("FLUSHALL")
     HeldLeaveLayer.leaving, HeldLeaveLayer.go = asyncio.Event(), asyncio.Event()
     layers = redis_layers(redis_server.url, "test_consumers.HeldLeaveLayer")
     with override_settings(CHANNEL_LAYERS=layers):
-        comm = await subscribed_socket(admin_user, **PROJECTS)
-        await comm.send_input({"type": "websocket.disconnect", "code": 1001})
-        await asyncio.wait_for(HeldLeaveLayer.leaving.wait(), TIMEOUT)
-        comm.future.cancel()
-        await asyncio.wait([comm.future], timeout=TIMEOUT)
-        assert comm.future.cancelled()
-        layer = get_layer()
-        assert isinstance(layer, HeldLeaveLayer)
-        assert layer.receive_count == 0  # the receive ended with the application
-        HeldLeaveLayer.go.set()
-        await until(lambda: redis_server.group_size() == 0, TIMEOUT, what="the group left")
-        assert dict(layer.receive_buffer) == {}
+        yield
+    HeldLeaveLayer.go.set()
 
 
-async def test_messages_reaching_a_closed_socket_do_not_stay_buffered(
-    redis_layer: RedisServer, admin_user: User, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.usefixtures("held_leaves")
+async def test_a_join_during_the_last_leave_keeps_the_group(
+    redis_server: RedisServer, admin_user: User
 ) -> None:
-    # A message already on its way when a socket closed lands in a channels-redis buffer that
-    # nobody reads; it is dropped once the channel has been closed for STRAY_SECONDS.
-    monkeypatch.setattr(consumers, "STRAY_SECONDS", 0)
-    stays = await subscribed_socket(admin_user, **PROJECTS)
+    # The last socket of a group leaves it in the layer; a socket asking for the group while
+    # that leave is under way must end up joined, not dropped by the leave.
+    stays = await subscribed_socket(admin_user, model="testapp.ticket")  # keeps the hub up
+    leaving = await subscribed_socket(admin_user, **PROJECTS)
+    await leaving.send_json_to({"type": "unsubscribe", "id": "s"})
+    await asyncio.wait_for(HeldLeaveLayer.leaving.wait(), TIMEOUT)
+    joining = await open_socket(admin_user)
+    await joining.send_json_to({"type": "subscribe", "id": "j", **PROJECTS})
+    assert await joining.receive_nothing(0.2)  # its join waits for the leave
+    HeldLeaveLayer.go.set()
+    assert await joining.receive_json_from(timeout=TIMEOUT) == {"type": "subscribed", "id": "j"}
+    assert await leaving.receive_json_from(timeout=TIMEOUT) == {
+        "type": "unsubscribed",
+        "id": "s",
+    }
+    assert redis_server.group_size() == 1
+    await run(Project.objects.create, name="heard by the one that joined")
+    event = await joining.receive_json_from(timeout=TIMEOUT)
+    assert (event["type"], event["id"]) == ("changed", "j")
+    assert await leaving.receive_nothing(0.2)
+    for comm in (stays, leaving, joining):
+        await comm.disconnect(timeout=TIMEOUT)
+
+
+@pytest.mark.usefixtures("held_leaves")
+async def test_a_socket_cancelled_while_closing_still_leaves_and_stops_the_reader(
+    redis_server: RedisServer, admin_user: User
+) -> None:
+    # daphne cancels an application still closing after application_close_timeout (thousands
+    # of sockets closing at once); its groups must still be left and the hub's reader ended.
+    comm = await subscribed_socket(admin_user, **PROJECTS)
+    await comm.send_input({"type": "websocket.disconnect", "code": 1001})
+    await asyncio.wait_for(HeldLeaveLayer.leaving.wait(), TIMEOUT)
+    comm.future.cancel()
+    await asyncio.wait([comm.future], timeout=TIMEOUT)
+    assert comm.future.cancelled()
     layer = get_layer()
-    assert isinstance(layer, RedisChannelLayer)
-    before = set(layer.receive_buffer)
-    closing = await subscribed_socket(admin_user, **PROJECTS)
-    (channel,) = set(layer.receive_buffer) - before
-    await closing.disconnect(timeout=TIMEOUT)
-    await layer.send(channel, {"type": "live_admin.changed", "group": "late"})
-    await until(lambda: channel in layer.receive_buffer, TIMEOUT, what="the late message")
-    other = await subscribed_socket(admin_user, **PROJECTS)
-    await other.disconnect(timeout=TIMEOUT)  # the next close drops the stray buffer
-    assert channel not in layer.receive_buffer
-    await stays.disconnect(timeout=TIMEOUT)
+    assert isinstance(layer, HeldLeaveLayer)
+    HeldLeaveLayer.go.set()
+    await until(lambda: redis_server.group_size() == 0, TIMEOUT, what="the group left")
+    await until(lambda: layer.receive_count == 0, TIMEOUT, what="the reader ended")
+    assert dict(layer.receive_buffer) == {}
+    assert running_hubs() == {}
+
+
+async def test_the_hub_drops_what_is_not_a_live_admin_event(
+    redis_layer: RedisServer, admin_user: User
+) -> None:
+    comm = await subscribed_socket(admin_user, **PROJECTS)
+    (running,) = running_hubs().values()
+    channel = await running.channel  # type: ignore[misc]
+    layer = get_layer()
+    await layer.send(channel, {"type": "something.else", "group": groups.model_group("x.y")})
+    await layer.send(channel, {"type": "live_admin.changed", "group": "live_admin.unheard"})
+    await layer.send(channel, {"type": "live_admin.changed"})
+    await run(Project.objects.create, name="after the strays")
+    event = await comm.receive_json_from(timeout=TIMEOUT)
+    assert (event["type"], event["model"]) == ("changed", "testapp.project")
+    assert await comm.receive_nothing(0.2)
+    await comm.disconnect(timeout=TIMEOUT)
+
+
+async def test_a_socket_that_falls_behind_gets_one_resync(
+    superuser_socket: WebsocketCommunicator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Events queue per socket until its loop takes them; past MAX_QUEUED_EVENTS the backlog is
+    # replaced by a resync (the page reloads what it shows) instead of growing.
+    monkeypatch.setattr(consumers, "MAX_QUEUED_EVENTS", 3)
+    assert await ask(superuser_socket, {"type": "subscribe", "id": "p", **PROJECTS}) == {
+        "type": "subscribed",
+        "id": "p",
+    }
+    (running,) = running_hubs().values()
+    group = groups.model_group("testapp.project")
+    for count in range(1, 6):  # handed over in one go, before the socket's loop runs
+        running.route(
+            {
+                "type": "live_admin.changed",
+                "group": group,
+                "model": "testapp.project",
+                "action": "saved",
+                "count": count,
+            }
+        )
+    received = [await superuser_socket.receive_json_from(timeout=TIMEOUT) for _ in range(3)]
+    assert [m["type"] for m in received] == ["resync", "changed", "changed"]
+    assert [m["count"] for m in received[1:]] == [4, 5]
+    assert await superuser_socket.receive_nothing(0.2)

@@ -8,10 +8,18 @@ from testapp.admin import other_site
 
 
 async def server_state(request):
-    """Test project only: what the soak test watches in the server process."""
+    """Test project only: what the load tests watch in the server process."""
+    from live_admin.consumers import _sockets_per_user
+
     with open("/proc/self/status") as status:  # noqa: ASYNC230 (procfs: never blocks)
         rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-    return JsonResponse({"tasks": len(asyncio.all_tasks()), "rss_kb": rss_kb})
+    return JsonResponse(
+        {
+            "tasks": len(asyncio.all_tasks()),
+            "rss_kb": rss_kb,
+            "sockets": sum(_sockets_per_user.values()),
+        }
+    )
 
 
 def workload(request):

@@ -1,0 +1,244 @@
+"""One channel-layer reader per process, shared by every live admin socket.
+
+A socket does not get a layer channel of its own: a :class:`Hub` per (event loop, layer) owns
+one channel, joins a group when its first local socket asks for it and leaves it when the last
+one goes, reads the layer in one task and hands each event to the sockets of the event's group.
+A change reaches Redis's group once per process instead of once per socket, and a socket costs
+no layer receive, no buffer and no membership of its own.
+
+The hub runs while it has sockets: its channel and reader start with the first and end with
+the last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from channels.layers import BaseChannelLayer
+
+from .conf import get_config
+from .sender import Throttled
+
+logger = logging.getLogger("live_admin")
+
+#: Concurrent group joins and leaves of one hub (each holds a Redis connection while it runs).
+MAX_LAYER_CALLS = 50
+MAX_RETRY_DELAY = 2.0
+#: Event types handed to sockets; anything else sent to the hub's channel is dropped.
+ROUTED = frozenset({"live_admin.changed", "live_admin.logout"})
+RESYNC = {"type": "live_admin.resync"}
+
+
+class Member(Protocol):
+    """What the hub needs of a socket."""
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        """Take an event for the socket; must not block."""
+
+
+class Hub:
+    """The layer channel, group memberships and reader of one event loop's sockets."""
+
+    def __init__(self, layer: BaseChannelLayer) -> None:
+        self.layer = layer
+        #: Local sockets of each group this process listens to.
+        self.members: dict[str, set[Member]] = {}
+        #: Groups the layer has this hub's channel in, as far as the hub knows.
+        self.joined: set[str] = set()
+        self.sockets: set[Member] = set()
+        self.channel: asyncio.Task[str] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.slots = asyncio.Semaphore(MAX_LAYER_CALLS)
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._rejoin_task: asyncio.Task[None] | None = None
+        self._rejoin_again = False
+        #: Sockets that may have missed events until a rejoin succeeds.
+        self._resync_due: set[Member] = set()
+        self._warnings = Throttled()
+
+    # -- sockets ------------------------------------------------------------------------------
+
+    def attach(self, socket: Member) -> None:
+        """Count ``socket`` in; the first one starts the hub's channel and reader."""
+        self.sockets.add(socket)
+        if self.channel is None:
+            self.channel = asyncio.ensure_future(self.layer.new_channel())
+            self.tasks = [
+                asyncio.create_task(self._read(self.channel)),
+                asyncio.create_task(self._refresh_forever()),
+            ]
+
+    async def detach(self, socket: Member) -> None:
+        """Count ``socket`` out (after it left its groups); the last one stops the reader."""
+        self.sockets.discard(socket)
+        self._resync_due.discard(socket)
+        if self.sockets or self.channel is None:
+            return
+        _forget(self)
+        tasks = [self.channel, *self.tasks]
+        if self._rejoin_task is not None:
+            tasks.append(self._rejoin_task)
+        self.channel, self.tasks = None, []
+        for task in tasks:
+            task.cancel()
+        # Every layer copes with its receive cancelled: the channel has no member left to miss
+        # an event, and channels-redis keeps a message it was reading for others in its backup.
+        await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
+        # channels-redis keeps the (empty) buffer of a receive cancelled while reading Redis.
+        buffers = getattr(self.layer, "receive_buffer", None)
+        if isinstance(buffers, dict) and not tasks[0].cancelled():
+            buffers.pop(tasks[0].result(), None)
+
+    # -- groups -------------------------------------------------------------------------------
+
+    async def join(self, group: str, socket: Member) -> bool:
+        """Route ``group``'s events to ``socket``; False if the layer refused (retried later)."""
+        self.members.setdefault(group, set()).add(socket)
+        if group in self.joined:
+            return True
+        async with self._group_lock(group):
+            if group in self.joined or socket not in self.members.get(group, ()):
+                return True
+            if await self._add(group):
+                return True
+        self._retry_joins([socket])
+        return False
+
+    async def leave(self, group: str, socket: Member) -> None:
+        """Stop routing ``group`` to ``socket``; the layer is told when no socket is left."""
+        sockets = self.members.get(group)
+        if sockets is None or socket not in sockets:
+            return
+        sockets.discard(socket)
+        if sockets:
+            return
+        del self.members[group]
+        async with self._group_lock(group):
+            # A socket that joined meanwhile found the group joined and relies on it.
+            if group in self.members or group not in self.joined:
+                return
+            self.joined.discard(group)
+            try:
+                async with self.slots:
+                    await self.layer.group_discard(group, await self._channel())
+            except Exception as exc:  # the layer's group_expiry drops the member in the end
+                logger.debug("live_admin: leaving %s failed: %s", group, exc)
+
+    async def _add(self, group: str) -> bool:
+        try:
+            async with self.slots:
+                await self.layer.group_add(group, await self._channel())
+        except Exception as exc:
+            self._warnings.log("joining %s failed: %s", group, exc)
+            return False
+        self.joined.add(group)
+        return True
+
+    async def _channel(self) -> str:
+        if self.channel is None:
+            raise RuntimeError("the hub has no socket")
+        return await asyncio.shield(self.channel)
+
+    @contextlib.asynccontextmanager
+    async def _group_lock(self, group: str) -> AsyncIterator[None]:
+        """Orders one group's joins and leaves; the lock goes once nobody holds or waits."""
+        lock, users = self._locks.setdefault(group, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[group]
+
+    async def rejoin(self) -> bool:
+        """Join every group again (Redis may have restarted, or expired them); True if all did."""
+        results = []
+        for group in list(self.members):
+            async with self._group_lock(group):
+                results.append(group not in self.members or await self._add(group))
+        return all(results)
+
+    def _retry_joins(self, sockets: Any) -> None:
+        """Re-join every group in the background until the layer takes them all, then tell
+        ``sockets`` that they may have missed changes meanwhile."""
+        self._resync_due.update(sockets)
+        self._rejoin_again = True  # also tells a running task to make another pass
+        if self.channel is not None and (self._rejoin_task is None or self._rejoin_task.done()):
+            self._rejoin_task = asyncio.create_task(self._rejoin_until_done())
+
+    async def _rejoin_until_done(self) -> None:
+        delay = 0.1
+        while self._rejoin_again:
+            self._rejoin_again = False
+            if not await self.rejoin():
+                self._rejoin_again = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_DELAY)
+        due = [socket for socket in self._resync_due if socket in self.sockets]
+        self._resync_due.clear()
+        for socket in due:
+            socket.deliver(RESYNC)
+
+    async def _refresh_forever(self) -> None:
+        """Re-join at RECHECK_SECONDS: Redis restarts and ``group_expiry`` forget memberships."""
+        while True:
+            await asyncio.sleep(get_config()["RECHECK_SECONDS"])
+            if not await self.rejoin():
+                self._retry_joins(self.sockets)
+
+    # -- events -------------------------------------------------------------------------------
+
+    async def _read(self, channel_task: asyncio.Task[str]) -> None:
+        channel = await channel_task
+        delay = 0.1
+        while True:
+            try:
+                event = await self.layer.receive(channel)
+            except Exception as exc:
+                self._warnings.log("receiving from the channel layer failed: %s", exc)
+                # A read time-out leaves memberships and queued messages where they were; any
+                # other error may mean Redis restarted and forgot the hub's groups.
+                if type(exc).__name__ != "TimeoutError":
+                    self._retry_joins(self.sockets)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_DELAY)
+                continue
+            delay = 0.1
+            self.route(event)
+
+    def route(self, event: dict[str, Any]) -> None:
+        """Hand ``event`` to every local socket of its group."""
+        if event.get("type") not in ROUTED:
+            logger.debug("live_admin: dropped a message of type %r", event.get("type"))
+            return
+        for socket in list(self.members.get(event.get("group", ""), ())):
+            socket.deliver(event)
+
+
+#: The running hubs of each event loop, by their layer's id (a hub holds its layer).
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Hub]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def hub_for(layer: BaseChannelLayer) -> Hub:
+    """The running event loop's hub on ``layer``; attach a socket to it at once."""
+    hubs = _hubs.setdefault(asyncio.get_running_loop(), {})
+    hub = hubs.get(id(layer))
+    if hub is None:
+        hub = hubs[id(layer)] = Hub(layer)
+    return hub
+
+
+def _forget(hub: Hub) -> None:
+    """Drop a hub that lost its last socket; the next socket starts a new one."""
+    hubs = _hubs.get(asyncio.get_running_loop(), {})
+    if hubs.get(id(hub.layer)) is hub:
+        del hubs[id(hub.layer)]
