@@ -79,9 +79,9 @@ def check_channels(**kwargs: Any) -> list[CheckMessage]:
     if backend == "channels_redis.core.RedisChannelLayer" and expiry > 10 * recheck:
         messages.append(
             Warning(
-                f"The {alias!r} channel layer keeps group members for {expiry} s: sockets that "
-                "end without leaving their groups (a server killed or restarted) stay members "
-                "that long, and every change is still sent to them.",
+                f"The {alias!r} channel layer keeps group members for {expiry} s: a server "
+                "process that ends without leaving its groups (killed or restarted) stays a "
+                "member that long, and every change is still sent to it.",
                 hint=f"live_admin re-joins every RECHECK_SECONDS ({recheck} s): give it a layer "
                 f"of its own (LIVE_ADMIN['CHANNEL_LAYER']) with group_expiry about {3 * recheck}.",
                 id="live_admin.W009",
