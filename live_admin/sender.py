@@ -12,9 +12,11 @@ import asyncio
 import atexit
 import logging
 import os
+import sys
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Awaitable
 from typing import Any
 
 from channels.layers import (
@@ -31,6 +33,7 @@ logger = logging.getLogger("live_admin")
 Message = tuple[str, dict[str, Any]]
 
 WARN_EVERY = 10.0
+CHANGED = "live_admin.changed"
 MAX_BACKOFF = 2.0
 
 
@@ -75,8 +78,8 @@ class Sender:
         self._pending: deque[Message] = deque()
         self._idle = threading.Event()
         self._idle.set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
+        self._has_work = threading.Event()
+        self._worker: threading.Thread | None = None
         self._layer: tuple[dict[str, Any], BaseChannelLayer] | None = None
         self._down_until = 0.0
         self._failures = 0
@@ -131,40 +134,36 @@ class Sender:
             for _ in range(max(overflow, 0)):
                 self._pending.popleft()
             self._idle.clear()
-            if self._loop is None:
-                self._start_worker()
-            loop, wake = self._loop, self._wake
+            # A thread waiting on an Event is woken without the saving thread giving up the GIL
+            # (a write to an event loop's wake-up socket would): the sender runs once the saving
+            # thread next waits, rather than in the middle of its save.
+            self._has_work.set()
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._run, name="live-admin-sender", daemon=True
+                )
+                self._worker.start()
         if overflow > 0:
             self.stats["dropped"] += overflow
             self._warn("queue full, %d event(s) dropped", overflow)
-        assert loop is not None
-        assert wake is not None
-        loop.call_soon_threadsafe(wake.set)
 
-    def _start_worker(self) -> None:
+    def _run(self) -> None:
+        """The worker: waits for messages, then runs its event loop to deliver them."""
         loop = asyncio.new_event_loop()
-        self._loop, self._wake = loop, asyncio.Event()
-        threading.Thread(
-            target=self._run, args=(loop,), name="live-admin-sender", daemon=True
-        ).start()
-
-    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(self._work())
-
-    async def _work(self) -> None:
-        assert self._wake is not None
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while True:
-                with self._lock:
-                    batch = list(self._pending)
-                    self._pending.clear()
-                    if not batch:
-                        self._idle.set()
-                        break
-                await self._deliver(await self._own_layer(), batch)
+            self._has_work.wait()
+            with self._lock:
+                batch = list(self._pending)
+                self._pending.clear()
+                if not batch:
+                    self._has_work.clear()
+                    self._idle.set()
+                    continue
+            loop.run_until_complete(self._deliver_batch(batch))
+
+    async def _deliver_batch(self, batch: list[Message]) -> None:
+        await self._deliver(await self._own_layer(), fold(batch), len(batch))
 
     async def _own_layer(self) -> BaseChannelLayer:
         """The worker's own layer instance, remade when its ``CHANNEL_LAYERS`` entry changes."""
@@ -176,9 +175,13 @@ class Sender:
             self._layer = (config, channel_layers.make_backend(alias))
         return self._layer[1]
 
-    async def _deliver(self, layer: BaseChannelLayer, batch: list[Message]) -> None:
+    async def _deliver(
+        self, layer: BaseChannelLayer, batch: list[Message], queued: int | None = None
+    ) -> None:
+        """Send ``batch``, which stands for ``queued`` messages (more, if some were folded)."""
+        queued = len(batch) if queued is None else queued
         if time.monotonic() < self._down_until:
-            self._failed(len(batch), "the channel layer failed moments ago")
+            self._failed(queued, "the channel layer failed moments ago")
             return
         timeout = get_config()["SEND_TIMEOUT"]
         for sent, (group, message) in enumerate(batch):
@@ -188,10 +191,10 @@ class Sender:
                 self._failures += 1
                 self._down_until = time.monotonic() + min(0.25 * 2**self._failures, MAX_BACKOFF)
                 self.stats["sent"] += sent
-                self._failed(len(batch) - sent, exc)
+                self._failed(queued - sent, exc)
                 return
         self._failures = 0
-        self.stats["sent"] += len(batch)
+        self.stats["sent"] += queued
 
     # -- failures -------------------------------------------------------------------------
 
@@ -203,17 +206,62 @@ class Sender:
         self._warnings.log(message + " (%s so far)", *args, dict(self.stats))
 
 
+def fold(batch: list[Message]) -> list[Message]:
+    """One change message per group for messages that queued up while the sender was busy.
+
+    Later changes fold into the group's first message as one transaction's would: an object's
+    fields add up and its latest action wins; a group's counts add up and differing actions
+    make ``bulk``; an origin or author survives only if all agree. Other messages pass as they are.
+    """
+    out: list[Message] = []
+    first: dict[str, int] = {}
+    for group, message in batch:
+        index = first.get(group)
+        if message.get("type") != CHANGED or index is None:
+            if message.get("type") == CHANGED:
+                first[group] = len(out)
+            out.append((group, message))
+            continue
+        out[index] = (group, _merged(out[index][1], message))
+    return out
+
+
+def _merged(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(later)
+    if earlier.get("origin") != later.get("origin"):
+        merged["origin"] = None
+    if "pk" in later:  # one object: as broadcast's _Object.absorb
+        merged["fields"] = sorted({*earlier.get("fields", ()), *later.get("fields", ())})
+        if earlier.get("by") != later.get("by"):
+            merged["by"] = None
+    else:
+        if earlier["action"] != later["action"]:
+            merged["action"] = "bulk"
+        counts = earlier.get("count"), later.get("count")
+        merged["count"] = None if None in counts else sum(counts)  # type: ignore[arg-type]
+    return merged
+
+
 async def _send_once_or_twice(
     layer: BaseChannelLayer, group: str, message: dict[str, Any], timeout: float
 ) -> None:
     """Send; on an error other than a time-out, send again at once: a connection the layer held
     before Redis restarted fails once, and the retry reconnects. A time-out is not retried."""
     try:
-        await asyncio.wait_for(layer.group_send(group, message), timeout)
+        await _within(layer.group_send(group, message), timeout)
     except (TimeoutError, asyncio.TimeoutError):
         raise
     except Exception:
-        await asyncio.wait_for(layer.group_send(group, message), timeout)
+        await _within(layer.group_send(group, message), timeout)
+
+
+async def _within(awaitable: Awaitable[None], timeout: float) -> None:
+    """``asyncio.wait_for`` without the task it makes per call on Python 3.11."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout):
+            await awaitable
+    else:  # pragma: no cover (3.10)
+        await asyncio.wait_for(awaitable, timeout)
 
 
 #: The process's sender.

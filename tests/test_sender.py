@@ -294,3 +294,65 @@ async def test_an_idle_sender_delivers_its_first_message_after_a_redis_restart(
             assert (sender.stats["failed"], sender.stats["sent"]) == (failed, sent + 2)
     finally:
         server.stop()
+
+
+# -- folding a backlog ----------------------------------------------------------------------------
+
+
+def change(group: str, **fields: object) -> tuple[str, dict[str, object]]:
+    message = {"type": "live_admin.changed", "model": "testapp.project", "action": "saved"}
+    return group, {**message, "origin": None, **fields, "group": group}
+
+
+async def test_a_backlog_reaches_sockets_as_one_change_per_group(
+    redis_layer: RedisServer, admin_user: User
+) -> None:
+    # Messages that queued up while the sender was busy go out folded, one per group.
+    project = await sync_to_async(Project.objects.create)(name="P")
+    pk = str(project.pk)
+    model_socket = await subscribed_socket(admin_user, model="testapp.project")
+    object_socket = await subscribed_socket(admin_user, model="testapp.project", pk=pk)
+    model_group, object_group = (
+        groups.model_group("testapp.project"),
+        groups.object_group("testapp.project", pk),
+    )
+    backlog = []
+    for i in range(30):
+        backlog.append(change(model_group, count=1))
+        fields = ["name"] if i % 2 else ["status"]
+        backlog.append(change(object_group, pk=pk, fields=fields, by="ann", at=f"t{i}"))
+    sent = sender.stats["sent"]
+    sender.send(backlog)  # one call: the worker takes it as one batch
+    assert await asyncio.to_thread(sender.flush, TIMEOUT)
+    assert sender.stats["sent"] - sent == 60  # counted as queued
+    event = await model_socket.receive_json_from(timeout=TIMEOUT)
+    assert (event["action"], event["count"]) == ("saved", 30)
+    event = await object_socket.receive_json_from(timeout=TIMEOUT)
+    assert (event["fields"], event["by"], event["at"]) == (["name", "status"], "ann", "t29")
+    assert await model_socket.receive_nothing(0.2)
+    assert await object_socket.receive_nothing(0.1)
+    await model_socket.disconnect()
+    await object_socket.disconnect()
+
+
+async def test_folding_keeps_only_what_all_folded_changes_agree_on() -> None:
+    from live_admin.sender import fold
+
+    logout = ("s", {"type": "live_admin.logout", "group": "s"})
+    batch = [
+        change("m", count=2, origin="tab1"),
+        logout,
+        change("o", pk="1", fields=["a"], by="ann", at="t1", origin="tab1"),
+        change("m", action="deleted", count=1, origin="tab1"),
+        change("o", pk="1", fields=["b"], by="bob", at="t2", action="deleted", origin="tab2"),
+        change("m", count=None, origin="tab1"),
+        logout,
+    ]
+    assert fold(batch) == [
+        change("m", action="bulk", count=None, origin="tab1"),
+        logout,
+        change("o", pk="1", fields=["a", "b"], by=None, at="t2", action="deleted"),
+        logout,
+    ]
+    assert fold(batch[:1]) == batch[:1]
+    assert fold(batch[3:4] + batch[3:4]) == [change("m", action="deleted", count=2, origin="tab1")]
