@@ -548,7 +548,7 @@ async def memory(redis: Redis, cookie: str, levels: list[int], cycles: int) -> d
 
         async def rss() -> int:
             await asyncio.sleep(1)
-            return (await asyncio.to_thread(s.json, "/bench/state/"))["rss_kb"]
+            return (await asyncio.to_thread(s.json, "/bench/state/?trim=1"))["rss_kb"]
 
         # warm the server up with a few sockets, so the baseline includes its code and caches
         warm = Clients()

@@ -117,12 +117,11 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # As channels' AsyncConsumer.__call__, but with layer events from the process's hub
+        # (joined in connect, once the socket is let in)
         # instead of a layer channel of the socket's own.
         self.scope = scope
         self.channel_layer = get_layer()
         self.base_send = send
-        self.hub = hub = hub_for(self.channel_layer)
-        hub.attach(self)
         loop = asyncio.get_running_loop()
         incoming = asyncio.ensure_future(receive())
         try:
@@ -144,7 +143,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
             # Shielded: daphne cancels an application that takes longer than its
             # application_close_timeout to end (thousands of sockets closing at once), and the
             # groups must still be left.
-            await asyncio.shield(self._leave(hub))
+            await asyncio.shield(self._leave())
 
     def deliver(self, event: dict[str, Any]) -> None:
         """Queue a layer event for this socket (called by the hub, never blocks)."""
@@ -186,6 +185,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
             return
         _sockets_per_user[user_id] += 1
         self.allowed = True
+        self.hub = hub_for(self.channel_layer)  # only sockets let in start the process's hub
+        self.hub.attach(self)
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
         if self.session_key:
@@ -201,8 +202,11 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
             if _sockets_per_user[user_id] <= 0:
                 del _sockets_per_user[user_id]
 
-    async def _leave(self, hub: Hub) -> None:
+    async def _leave(self) -> None:
         """Leave the socket's groups and the hub; safe to call more than once."""
+        hub, self.hub = self.hub, None
+        if hub is None:  # refused, or left already
+            return
         if self.recheck_task is not None:
             self.recheck_task.cancel()
         groups_left = [*self.members, self.session_group]
@@ -361,7 +365,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
     # -- helpers ------------------------------------------------------------------------------
 
     def _hub(self) -> Hub:
-        assert self.hub is not None, "the consumer runs through __call__"
+        assert self.hub is not None, "only a socket that was let in has a hub"
         return self.hub
 
     async def _send(self, content: dict[str, Any]) -> None:

@@ -32,6 +32,9 @@ MAX_RETRY_DELAY = 2.0
 #: Event types handed to sockets; anything else sent to the hub's channel is dropped.
 ROUTED = frozenset({"live_admin.changed", "live_admin.logout"})
 RESYNC = {"type": "live_admin.resync"}
+#: What the hub sends itself to end its reader, and how long it waits for each step.
+STOP = {"type": "live_admin.stop"}
+STOP_SECONDS = 5.0
 
 
 class Member(Protocol):
@@ -80,19 +83,41 @@ class Hub:
         if self.sockets or self.channel is None:
             return
         _forget(self)
-        tasks = [self.channel, *self.tasks]
+        channel_task, (reader, *others) = self.channel, self.tasks
         if self._rejoin_task is not None:
-            tasks.append(self._rejoin_task)
+            others.append(self._rejoin_task)
         self.channel, self.tasks = None, []
-        for task in tasks:
+        for task in others:
             task.cancel()
-        # Every layer copes with its receive cancelled: the channel has no member left to miss
-        # an event, and channels-redis keeps a message it was reading for others in its backup.
-        await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
-        # channels-redis keeps the (empty) buffer of a receive cancelled while reading Redis.
+        await asyncio.shield(self._stop_reader(channel_task, reader))
+
+    async def _stop_reader(
+        self, channel_task: asyncio.Task[str], reader: asyncio.Task[None]
+    ) -> None:
+        """End the reader of a run whose last socket left.
+
+        On channels-redis the reader is sent a message that makes it return: a receive cancelled
+        in Redis's blocking read can miss the cancel (redis-py takes it for the read's own
+        time-out) and go on reading. Elsewhere, and if that fails, it is cancelled: the channel
+        has no member left to miss an event, and the pub/sub layer unsubscribes its channel only
+        then.
+        """
         buffers = getattr(self.layer, "receive_buffer", None)
-        if isinstance(buffers, dict) and not tasks[0].cancelled():
-            buffers.pop(tasks[0].result(), None)
+        if isinstance(buffers, dict) and channel_task.done() and not channel_task.cancelled():
+            try:
+                sent = self.layer.send(channel_task.result(), STOP)
+                await asyncio.wait_for(sent, STOP_SECONDS)
+                await asyncio.wait_for(asyncio.shield(reader), STOP_SECONDS)
+            except Exception as exc:  # time-outs included
+                logger.debug("live_admin: could not stop the hub's reader by message: %s", exc)
+            else:
+                return
+        reader.cancel()
+        channel_task.cancel()
+        await asyncio.wait([reader, channel_task], timeout=STOP_SECONDS)
+        cleaned = isinstance(buffers, dict) and reader.done() and channel_task.done()
+        if cleaned and not channel_task.cancelled():  # channels-redis keeps a cancelled one's
+            buffers.pop(channel_task.result(), None)  # type: ignore[union-attr]
 
     # -- groups -------------------------------------------------------------------------------
 
@@ -198,10 +223,12 @@ class Hub:
     async def _read(self, channel_task: asyncio.Task[str]) -> None:
         channel = await channel_task
         delay = 0.1
-        while True:
+        while self.channel is channel_task:  # until the last socket detaches
             try:
                 event = await self.layer.receive(channel)
             except Exception as exc:
+                if self.channel is not channel_task:  # a cancel the layer turned into an error
+                    return
                 self._warnings.log("receiving from the channel layer failed: %s", exc)
                 # A read time-out leaves memberships and queued messages where they were; any
                 # other error may mean Redis restarted and forgot the hub's groups.
@@ -211,7 +238,8 @@ class Hub:
                 delay = min(delay * 2, MAX_RETRY_DELAY)
                 continue
             delay = 0.1
-            self.route(event)
+            if event.get("type") != STOP["type"]:
+                self.route(event)
 
     def route(self, event: dict[str, Any]) -> None:
         """Hand ``event`` to every local socket of its group."""

@@ -81,6 +81,7 @@ async def superuser_socket(admin_user: User) -> AsyncIterator[WebsocketCommunica
 async def test_anonymous_is_refused() -> None:
     comm = await open_socket(None)
     assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN
+    assert running_hubs() == {}  # a refused socket starts no layer reader
 
 
 async def test_non_staff_is_refused(transactional_db: None) -> None:
@@ -563,7 +564,8 @@ async def test_sockets_share_one_membership_and_leave_nothing_behind(
         assert redis_server.group_size() == 0
         layer = get_layer()
         assert isinstance(layer, RedisChannelLayer)
-        assert layer.receive_count == 0  # the hub's reader ended with its last socket
+        # the hub's reader ends with its last socket
+        await until(lambda: layer.receive_count == 0, TIMEOUT, what="the reader ended")
         assert dict(layer.receive_buffer) == {}
         assert running_hubs() == {}
 
