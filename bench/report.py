@@ -294,7 +294,7 @@ def memory_section(mem: dict[str, Any], png: str) -> list[str]:
         "Idle sockets, each subscribed to one model, on one daphne process with Redis; RSS of"
         " the server above its warmed-up baseline. Every RSS is read after a garbage collection"
         " and glibc's `malloc_trim(0)` in the server, so memory freed but kept by the allocator"
-        " (after 5,000 sockets closed, say) is not counted as used.",
+        " is not counted as used. The connect/disconnect cycles run on a fresh server process.",
         "",
         table(["sockets", "server RSS KB", "KB per socket"], rows),
         "",
