@@ -35,6 +35,8 @@ RESYNC = {"type": "live_admin.resync"}
 #: What the hub sends itself to end its reader, and how long it waits for each step.
 STOP = {"type": "live_admin.stop"}
 STOP_SECONDS = 5.0
+#: How long a join waits for the run's channel before it fails and is retried in the background.
+CHANNEL_WAIT_SECONDS = 2.0
 
 
 class Member(Protocol):
@@ -70,7 +72,7 @@ class Hub:
         """Count ``socket`` in; the first one starts the hub's channel and reader."""
         self.sockets.add(socket)
         if self.channel is None:
-            self.channel = asyncio.ensure_future(self.layer.new_channel())
+            self.channel = asyncio.ensure_future(self._new_channel())
             self.tasks = [
                 asyncio.create_task(self._read(self.channel)),
                 asyncio.create_task(self._refresh_forever()),
@@ -90,6 +92,17 @@ class Hub:
         for task in others:
             task.cancel()
         await asyncio.shield(self._stop_reader(channel_task, reader))
+
+    async def _new_channel(self) -> str:
+        """The run's channel; retried while the layer fails (the pub/sub layer subscribes)."""
+        delay = 0.1
+        while True:
+            try:
+                return await self.layer.new_channel()
+            except Exception as exc:
+                self._warnings.log("making a channel on the layer failed: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_DELAY)
 
     async def _stop_reader(
         self, channel_task: asyncio.Task[str], reader: asyncio.Task[None]
@@ -165,9 +178,13 @@ class Hub:
         return True
 
     async def _channel(self) -> str:
+        """The run's channel, once made; joins fail (and are retried) while it cannot be."""
         if self.channel is None:
             raise RuntimeError("the hub has no socket")
-        return await asyncio.shield(self.channel)
+        done, _ = await asyncio.wait([self.channel], timeout=CHANNEL_WAIT_SECONDS)
+        if not done:
+            raise RuntimeError("the channel layer has not made the hub's channel yet")
+        return self.channel.result()
 
     @contextlib.asynccontextmanager
     async def _group_lock(self, group: str) -> AsyncIterator[None]:

@@ -545,6 +545,13 @@ def running_hubs() -> dict[int, hub.Hub]:
     return dict(hub._hubs.get(asyncio.get_running_loop(), {}))
 
 
+async def hub_gone(layer: RedisChannelLayer) -> None:
+    """The hub's reader ended with its last socket, leaving no buffer and no hub behind."""
+    await until(lambda: layer.receive_count == 0, TIMEOUT, what="the reader ended")
+    assert dict(layer.receive_buffer) == {}
+    assert running_hubs() == {}
+
+
 async def test_sockets_share_one_membership_and_leave_nothing_behind(
     redis_server: RedisServer, admin_user: User
 ) -> None:
@@ -564,10 +571,7 @@ async def test_sockets_share_one_membership_and_leave_nothing_behind(
         assert redis_server.group_size() == 0
         layer = get_layer()
         assert isinstance(layer, RedisChannelLayer)
-        # the hub's reader ends with its last socket
-        await until(lambda: layer.receive_count == 0, TIMEOUT, what="the reader ended")
-        assert dict(layer.receive_buffer) == {}
-        assert running_hubs() == {}
+        await hub_gone(layer)
 
 
 async def test_many_sockets_closing_at_once_leave_their_groups(
@@ -666,9 +670,7 @@ async def test_a_socket_cancelled_while_closing_still_leaves_and_stops_the_reade
     assert isinstance(layer, HeldLeaveLayer)
     HeldLeaveLayer.go.set()
     await until(lambda: redis_server.group_size() == 0, TIMEOUT, what="the group left")
-    await until(lambda: layer.receive_count == 0, TIMEOUT, what="the reader ended")
-    assert dict(layer.receive_buffer) == {}
-    assert running_hubs() == {}
+    await hub_gone(layer)
 
 
 async def test_the_hub_drops_what_is_not_a_live_admin_event(

@@ -356,3 +356,26 @@ async def test_folding_keeps_only_what_all_folded_changes_agree_on() -> None:
     ]
     assert fold(batch[:1]) == batch[:1]
     assert fold(batch[3:4] + batch[3:4]) == [change("m", action="deleted", count=2, origin="tab1")]
+
+
+async def test_a_page_opened_while_redis_is_down_hears_changes_once_it_is_back(
+    tmp_path: Path, admin_user: User
+) -> None:
+    # On the pub/sub layer even making the process's channel is a Redis call: it is retried,
+    # the page's subscription is answered meanwhile, and the page is told to resync once joined.
+    server = RedisServer(tmp_path)
+    port = server.port
+    server.stop()
+    try:
+        with override_settings(CHANNEL_LAYERS=redis_layers(server.url, PUBSUB)):
+            comm = await subscribed_socket(admin_user, model="testapp.project")
+            server = RedisServer(tmp_path, port=port)
+            assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "resync"}
+            sender._down_until = 0.0
+            await sync_to_async(Project.objects.create)(name="once Redis is back")
+            assert await asyncio.to_thread(sender.flush, TIMEOUT)
+            event = await comm.receive_json_from(timeout=TIMEOUT)
+            assert (event["type"], event["model"]) == ("changed", "testapp.project")
+            await comm.disconnect()
+    finally:
+        server.stop()
