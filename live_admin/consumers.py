@@ -116,9 +116,9 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         self.hub: Hub | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        # As channels' AsyncConsumer.__call__, but with layer events from the process's hub
-        # (joined in connect, once the socket is let in)
-        # instead of a layer channel of the socket's own.
+        # As channels' AsyncConsumer.__call__, but with layer events handed over by the
+        # process's hub (attached in connect, once the socket is let in) instead of a layer
+        # channel of the socket's own.
         self.scope = scope
         self.channel_layer = get_layer()
         self.base_send = send
