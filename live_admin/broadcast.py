@@ -22,11 +22,9 @@ from django.db.models import Model
 from django.utils import timezone
 
 from . import groups
-from .sender import sender
+from .sender import CHANGED, LOGOUT, sender
 
 __all__ = ["acting", "batch", "notify"]
-
-EVENT_TYPE = "live_admin.changed"
 
 #: ``(by, origin)`` of the admin request being served, set by the admin mixin.
 _actor: ContextVar[tuple[str | None, str | None]] = ContextVar(
@@ -142,7 +140,7 @@ class Changes:
             out.append((groups.model_group(label), everything))
             for key, obj in objects.items():
                 message = {
-                    "type": EVENT_TYPE,
+                    "type": CHANGED,
                     "model": label,
                     "action": obj.action,
                     "pk": key,
@@ -173,7 +171,7 @@ def _summary(
     chosen = list(chosen)
     actions = {o.action for o in chosen}
     return {
-        "type": EVENT_TYPE,
+        "type": CHANGED,
         "model": label,
         "action": actions.pop() if len(actions) == 1 and known else "bulk",
         "count": len(chosen) if known else None,
@@ -268,4 +266,4 @@ def logged_out(request: Any = None, **kwargs: Any) -> None:
     key = getattr(getattr(request, "session", None), "session_key", None)
     if key:
         group = groups.session_group(key)
-        sender.send([(group, {"type": "live_admin.logout", "group": group})])
+        sender.send([(group, {"type": LOGOUT, "group": group})])

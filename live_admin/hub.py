@@ -16,13 +16,13 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer
 
 from .conf import get_config
-from .sender import Throttled
+from .sender import CHANGED, LOGOUT, Throttled
 
 logger = logging.getLogger("live_admin")
 
@@ -30,13 +30,27 @@ logger = logging.getLogger("live_admin")
 MAX_LAYER_CALLS = 50
 MAX_RETRY_DELAY = 2.0
 #: Event types handed to sockets; anything else sent to the hub's channel is dropped.
-ROUTED = frozenset({"live_admin.changed", "live_admin.logout"})
+ROUTED = frozenset({CHANGED, LOGOUT})
 RESYNC = {"type": "live_admin.resync"}
 #: What the hub sends itself to end its reader, and how long it waits for each step.
 STOP = {"type": "live_admin.stop"}
 STOP_SECONDS = 5.0
 #: How long a join waits for the run's channel before it fails and is retried in the background.
 CHANNEL_WAIT_SECONDS = 2.0
+
+
+class _Backoff:
+    """Waits between retries: 0.1 s, doubling up to MAX_RETRY_DELAY, until reset."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.delay = 0.1
+
+    async def wait(self) -> None:
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, MAX_RETRY_DELAY)
 
 
 class Member(Protocol):
@@ -95,14 +109,13 @@ class Hub:
 
     async def _new_channel(self) -> str:
         """The run's channel; retried while the layer fails (the pub/sub layer subscribes)."""
-        delay = 0.1
+        backoff = _Backoff()
         while True:
             try:
                 return await self.layer.new_channel()
             except Exception as exc:
                 self._warnings.log("making a channel on the layer failed: %s", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY)
+                await backoff.wait()
 
     async def _stop_reader(
         self, channel_task: asyncio.Task[str], reader: asyncio.Task[None]
@@ -207,7 +220,7 @@ class Hub:
                 results.append(group not in self.members or await self._add(group))
         return all(results)
 
-    def _retry_joins(self, sockets: Any) -> None:
+    def _retry_joins(self, sockets: Iterable[Member]) -> None:
         """Re-join every group in the background until the layer takes them all, then tell
         ``sockets`` that they may have missed changes meanwhile."""
         self._resync_due.update(sockets)
@@ -216,13 +229,12 @@ class Hub:
             self._rejoin_task = asyncio.create_task(self._rejoin_until_done())
 
     async def _rejoin_until_done(self) -> None:
-        delay = 0.1
+        backoff = _Backoff()
         while self._rejoin_again:
             self._rejoin_again = False
             if not await self.rejoin():
                 self._rejoin_again = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY)
+                await backoff.wait()
         due = [socket for socket in self._resync_due if socket in self.sockets]
         self._resync_due.clear()
         for socket in due:
@@ -239,7 +251,7 @@ class Hub:
 
     async def _read(self, channel_task: asyncio.Task[str]) -> None:
         channel = await channel_task
-        delay = 0.1
+        backoff = _Backoff()
         while self.channel is channel_task:  # until the last socket detaches
             try:
                 event = await self.layer.receive(channel)
@@ -251,10 +263,9 @@ class Hub:
                 # other error may mean Redis restarted and forgot the hub's groups.
                 if type(exc).__name__ != "TimeoutError":
                     self._retry_joins(self.sockets)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY)
+                await backoff.wait()
                 continue
-            delay = 0.1
+            backoff.reset()
             if event.get("type") != STOP["type"]:
                 self.route(event)
 

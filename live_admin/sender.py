@@ -33,7 +33,9 @@ logger = logging.getLogger("live_admin")
 Message = tuple[str, dict[str, Any]]
 
 WARN_EVERY = 10.0
+#: The types of the messages live_admin puts on the channel layer.
 CHANGED = "live_admin.changed"
+LOGOUT = "live_admin.logout"
 MAX_BACKOFF = 2.0
 
 
@@ -216,13 +218,13 @@ def fold(batch: list[Message]) -> list[Message]:
     out: list[Message] = []
     first: dict[str, int] = {}
     for group, message in batch:
-        index = first.get(group)
-        if message.get("type") != CHANGED or index is None:
-            if message.get("type") == CHANGED:
-                first[group] = len(out)
-            out.append((group, message))
-            continue
-        out[index] = (group, _merged(out[index][1], message))
+        if message.get("type") == CHANGED:
+            index = first.get(group)
+            if index is not None:
+                out[index] = (group, _merged(out[index][1], message))
+                continue
+            first[group] = len(out)
+        out.append((group, message))
     return out
 
 
