@@ -3,26 +3,48 @@
 Connected once per model class when a ModelAdmin using the mixin is registered (on any site), so
 they exist in every process that autodiscovers the admin: web servers, workers, shells and
 management commands. Receivers read only what the instance already holds: no query, no
-serialization on the save path.
+serialization on the save path. What changed is found by comparing the instance with the values
+it was loaded with (:mod:`.snapshots`), or through the model's own django-model-utils
+``FieldTracker`` when it tracks every field that counts. A receiver never raises into the save:
+anything unexpected is logged, and the write goes on.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import Model, signals
 from django.forms.models import _get_foreign_key
 from model_utils import FieldTracker
 
+from . import snapshots
 from .broadcast import Changes, recording
+from .sender import Throttled
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
     from django.db.models import Field, ManyToManyField
 
-TRACKER_NAME = "_live_admin_tracker"
 UNKNOWN = object()
+_errors = Throttled()
+_F = TypeVar("_F", bound=Callable[..., None])
+
+
+def guarded(receiver: _F) -> _F:
+    """Log what a receiver raises (rate-limited) instead of failing the caller's write."""
+
+    @functools.wraps(receiver)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            receiver(*args, **kwargs)
+        except Exception:
+            _errors.log("%s failed; the change is not broadcast", receiver.__name__, exc_info=True)
+
+    return run  # type: ignore[return-value]
 
 
 @dataclass
@@ -49,9 +71,12 @@ class ParentLink:
 class Spec:
     """Everything observed for one concrete model."""
 
+    #: The model's own FieldTracker, when it tracks every field that counts; else snapshots.
     tracker: str = ""
-    #: field name -> (key in the tracker's saved data, attribute name)
+    #: field name -> (key in the tracker's saved data, attribute name), for ``tracker``
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: field name -> attribute name of every concrete field
+    attnames: dict[str, str] = field(default_factory=dict)
     views: dict[str, View] = field(default_factory=dict)
     parents: list[ParentLink] = field(default_factory=list)
     senders: set[type[Model]] = field(default_factory=set)
@@ -61,29 +86,31 @@ _specs: dict[type[Model], Spec] = {}
 
 
 def observe(admin: ModelAdmin[Any]) -> None:
-    """Observe the model of a live ModelAdmin, its inlines' models and its many-to-many fields."""
+    """Observe the model of a live ModelAdmin, its inlines' models and its many-to-many fields.
+
+    A misconfigured admin (bad ``inlines``, ``live_fields`` or ``live_group_by``) is observed
+    as far as it can be: the system checks report the rest.
+    """
     model = admin.model
-    live_fields = getattr(admin, "live_fields", None)
-    view = View(
-        fields=None if live_fields is None else set(live_fields),
-        group_by=tuple(getattr(admin, "live_group_by", ())),
-    )
     spec = _spec(model)
+    group_by = [name for name in _names(admin, "live_group_by") if name in spec.attnames]
+    view = View(fields=_names(admin, "live_fields"), group_by=tuple(group_by))  # E009: the rest
     known = spec.views.get(model._meta.label_lower)
     if known is not None:  # registered on another site too: watch the union
         view.fields = None if None in (known.fields, view.fields) else known.fields | view.fields
         view.group_by = tuple(dict.fromkeys(known.group_by + view.group_by))
     spec.views[model._meta.label_lower] = view
-    for inline in admin.inlines:
-        inline_model = inline.model
+    _choose_detection(model._meta.concrete_model, spec)
+    for inline_model, fk_name in _inlines(admin):
         try:
-            fk = _get_foreign_key(model, inline_model, fk_name=getattr(inline, "fk_name", None))
-        except (ValueError, TypeError):
-            continue  # generic inlines and the like: not followed
+            fk = _get_foreign_key(model, inline_model, fk_name=fk_name)
+        except (ValueError, TypeError, AttributeError):
+            continue  # generic inlines, and inlines Django's checks refuse: not followed
         child = _spec(inline_model)
         if not any(link.fk is fk for link in child.parents):
             accessor = fk.remote_field.get_accessor_name(model=False)
             child.parents.append(ParentLink(fk, model._meta.concrete_model, accessor))
+        _choose_detection(inline_model._meta.concrete_model, child)
     for m2m in model._meta.many_to_many:
         through = m2m.remote_field.through
         signals.m2m_changed.connect(
@@ -94,12 +121,47 @@ def observe(admin: ModelAdmin[Any]) -> None:
         )
 
 
+def valid_names(value: Any, none_allowed: bool) -> bool:
+    """Is ``value`` a list or tuple of field names (or None, where that means every field)?"""
+    if value is None:
+        return none_allowed
+    return isinstance(value, (list, tuple)) and all(isinstance(name, str) for name in value)
+
+
+def _names(admin: ModelAdmin[Any], attr: str) -> Any:
+    """``live_fields`` (a set; None: every field) or ``live_group_by`` (a list); a value the
+    checks refuse (live_admin.E011) counts as unset."""
+    value = getattr(admin, attr, None)
+    every = attr == "live_fields"
+    if value is None or not valid_names(value, every):
+        return None if every else []
+    return set(value) if every else list(value)
+
+
+def _inlines(admin: ModelAdmin[Any]) -> list[tuple[type[Model], str | None]]:
+    """``(model, fk_name)`` of the admin's inlines that Django's checks accept."""
+    inlines = getattr(admin, "inlines", ())
+    if not isinstance(inlines, (list, tuple)):
+        return []
+    found = []
+    for inline in inlines:
+        model = getattr(inline, "model", None)
+        if (
+            isinstance(inline, type)
+            and issubclass(inline, InlineModelAdmin)
+            and isinstance(model, type)
+            and issubclass(model, Model)
+        ):
+            found.append((model, getattr(inline, "fk_name", None)))
+    return found
+
+
 def _spec(model: type[Model]) -> Spec:
     concrete = model._meta.concrete_model
     spec = _specs.get(concrete)
     if spec is None:
         spec = _specs[concrete] = Spec()
-        _track(concrete, spec)
+        spec.attnames = {f.name: f.attname for f in concrete._meta.concrete_fields}
     if model not in spec.senders:
         spec.senders.add(model)
         uid = f"live_admin.{model._meta.label_lower}"
@@ -108,68 +170,76 @@ def _spec(model: type[Model]) -> Spec:
     return spec
 
 
-def _track(model: type[Model], spec: Spec) -> None:
-    """Use the model's own FieldTracker when it tracks every concrete field, else attach one."""
-    concrete = list(model._meta.concrete_fields)
+def _counted(spec: Spec) -> set[str]:
+    """The names of the fields whose changes count for some view (or for a parent)."""
+    if spec.parents or not spec.views or any(v.fields is None for v in spec.views.values()):
+        return set(spec.attnames)
+    return {n for v in spec.views.values() for n in (*(v.fields or ()), *v.group_by)}
+
+
+def _choose_detection(model: type[Model], spec: Spec) -> None:
+    """Read the model's own FieldTracker if it tracks every field that counts; else keep the
+    loaded values (``snapshots``). Chosen again as admins register."""
+    counted = _counted(spec) & set(spec.attnames)
     for klass in model.__mro__:
         for name, value in vars(klass).items():
             if isinstance(value, FieldTracker) and getattr(value, "model_class", None):
-                keys = _keys(concrete, value.fields)
-                if len(keys) == len(concrete):
+                keys = _keys(spec.attnames, value.fields)
+                if counted <= set(keys):
                     spec.tracker, spec.keys = name, keys
                     return
-    tracker = FieldTracker()
-    tracker.name, tracker.attname = TRACKER_NAME, "_" + TRACKER_NAME
-    tracker.finalize_class(model)
-    setattr(model, tracker.attname, _LateState(tracker))
-    spec.tracker, spec.keys = TRACKER_NAME, _keys(concrete, tracker.fields)
+    spec.tracker, spec.keys = "", {}
+    snapshots.watch(model)
 
 
-class _LateState:
-    """Starts tracking an instance made before live_admin attached its tracker, so it still saves.
-
-    FieldTracker sets its per-instance state in ``__init__``; the instance's own attribute hides
-    this class attribute from then on.
-    """
-
-    def __init__(self, tracker: FieldTracker) -> None:
-        self.tracker = tracker
-
-    def __get__(self, instance: Model | None, owner: type[Model]) -> Any:
-        if instance is None:
-            return self
-        self.tracker.initialize_tracker(owner, instance)
-        return instance.__dict__[self.tracker.attname]
-
-
-def _keys(fields: list[Field[Any, Any]], tracked: Any) -> dict[str, tuple[str, str]]:
+def _keys(attnames: dict[str, str], tracked: Any) -> dict[str, tuple[str, str]]:
     keys = {}
-    for f in fields:
-        for key in (f.name, f.attname):
+    for name, attname in attnames.items():
+        for key in (name, attname):
             if key in tracked:
-                keys[f.name] = (key, f.attname)
+                keys[name] = (key, attname)
     return keys
 
 
 def _changed(
     instance: Model, spec: Spec, created: bool, update_fields: frozenset[str] | None
 ) -> dict[str, Any]:
-    """Changed field names with their previous values (``UNKNOWN`` when not known)."""
+    """Changed field names with their previous values (``UNKNOWN`` when not known).
+
+    A deferred field that was never loaded nor assigned has not changed (a save does not write
+    it). One assigned without being loaded has, from an unknown value.
+    """
     if created:
-        return dict.fromkeys(spec.keys, UNKNOWN)
-    saved = getattr(instance, spec.tracker).saved_data
+        return dict.fromkeys(spec.attnames, UNKNOWN)
+    current = instance.__dict__
+    if spec.tracker:
+        saved = getattr(instance, spec.tracker).saved_data
+        before = {attname: saved[key] for _, (key, attname) in spec.keys.items() if key in saved}
+    else:
+        before = snapshots.loaded(instance) or {}
     changed = {}
-    for name, (key, attname) in spec.keys.items():
+    for name, attname in spec.attnames.items():
+        if attname not in current:
+            continue
         if update_fields is not None and name not in update_fields and attname not in update_fields:
             continue
-        # A deferred field is missing from saved_data until it is loaded or assigned (the
-        # tracker loads its old value then): until that, it has not changed.
-        if key in saved and saved[key] != instance.__dict__.get(attname, saved[key]):
-            changed[name] = saved[key]
+        previous = before.get(attname, UNKNOWN)
+        if previous is UNKNOWN or _differ(previous, current[attname]):
+            changed[name] = previous
     return changed
 
 
-def _group_values(instance: Model, view: View, changed: dict[str, Any]) -> list[tuple[str, object]]:
+def _differ(before: Any, after: Any) -> bool:
+    try:
+        return bool(before != after)
+    except Exception:  # values that cannot be compared count as changed
+        return True
+
+
+def _group_values(
+    instance: Model, view: View, changed: dict[str, Any], created: bool = False
+) -> list[tuple[str, object]] | None:
+    """The object groups ``instance`` is in and was in; None when a group it left is unknown."""
     values: list[tuple[str, object]] = []
     for name in view.group_by:
         attname = instance._meta.get_field(name).attname
@@ -178,6 +248,8 @@ def _group_values(instance: Model, view: View, changed: dict[str, Any]) -> list[
         previous = changed.get(name, UNKNOWN)
         if previous is not UNKNOWN:
             values.append((name, previous))
+        elif name in changed and not created:  # assigned while deferred: tell every group
+            return None
     return values
 
 
@@ -189,7 +261,7 @@ def _record_parents(instance: Model, spec: Spec, changed: dict[str, Any], change
         parent = link.fk.get_cached_value(instance, None)
         for label, view in _specs[link.parent].views.items():
             for pk in parent_pks:
-                values: list[tuple[str, object]] = []
+                values: list[tuple[str, object]] | None = []
                 if parent is not None and parent.pk == pk:
                     values = _group_values(parent, view, {})
                 changes.add(label, pk, "saved", [link.accessor], values)
@@ -204,12 +276,13 @@ def _record(
             fields = [name for name in changed if view.counts(name)]
             if action == "saved" and not fields:
                 continue
-            values = _group_values(instance, view, changed)
+            values = _group_values(instance, view, changed, created)
             changes.add(label, instance.pk, action, fields, values, created=created)
         if changed or action == "deleted":
             _record_parents(instance, spec, changed, changes)
 
 
+@guarded
 def _saved(
     sender: type[Model],
     instance: Model,
@@ -222,9 +295,14 @@ def _saved(
     if raw:  # loaddata: fixtures are not live changes
         return
     spec = _specs[instance._meta.concrete_model]
-    _record(instance, "saved", _changed(instance, spec, created, update_fields), using, created)
+    changed = _changed(instance, spec, created, update_fields)
+    if not spec.tracker:
+        saved = None if update_fields is None else {spec.attnames.get(n, n) for n in update_fields}
+        snapshots.remember(instance, saved)
+    _record(instance, "saved", changed, using, created)
 
 
+@guarded
 def _deleted(sender: type[Model], instance: Model, using: str, **kwargs: Any) -> None:
     _record(instance, "deleted", {}, using, False)
 
@@ -232,6 +310,7 @@ def _deleted(sender: type[Model], instance: Model, using: str, **kwargs: Any) ->
 def _m2m_receiver(m2m: ManyToManyField[Any, Any]) -> Any:
     owner = m2m.model
 
+    @guarded
     def receiver(
         sender: type[Model],
         instance: Model,

@@ -177,7 +177,7 @@ async def test_unknown_and_unregistered_models_are_indistinguishable(
 ) -> None:
     replies = []
     for i, label in enumerate(
-        ["nope.nothing", "testapp.secret", "testapp.tag", "badlabel", "auth.user"]
+        ["nope.nothing", "testapp.secret", "testapp.tag", "badlabel", "auth.group"]
     ):
         reply = await ask(superuser_socket, {"type": "subscribe", "id": f"s{i}", "model": label})
         replies.append({k: v for k, v in reply.items() if k != "id"})
@@ -248,7 +248,7 @@ async def test_sockets_per_user_cap(admin_user: User) -> None:
             await comm.disconnect()
 
 
-async def test_oversized_message_closes_1009(admin_user: User) -> None:
+async def test_oversized_message_closes_4009(admin_user: User) -> None:
     with override_settings(LIVE_ADMIN={"MAX_MESSAGE_BYTES": 64}):
         comm = await open_socket(admin_user)
         await still_usable(comm)

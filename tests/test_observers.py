@@ -10,8 +10,8 @@ from django.db import connection, transaction
 from django.db.models import signals
 from django.test.utils import CaptureQueriesContext
 
-from live_admin import groups
-from live_admin.observers import TRACKER_NAME, _specs
+from live_admin import groups, snapshots
+from live_admin.observers import _specs
 from live_admin.testing import capture_broadcasts
 from testapp.models import Document, Note, Order, OrderLine, PartlyTracked, Project, Tag, Ticket
 
@@ -244,7 +244,7 @@ def test_odd_primary_keys_and_values() -> None:
 def test_model_own_tracker_is_used() -> None:
     spec = _specs[Note]
     assert spec.tracker == "tracker"
-    assert not hasattr(Note, TRACKER_NAME)
+    assert not getattr(Note.from_db, snapshots.MARK, False)  # nothing of ours on the class
     note = Note.objects.create(text="a")
     with capture_broadcasts() as sent:
         note.pinned = True
@@ -252,9 +252,10 @@ def test_model_own_tracker_is_used() -> None:
     assert by_group(sent)[groups.object_group("testapp.note", note.pk)]["fields"] == ["pinned"]
 
 
-def test_partial_own_tracker_gets_ours_too() -> None:
-    assert _specs[PartlyTracked].tracker == TRACKER_NAME
+def test_partial_own_tracker_is_not_enough() -> None:
+    assert _specs[PartlyTracked].tracker == ""  # it leaves out "b": the loaded values are kept
     obj = PartlyTracked.objects.create(a="1", b="1")
+    obj = PartlyTracked.objects.get(pk=obj.pk)
     with capture_broadcasts() as sent:
         obj.b = "2"
         obj.save()
@@ -264,7 +265,7 @@ def test_partial_own_tracker_gets_ours_too() -> None:
 def test_deferred_fields(project: Project) -> None:
     ticket = Ticket.objects.create(project=project, title="T")
     loaded = Ticket.objects.only("id", "status").get(pk=ticket.pk)
-    loaded.title = "assigned while deferred"  # FieldTracker loads the old value here
+    loaded.title = "assigned while deferred"  # no query loads its old value
     with CaptureQueriesContext(connection) as queries, capture_broadcasts() as sent:
         loaded.save(update_fields=["title"])
     assert len(queries) == 1
@@ -290,12 +291,13 @@ def test_fixture_loading_is_not_broadcast(project: Project) -> None:
     assert sent == []
 
 
-def test_instance_made_before_tracking_still_saves(project: Project) -> None:
+def test_instance_without_loaded_values_counts_every_field(project: Project) -> None:
     ticket = Ticket.objects.create(project=project, title="T")
-    del ticket.__dict__["_" + TRACKER_NAME]  # as if loaded before the admin was registered
-    ticket.title = "Saved anyway"
-    with capture_broadcasts():
+    ticket = Ticket(pk=ticket.pk, project=project, title="Saved anyway")  # made, not loaded
+    with capture_broadcasts() as sent:
         ticket.save()
+    fields = by_group(sent)[groups.object_group("testapp.ticket", ticket.pk)]["fields"]
+    assert {"title", "status", "project"} <= set(fields)
     assert Ticket.objects.get(pk=ticket.pk).title == "Saved anyway"
 
 
@@ -318,9 +320,3 @@ def test_generic_inlines_are_not_followed(project: Project) -> None:
             content_type=ContentType.objects.get_for_model(Project), object_id=project.pk, name="a"
         )
     assert sent == []
-
-
-def test_late_state_on_the_class() -> None:
-    from live_admin.observers import _LateState
-
-    assert isinstance(getattr(Ticket, "_" + TRACKER_NAME), _LateState)

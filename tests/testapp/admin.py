@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.contrib.contenttypes.admin import GenericTabularInline
 from import_export.admin import ImportExportModelAdmin
 
@@ -6,6 +8,7 @@ from live_admin.admin import LiveAdminMixin
 
 from .models import (
     Attachment,
+    Blob,
     Document,
     Note,
     Order,
@@ -98,6 +101,11 @@ class UrgentTicketAdmin(LiveAdminMixin, admin.ModelAdmin):
     pass
 
 
+@admin.register(Blob)
+class BlobAdmin(LiveAdminMixin, admin.ModelAdmin):
+    list_display = ["pk", "order_number"]
+
+
 admin.site.register(Tag)
 admin.site.register(Secret)
 
@@ -113,3 +121,8 @@ class OtherProjectAdmin(LiveAdminMixin, admin.ModelAdmin):
 @admin.register(Note, site=other_site)
 class OtherNoteAdmin(LiveAdminMixin, ImportExportModelAdmin):
     list_display = ["text", "pinned"]
+
+
+@admin.register(User, site=other_site)
+class LiveUserAdmin(LiveAdminMixin, UserAdmin):
+    """A live user admin: logins must still set last_login."""

@@ -86,3 +86,21 @@ class Attachment(models.Model):
     object_id = models.PositiveIntegerField()
     target = GenericForeignKey("content_type", "object_id")
     name = models.CharField(max_length=100)
+
+
+class Blob(models.Model):
+    """Field kinds that trip change detection: bytes, files, JSON, a multi-column relation."""
+
+    data = models.BinaryField(default=b"")
+    upload = models.FileField(blank=True)
+    meta = models.JSONField(default=dict)
+    order_number = models.IntegerField(null=True)
+    order_customer = models.CharField(max_length=100, blank=True)
+    order = models.ForeignObject(
+        Order,
+        on_delete=models.DO_NOTHING,
+        from_fields=["order_number", "order_customer"],
+        to_fields=["id", "customer"],
+        null=True,
+        related_name="+",
+    )

@@ -1,0 +1,121 @@
+"""What an observed instance was loaded with, kept so that a save can tell what changed.
+
+Django documents ``Model.from_db`` as the hook for remembering the loaded values. live_admin
+wraps it on observed models, and ``refresh_from_db`` too, so that a deferred field loaded later
+(or a reload) is remembered as well. Both wrappers call the model's own method first and only
+add the values to ``instance._state``: field descriptors, ``__init__``, pickling and the queries
+a read runs stay as they are. After each save the observer remembers what was saved.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import decimal
+import functools
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Model
+
+#: The attribute of ``instance._state`` that holds the loaded values.
+ATTR = "live_admin_loaded"
+#: Marks the wrappers, so that a model inheriting them is not wrapped twice.
+MARK = "_live_admin_wrapped"
+#: Field classes whose values Django loads as immutable objects: kept without a copy.
+_PLAIN_MODULES = frozenset(
+    {"django.db.models.fields", "django.db.models.fields.related", "django.db.models.fields.files"}
+)
+_IMMUTABLE = (
+    str,
+    int,
+    float,
+    bytes,
+    bool,
+    type(None),
+    decimal.Decimal,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    uuid.UUID,
+)
+
+#: Concrete models whose values need copying when kept (JSON, arrays, custom fields).
+_copying: set[type[Model]] = set()
+
+
+def watch(model: type[Model]) -> None:
+    """Keep the loaded values of ``model``'s instances (and its subclasses')."""
+    if any(type(f).__module__ not in _PLAIN_MODULES for f in model._meta.concrete_fields):
+        _copying.add(model)
+    if getattr(model.from_db, MARK, False):
+        return
+    from_db = _own(model, "from_db")
+    refresh = model.refresh_from_db
+
+    @functools.wraps(from_db)
+    def load(cls: type[Model], db: str, field_names: list[str], values: Any) -> Model:
+        instance = from_db(cls, db, field_names, values)
+        if _copying and cls._meta.concrete_model in _copying:
+            values = [_copy(v) for v in values]
+        instance._state.live_admin_loaded = (field_names, values)  # type: ignore[attr-defined]
+        return instance
+
+    @functools.wraps(refresh)
+    def refresh_from_db(self: Model, *args: Any, **kwargs: Any) -> None:
+        refresh(self, *args, **kwargs)
+        fields = kwargs.get("fields", args[1] if len(args) > 1 else None)
+        remember(self, None if fields is None else _attnames(self, fields))
+
+    setattr(load, MARK, True)
+    setattr(refresh_from_db, MARK, True)
+    model.from_db = classmethod(load)  # type: ignore[assignment,method-assign]
+    model.refresh_from_db = refresh_from_db  # type: ignore[method-assign]
+
+
+def _own(model: type[Model], name: str) -> Any:
+    """The function behind the classmethod ``name`` that ``model`` inherits or defines."""
+    for klass in model.__mro__:
+        if name in vars(klass):
+            return vars(klass)[name].__func__
+    raise AttributeError(name)  # pragma: no cover (every model has Model.from_db)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, _IMMUTABLE):
+        return value
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # memoryview and the like: compared as they are
+        return value
+
+
+def _attnames(instance: Model, names: Iterable[str]) -> set[str]:
+    attnames = set()
+    for f in instance._meta.concrete_fields:
+        if f.name in names or f.attname in names:
+            attnames.add(f.attname)
+    return attnames
+
+
+def loaded(instance: Model) -> dict[str, Any] | None:
+    """The values (by attname) ``instance`` was loaded or last saved with; None if unknown."""
+    kept = getattr(instance._state, ATTR, None)
+    if isinstance(kept, tuple):  # as from_db left it: made a dict on first use
+        names, values = kept
+        kept = dict(zip(names, values, strict=True))
+        setattr(instance._state, ATTR, kept)
+    return kept
+
+
+def remember(instance: Model, attnames: set[str] | None = None) -> None:
+    """Keep the current values of ``attnames`` (default: every loaded concrete field)."""
+    values = instance.__dict__
+    kept = dict(loaded(instance) or {})  # a new dict: copies of the instance may share the old
+    copying = instance._meta.concrete_model in _copying
+    for f in instance._meta.concrete_fields:
+        name = f.attname
+        if name in values and (attnames is None or name in attnames):
+            kept[name] = _copy(values[name]) if copying else values[name]
+    setattr(instance._state, ATTR, kept)

@@ -1,0 +1,167 @@
+"""Observation leaves the observed models alone: Django's own behaviour, queries and errors."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from typing import Any
+
+import pytest
+from django.contrib.auth import user_logged_in
+from django.contrib.auth.models import User, update_last_login
+from django.db import connection
+from django.db.models import Model
+from django.db.models.fields.files import FileDescriptor
+from django.db.models.query_utils import DeferredAttribute
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from live_admin import groups, snapshots
+from live_admin.testing import capture_broadcasts
+from testapp.models import Blob, Order, Project, Ticket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def fields_sent(sent: list[dict[str, Any]], label: str, pk: object) -> list[str] | None:
+    for message in sent:
+        if message["group"] == groups.object_group(label, pk):
+            return message["fields"]
+    return None
+
+
+def test_descriptors_and_init_are_djangos() -> None:
+    for model in (Ticket, Project, Order, Blob, User):
+        assert model.__init__ is Model.__init__
+        for f in model._meta.concrete_fields:
+            assert type(getattr(model, f.attname)) is f.descriptor_class, f
+    assert isinstance(Blob.upload, FileDescriptor)
+
+
+def test_logins_still_set_last_login(admin_user: User) -> None:
+    from testapp.admin import other_site
+
+    assert other_site.is_registered(User)
+    assert type(vars(User)["last_login"]) is DeferredAttribute
+    assert update_last_login in [r[1]() for r in user_logged_in.receivers if r[1]()]
+    assert admin_user.last_login is None
+    client = Client()
+    client.post("/admin/login/", {"username": admin_user.username, "password": "pw"})
+    assert client.session.get("_auth_user_id") == str(admin_user.pk)
+    admin_user.refresh_from_db()
+    assert admin_user.last_login is not None
+
+
+def test_deferred_field_reads_run_djangos_queries(admin_user: User) -> None:
+    project = Project.objects.create(name="P")
+    ticket = Ticket.objects.create(project=project, title="T", notes="N")
+    loaded = Ticket.objects.only("id").get(pk=ticket.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert loaded.title == "T"
+    assert len(queries) == 1
+    loaded = Ticket.objects.only("id").get(pk=ticket.pk)
+    with CaptureQueriesContext(connection) as queries:
+        loaded.refresh_from_db(fields=["title", "notes"])
+    assert len(queries) == 1
+    loaded = Ticket.objects.only("id").get(pk=ticket.pk)
+    with CaptureQueriesContext(connection) as queries:
+        loaded.title = "assigned while deferred"
+    assert len(queries) == 0
+
+
+def test_a_deferred_field_loaded_later_is_remembered() -> None:
+    project = Project.objects.create(name="P")
+    ticket = Ticket.objects.create(project=project, title="T")
+    loaded = Ticket.objects.only("id", "project").get(pk=ticket.pk)
+    assert loaded.title == "T"  # loaded now, through refresh_from_db
+    with capture_broadcasts() as sent:
+        loaded.save()
+    assert sent == []
+    loaded.status = "closed"
+    with capture_broadcasts() as sent:
+        loaded.save()
+    assert fields_sent(sent, "testapp.ticket", ticket.pk) == ["status"]
+
+
+def test_a_reload_is_remembered() -> None:
+    project = Project.objects.create(name="P")
+    ticket = Ticket.objects.create(project=project, title="T")
+    Ticket.objects.filter(pk=ticket.pk).update(title="changed elsewhere")
+    ticket.refresh_from_db()
+    with capture_broadcasts() as sent:
+        ticket.save()
+    assert sent == []
+
+
+def test_an_unknown_old_group_tells_every_group() -> None:
+    project, other = Project.objects.create(name="P"), Project.objects.create(name="Q")
+    ticket = Ticket.objects.create(project=project, title="T")
+    loaded = Ticket.objects.only("id").get(pk=ticket.pk)
+    loaded.project = other  # its old project was never loaded
+    with capture_broadcasts() as sent:
+        loaded.save(update_fields=["project"])
+    sent_to = {m["group"] for m in sent}
+    assert groups.any_field_group("testapp.ticket") in sent_to
+
+
+def test_odd_fields_load_and_save() -> None:
+    order = Order.objects.create(customer="Ann")
+    blob = Blob.objects.create(data=b"x", meta={"a": [1]})
+    row = Blob.objects.get(pk=blob.pk)
+    # What psycopg returns for bytea on PostgreSQL: a memoryview, which cannot be copied.
+    names = [f.attname for f in Blob._meta.concrete_fields]
+    values = [getattr(row, n) for n in names]
+    values[names.index("data")] = memoryview(b"x")
+    loaded = Blob.from_db("default", names, values)
+    assert isinstance(loaded.upload, type(row.upload))
+    assert row.order is None  # a multi-column relation, never read by the observer
+    del row.order_customer  # a field can be deleted, as on any model
+    loaded.data = b"y"
+    with capture_broadcasts() as sent:
+        loaded.save()
+    assert fields_sent(sent, "testapp.blob", blob.pk) == ["data"]
+    row = Blob.objects.get(pk=blob.pk)
+    row.meta["a"].append(2)  # changed in place: the loaded value was a copy
+    with capture_broadcasts() as sent:
+        row.save()
+    assert fields_sent(sent, "testapp.blob", blob.pk) == ["meta"]
+    row.order_number, row.order_customer = order.pk, "Ann"
+    with capture_broadcasts() as sent:
+        row.save()
+    assert fields_sent(sent, "testapp.blob", blob.pk) == ["order_customer", "order_number"]
+
+
+def test_pickled_instances_keep_what_they_were_loaded_with() -> None:
+    project = Project.objects.create(name="P")
+    ticket = pickle.loads(
+        pickle.dumps(Ticket.objects.get(pk=Ticket.objects.create(project=project, title="T").pk))
+    )
+    with capture_broadcasts() as sent:
+        ticket.save()
+    assert sent == []
+
+
+def test_observer_errors_never_fail_the_save(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ValueError("a primary key with no text, say")
+
+    monkeypatch.setattr("live_admin.broadcast.Changes.add", broken)
+    with caplog.at_level(logging.DEBUG, "live_admin"), capture_broadcasts() as sent:
+        project = Project.objects.create(name="saved anyway")
+        project.name = "and again"
+        project.save()
+        project.delete()
+    assert sent == []
+    assert not Project.objects.filter(name__contains="saved").exists()
+    assert "_saved failed" in caplog.text
+    assert "_deleted failed" in caplog.text
+    assert "a primary key with no text" in caplog.text
+
+
+def test_loaded_values_live_on_the_instances_state() -> None:
+    project = Project.objects.create(name="P")
+    loaded = Project.objects.get(pk=project.pk)
+    assert snapshots.ATTR not in vars(loaded)
+    assert snapshots.loaded(loaded) == {"id": project.pk, "name": "P", "owner_id": None}
