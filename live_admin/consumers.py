@@ -37,7 +37,7 @@ logger = logging.getLogger("live_admin")
 CLOSE_NOT_LOGGED_IN = 4401
 CLOSE_NOT_ALLOWED = 4403
 CLOSE_TOO_MANY_SOCKETS = 4429
-CLOSE_TOO_BIG = 1009
+CLOSE_TOO_BIG = 4009
 
 #: Open sockets per user id in this process (MAX_SOCKETS_PER_USER).
 _sockets_per_user: Counter[Any] = Counter()

@@ -243,12 +243,14 @@ class Daphne:
         self.traced = traced  # False: never under coverage (load tests measure the server)
         self.start()
 
+    def command(self) -> list[str]:
+        return ["daphne", "-b", "127.0.0.1", "-p", str(self.port), "testproject.asgi:application"]
+
     def start(self) -> None:
         python = python_command() if self.traced else [sys.executable]
-        command = [*python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
-                [*command, "testproject.asgi:application"],
+                [*python, "-m", *self.command()],
                 cwd=ROOT,
                 env=self.env,
                 stdout=output,
@@ -273,6 +275,17 @@ class Daphne:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+
+class Uvicorn(Daphne):
+    """uvicorn (its ``websockets`` implementation) serving the test project."""
+
+    def command(self) -> list[str]:
+        address = ["--host", "127.0.0.1", "--port", str(self.port)]
+        return ["uvicorn", *address, "--ws", "websockets", "testproject.asgi:application"]
+
+
+SERVERS = {"daphne": Daphne, "uvicorn": Uvicorn}
 
 
 def run_django(

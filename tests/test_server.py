@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
-from conftest import Daphne, RedisServer, session_cookie
+from conftest import SERVERS, Daphne, RedisServer, make_user, session_cookie
 from django.contrib.auth.models import User
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -152,7 +152,8 @@ def attacks(d: dict[str, str]) -> list[tuple[dict[str, object], str | None]]:
         ({"model": "testapp.document", "pk": d["private_doc"]}, "forbidden"),
         ({"model": "testapp.note"}, "forbidden"),  # no view permission on notes
         ({"model": "testapp.secret"}, "not_found"),  # registered, but not live
-        ({"model": "auth.user"}, "not_found"),
+        ({"model": "auth.group"}, "not_found"),  # registered, but not live
+        ({"model": "auth.user"}, "forbidden"),  # live on another site; no view permission
         ({"model": "nope.nothing"}, "not_found"),
         ({"model": "testapp.ticket", "pk": "1 OR 1=1"}, "not_found"),
         ({"model": "testapp.ticket", "pk": "ü" * 200}, "not_found"),
@@ -177,3 +178,41 @@ async def test_authorization_attacks_from_a_raw_client(
             else:
                 assert reply["type"] == "error", (sub, reply)
                 assert (reply["code"], reply["id"]) == (expected, f"a{i}"), (sub, reply)
+
+
+@pytest.mark.parametrize("kind", sorted(SERVERS))
+async def test_every_close_code_reaches_the_client(
+    kind: str, tmp_path: Path, admin_user: User
+) -> None:
+    """Both servers pass on each documented close code (autobahn refuses 1001-2999 ones)."""
+    server = SERVERS[kind](tmp_path / f"{kind}.log")
+    url = f"ws://127.0.0.1:{server.port}/ws/live-admin/"
+
+    async def close_code(cookie: str | None, *messages: str, opened: int = 0) -> int:
+        headers = {"Cookie": f"sessionid={cookie}"} if cookie else {}
+        async with connect(url, origin="http://localhost", additional_headers=headers) as ws:
+            for message in messages:
+                await ws.send(message)
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert closed.value.rcvd is not None, closed.value
+        return closed.value.rcvd.code
+
+    try:
+        staff = await sync_to_async(session_cookie)(admin_user)
+        plain = await sync_to_async(make_user)("plain", staff=False)
+        assert await close_code(None) == 4401
+        assert await close_code(await sync_to_async(session_cookie)(plain)) == 4403
+        assert await close_code(staff, json.dumps({"type": "ping", "pad": "x" * 5000})) == 4009
+        held = [
+            await connect(
+                url, origin="http://localhost", additional_headers={"Cookie": f"sessionid={staff}"}
+            )
+            for _ in range(20)
+        ]
+        assert await close_code(staff) == 4429
+        for ws in held:
+            await ws.close()
+    finally:
+        server.stop()
