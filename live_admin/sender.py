@@ -45,12 +45,12 @@ class Throttled:
     def __init__(self) -> None:
         self.last = -WARN_EVERY
 
-    def log(self, message: str, *args: object) -> None:
+    def log(self, message: str, *args: object, exc_info: bool = False) -> None:
         now = time.monotonic()
         level = logging.DEBUG
         if now - self.last >= WARN_EVERY:
             self.last, level = now, logging.WARNING
-        logger.log(level, "live_admin: " + message, *args)
+        logger.log(level, "live_admin: " + message, *args, exc_info=exc_info)
 
 
 def get_layer() -> BaseChannelLayer:
@@ -61,6 +61,25 @@ def get_layer() -> BaseChannelLayer:
         layer = InMemoryChannelLayer()
         channel_layers.set(alias, layer)
     return layer
+
+
+def _local_layer() -> InMemoryChannelLayer | None:
+    """The in-memory layer when live_admin uses one; None for a network layer.
+
+    Decided without building a network layer: building one imports its package (channels_redis
+    takes about 200 ms), which the sender's worker does, off the saving thread.
+    """
+    alias = get_config()["CHANNEL_LAYER"]
+    built = channel_layers.backends.get(alias)
+    if built is None:
+        backend = channel_layers.configs.get(alias, {}).get("BACKEND")
+        if backend is not None:  # a class not imported yet is no in-memory layer
+            module, _, name = backend.rpartition(".")
+            cls = getattr(sys.modules.get(module), name, None)
+            if not (isinstance(cls, type) and issubclass(cls, InMemoryChannelLayer)):
+                return None
+        built = get_layer()
+    return built if isinstance(built, InMemoryChannelLayer) else None
 
 
 class Sender:
@@ -96,8 +115,8 @@ class Sender:
         for capture in self.captures:
             capture.extend(message for _, message in messages)
         try:
-            layer = get_layer()
-            if isinstance(layer, InMemoryChannelLayer):
+            layer = _local_layer()
+            if layer is not None:
                 self._send_local(layer, messages)
             else:
                 self._enqueue(messages)
@@ -165,7 +184,15 @@ class Sender:
             loop.run_until_complete(self._deliver_batch(batch))
 
     async def _deliver_batch(self, batch: list[Message]) -> None:
-        await self._deliver(await self._own_layer(), fold(batch), len(batch))
+        try:
+            layer = await self._own_layer()
+        except Exception as exc:  # a bad CHANNEL_LAYERS entry: fails here, not in the save
+            self._failed(len(batch), exc)
+            return
+        if isinstance(layer, InMemoryChannelLayer):  # a subclass of it, named in the settings
+            self._send_local(get_layer(), batch)  # type: ignore[arg-type]
+            return
+        await self._deliver(layer, fold(batch), len(batch))
 
     async def _own_layer(self) -> BaseChannelLayer:
         """The worker's own layer instance, remade when its ``CHANNEL_LAYERS`` entry changes."""

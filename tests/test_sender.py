@@ -230,6 +230,7 @@ async def test_a_broken_layer_setting_never_fails_a_save(transactional_db: None)
     broken = {"default": {"BACKEND": "no.such.Layer"}}
     with override_settings(CHANNEL_LAYERS=broken):
         await sync_to_async(Project.objects.create)(name="saved anyway")
+        assert sender.flush(5)
     assert sender.stats["failed"] - failed == 2
     assert await sync_to_async(Project.objects.filter(name="saved anyway").exists)()
 
@@ -379,3 +380,33 @@ async def test_a_page_opened_while_redis_is_down_hears_changes_once_it_is_back(
             await comm.disconnect()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("redis", ["up", "refused"])
+async def test_a_save_never_builds_the_layer(
+    redis_server: RedisServer, redis: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building a network layer imports its package (~200 ms): the worker does it, not a save."""
+    import threading
+
+    from channels.layers import channel_layers
+
+    built_on: list[int] = []
+    make_backend = channel_layers.make_backend
+
+    def recording(name: str) -> object:
+        built_on.append(threading.get_ident())
+        return make_backend(name)
+
+    monkeypatch.setattr(channel_layers, "make_backend", recording)
+    url = redis_server.url if redis == "up" else f"redis://127.0.0.1:{free_port()}/0"
+
+    def save() -> int:
+        Project.objects.create(name="first save")
+        return threading.get_ident()
+
+    with override_settings(CHANNEL_LAYERS=redis_layers(url)):
+        saving_thread = await sync_to_async(save)()
+        sender.flush(5)
+    assert built_on
+    assert saving_thread not in built_on
