@@ -112,6 +112,16 @@ def test_settings_reach_the_page(admin_client: Client) -> None:
     assert (page["ws-path"], page["debounce-ms"]) == ("/live/", "50")
 
 
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_numbers_in_the_page_config_are_not_localised(admin_client: Client, language: str) -> None:
+    live = {"RECONNECT_MS": 12_000, "DEBOUNCE_MS": 1_500}
+    with override_settings(
+        LIVE_ADMIN=live, USE_THOUSAND_SEPARATOR=True, LANGUAGE_CODE=language, USE_I18N=True
+    ):
+        page = config(admin_client.get("/admin/testapp/project/").content.decode())
+    assert (page["reconnect-ms"], page["debounce-ms"]) == ("12000", "1500")
+
+
 def test_an_admins_own_template_is_kept(admin_client: Client) -> None:
     Order.objects.create(customer="Ann")
     html = admin_client.get("/admin/testapp/order/").content.decode()
