@@ -137,6 +137,7 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
     from django.contrib.admin import ModelAdmin
 
     from .admin import LiveAdminMixin
+    from .observers import valid_names
 
     messages: list[CheckMessage] = []
     for site in list(all_sites):
@@ -155,6 +156,23 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
                         id="live_admin.E010",
                     )
                 )
+                continue
+            bad = [
+                attr
+                for attr in ("live_fields", "live_group_by")
+                if not valid_names(getattr(admin, attr), attr == "live_fields")
+            ]
+            for attr in bad:
+                messages.append(
+                    Error(
+                        f"{type(admin).__name__}.{attr} must be a list or tuple of field names.",
+                        hint=f"For example {attr} = ('status',)"
+                        + (", or None for every field." if attr == "live_fields" else "."),
+                        obj=admin,
+                        id="live_admin.E011",
+                    )
+                )
+            if bad:
                 continue
             names = [*(admin.live_fields or ()), *admin.live_group_by]
             for name in names:

@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from live_admin import checks
 from live_admin.admin import LiveAdminMixin
-from testapp.models import Secret
+from testapp.models import Secret, Tag
 
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -123,5 +123,45 @@ def test_mixin_listed_after_model_admin() -> None:
         (message,) = [m for m in run_checks() if m.id == "live_admin.E010"]
         assert message.msg.startswith("LateAdmin lists LiveAdminMixin after ModelAdmin")
         assert "Put LiveAdminMixin first" in message.hint
+    finally:
+        site.unregister(Secret)
+
+
+class NoForeignKeyInline(admin.TabularInline):
+    model = Tag  # no foreign key to Secret: admin.E202
+
+
+class NoModelInline(admin.TabularInline):
+    pass
+
+
+BAD_INLINES = [
+    (5, "admin.E103"),
+    ([object], "admin.E104"),
+    ([NoModelInline], "admin.E105"),
+    ([type("NotAModel", (admin.TabularInline,), {"model": int})], "admin.E106"),
+    ([NoForeignKeyInline], "admin.E202"),
+]
+
+
+@pytest.mark.parametrize(("inlines", "expected"), BAD_INLINES)
+def test_bad_inlines_are_djangos_check_not_a_crash(inlines: object, expected: str) -> None:
+    site = admin.AdminSite(name="checks-inlines")
+    bad = type("BadInlinesAdmin", (LiveAdminMixin, admin.ModelAdmin), {"inlines": inlines})
+    site.register(Secret, bad)  # at import time in a project: must not raise
+    try:
+        assert expected in [m.id for m in site._registry[Secret].check()]
+    finally:
+        site.unregister(Secret)
+
+
+@pytest.mark.parametrize("attr", ["live_fields", "live_group_by"])
+@pytest.mark.parametrize("value", [5, "code", [1], {"code": 1}])
+def test_live_names_must_be_a_list(attr: str, value: object) -> None:
+    site = admin.AdminSite(name="checks-names")
+    site.register(Secret, type("OddAdmin", (LiveAdminMixin, admin.ModelAdmin), {attr: value}))
+    try:
+        (message,) = [m for m in run_checks() if m.id == "live_admin.E011"]
+        assert message.msg == f"OddAdmin.{attr} must be a list or tuple of field names."
     finally:
         site.unregister(Secret)
