@@ -54,20 +54,29 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "/static/"
 
-# One process on channels' in-memory layer by default; DEMO_REDIS_URL=redis://... for Redis.
+LIVE_ADMIN = {"DEBOUNCE_MS": 300}
+
+# One process on channels' in-memory layer by default; DEMO_REDIS_URL=redis://... for Redis. That
+# layer serves only live_admin here, so it takes the README's advice directly: group_expiry about
+# three times RECHECK_SECONDS (60 s by default), so a killed server leaves its groups (W009).
 if os.environ.get("DEMO_REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["DEMO_REDIS_URL"]]},
+            "CONFIG": {"hosts": [os.environ["DEMO_REDIS_URL"]], "group_expiry": 180},
         }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-LIVE_ADMIN = {"DEBOUNCE_MS": 300}
+# Added to Django's default logging, which shows daphne's access log, request tracebacks and
+# server errors (such as a port in use).
 LOGGING = {
     "version": 1,
+    "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"live_admin": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "daphne": {"handlers": ["console"], "level": "WARNING"},
+        "live_admin": {"handlers": ["console"], "level": "INFO"},
+    },
 }

@@ -27,7 +27,7 @@ class OrderAdmin(LiveAdminMixin, admin.ModelAdmin):
     live_group_by = ("status",)
     actions = ["mark_shipped"]
 
-    @admin.action(description="Mark selected orders shipped")
+    @admin.action(description="Mark selected orders shipped", permissions=["change"])
     def mark_shipped(self, request, queryset):
         for order in queryset:
             order.status = "shipped"
@@ -50,7 +50,7 @@ class TicketAdmin(LiveAdminMixin, admin.ModelAdmin):
     live_group_by = ("project",)
     actions = ["mark_done"]
 
-    @admin.action(description="Mark selected tickets done")
+    @admin.action(description="Mark selected tickets done", permissions=["change"])
     def mark_done(self, request, queryset):
         for ticket in queryset:
             ticket.status = "done"
