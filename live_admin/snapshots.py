@@ -47,19 +47,28 @@ _copying: set[type[Model]] = set()
 
 def watch(model: type[Model]) -> None:
     """Keep the loaded values of ``model``'s instances (and its subclasses')."""
-    if any(type(f).__module__ not in _PLAIN_MODULES for f in model._meta.concrete_fields):
+    copying = any(type(f).__module__ not in _PLAIN_MODULES for f in model._meta.concrete_fields)
+    if copying:
         _copying.add(model)
-    if getattr(model.from_db, MARK, False):
+    inherited = getattr(model.from_db, MARK, None)  # the copying flag of a wrapper above
+    if inherited is not None and (inherited or not copying):
         return
     from_db = _own(model, "from_db")
     refresh = model.refresh_from_db
+    every = len(model._meta.concrete_fields)
 
+    # One frame and one attribute on the load path: a full row is kept as a tuple in the order
+    # of concrete_fields (as Model.from_db itself assumes), a partial one by name.
     @functools.wraps(from_db)
     def load(cls: type[Model], db: str, field_names: list[str], values: Any) -> Model:
         instance = from_db(cls, db, field_names, values)
-        if _copying and cls._meta.concrete_model in _copying:
+        if copying:
             values = [_copy(v) for v in values]
-        instance._state.live_admin_loaded = (field_names, values)  # type: ignore[attr-defined]
+        if len(values) != every:
+            values = dict(zip(field_names, values, strict=True))
+        else:  # one compact object: the row's own list would be freed and its memory reused
+            values = tuple(values)
+        instance._state.live_admin_loaded = values  # type: ignore[attr-defined]
         return instance
 
     @functools.wraps(refresh)
@@ -68,8 +77,8 @@ def watch(model: type[Model]) -> None:
         fields = kwargs.get("fields", args[1] if len(args) > 1 else None)
         remember(self, None if fields is None else _attnames(self, fields))
 
-    setattr(load, MARK, True)
-    setattr(refresh_from_db, MARK, True)
+    setattr(load, MARK, copying)
+    setattr(refresh_from_db, MARK, copying)
     model.from_db = classmethod(load)  # type: ignore[assignment,method-assign]
     model.refresh_from_db = refresh_from_db  # type: ignore[method-assign]
 
@@ -102,10 +111,14 @@ def _attnames(instance: Model, names: Iterable[str]) -> set[str]:
 def loaded(instance: Model) -> dict[str, Any] | None:
     """The values (by attname) ``instance`` was loaded or last saved with; None if unknown."""
     kept = getattr(instance._state, ATTR, None)
-    if isinstance(kept, tuple):  # as from_db left it: made a dict on first use
-        names, values = kept
-        kept = dict(zip(names, values, strict=True))
-        setattr(instance._state, ATTR, kept)
+    if kept is None or isinstance(kept, dict):
+        return kept
+    # A full row, as from_db left it: named on first use.
+    names = [f.attname for f in instance._meta.concrete_fields]
+    if len(names) != len(kept):  # a subclass (multi-table) loaded through an inherited wrapper
+        return None
+    kept = dict(zip(names, kept, strict=True))
+    setattr(instance._state, ATTR, kept)
     return kept
 
 
