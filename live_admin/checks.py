@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 import difflib
+import functools
+from collections.abc import Callable
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.admin.sites import all_sites
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning
+from django.core.checks import register as register_check
 from django.core.exceptions import FieldDoesNotExist
 
 from .conf import DEFAULTS, TYPES, get_config
 
 IN_MEMORY = "channels.layers.InMemoryChannelLayer"
 APP_DIRS_LOADER = "django.template.loaders.app_directories.Loader"
+Check = Callable[..., list[CheckMessage]]
+
+
+def register(deploy: bool = False) -> Callable[[Check], Check]:
+    """Register a check that says nothing where live_admin is not installed (a test may
+    override INSTALLED_APPS, and expect only the messages of the apps it lists)."""
+
+    def decorate(check: Check) -> Check:
+        @functools.wraps(check)
+        def run(**kwargs: Any) -> list[CheckMessage]:
+            return check(**kwargs) if apps.is_installed("live_admin") else []
+
+        register_check(run, deploy=deploy)
+        return run
+
+    return decorate
 
 
 @register()
@@ -87,16 +107,23 @@ def check_channels(**kwargs: Any) -> list[CheckMessage]:
                 id="live_admin.W009",
             )
         )
+    return messages
+
+
+@register(deploy=True)
+def check_deployment(**kwargs: Any) -> list[CheckMessage]:
+    """Only under ``check --deploy``: tests run with DEBUG=False on the in-memory layer too."""
+    layer = getattr(settings, "CHANNEL_LAYERS", {}).get(get_config()["CHANNEL_LAYER"])
     if (layer is None or layer.get("BACKEND") == IN_MEMORY) and not settings.DEBUG:
-        messages.append(
+        return [
             Warning(
                 "live_admin runs on the in-memory channel layer with DEBUG=False.",
                 hint="Changes saved by other processes (workers, other server processes, "
                 "management commands) will not reach pages. Configure channels_redis.",
                 id="live_admin.W006",
             )
-        )
-    return messages
+        ]
+    return []
 
 
 @register()

@@ -16,9 +16,10 @@ from testapp.models import Secret, Tag
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
-def ids(**settings: Any) -> list[str]:
+def ids(deploy: bool = False, **settings: Any) -> list[str]:
     with override_settings(**{"DEBUG": True, **settings}):
-        return [m.id for m in run_checks() if m.id and m.id.startswith("live_admin.")]
+        found = run_checks(include_deployment_checks=deploy)
+        return [m.id for m in found if m.id and m.id.startswith("live_admin.")]
 
 
 def test_the_test_project_is_clean() -> None:
@@ -55,14 +56,15 @@ def test_no_channel_layers() -> None:
 
 
 def test_in_memory_layer_without_debug() -> None:
-    assert ids(DEBUG=False, CHANNEL_LAYERS=IN_MEMORY) == ["live_admin.W006"]
+    assert ids(deploy=True, DEBUG=False, CHANNEL_LAYERS=IN_MEMORY) == ["live_admin.W006"]
+    assert ids(DEBUG=False, CHANNEL_LAYERS=IN_MEMORY) == []  # tests run so: only with --deploy
     redis = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"group_expiry": 180},
         }
     }
-    assert ids(DEBUG=False, CHANNEL_LAYERS=redis) == []
+    assert ids(deploy=True, DEBUG=False, CHANNEL_LAYERS=redis) == []
 
 
 def test_long_group_expiry() -> None:
@@ -165,3 +167,9 @@ def test_live_names_must_be_a_list(attr: str, value: object) -> None:
         assert message.msg == f"OddAdmin.{attr} must be a list or tuple of field names."
     finally:
         site.unregister(Secret)
+
+
+def test_silent_where_live_admin_is_not_installed() -> None:
+    apps = ["daphne", "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes"]
+    assert ids(LIVE_ADMIN=5) == ["live_admin.E001"]
+    assert ids(LIVE_ADMIN=5, INSTALLED_APPS=apps) == []
