@@ -52,6 +52,8 @@ test: lint wheel
 
 test-primary:
 	@$(call run_suite,$(VENV),$(PYTHON),120)
+	# Django's own admin and model suites, stock and with live_admin injected (docs/compatibility.md).
+	$(VENV)/bin/python scripts/django-compat --python $(VENV)/bin/python
 
 test-newest:
 	@if [ -z "$(PYTHON_NEW)" ]; then
@@ -80,3 +82,10 @@ bench: wheel
 	$(VENV_BENCH)/bin/pip install -q --force-reinstall --no-deps $(DIST)/*.whl
 	$(VENV_BENCH)/bin/pip install -q "$$(ls $(DIST)/*.whl)[redis]" --group bench
 	$(VENV_BENCH)/bin/python bench/run.py $(BENCH_ARGS)
+
+# Django's own admin and model-layer test suites, stock and with live_admin injected; fails on
+# tests that pass stock only (docs/compatibility.md). COMPAT_ARGS: e.g. --pass server --only admin_views
+.PHONY: compat
+compat: $(VENV)/.ready
+	@$(VENV)/bin/pip install -q -e ".[redis]"
+	$(VENV)/bin/python scripts/django-compat --python $(VENV)/bin/python $(COMPAT_ARGS)

@@ -1,0 +1,105 @@
+"""A DiscoverRunner that writes every test's outcome to the JSON file ``$COMPAT_RESULTS``.
+
+The result object lives in the main process; with ``--parallel`` the workers' events are replayed
+on it, so one writer sees every test. A test's outcome is the worst one reported for it (a failing
+subtest fails the test; an error in ``tearDownClass`` is reported on the class's last test).
+Class and module fixtures that fail before any test are recorded under unittest's own ids, such
+as ``setUpClass (admin_views.tests.AdminViewBasicTest)``. A test during which live_admin logged
+an error (``compat.inject.LoggedErrors``) has the outcome "logged" unless it failed anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+import unittest
+from typing import Any
+
+from django.test.runner import DiscoverRunner
+
+#: Worst last: the outcome kept for a test is the highest ranked one.
+RANKS = ["xfail", "skip", "ok", "logged", "xpass", "fail", "error"]
+
+
+class Recording:
+    """Mixed into the runner's result class."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.outcomes: dict[str, dict[str, str]] = {}
+
+    def record(self, test: Any, outcome: str, err: Any = None) -> None:
+        known = self.outcomes.get(test.id())
+        if known and RANKS.index(known["outcome"]) >= RANKS.index(outcome):
+            return
+        entry = {"outcome": outcome}
+        if err is not None:
+            lines = traceback.format_exception(*err)
+            entry["error"] = "".join(traceback.format_exception_only(*err[:2])).strip()
+            entry["traceback"] = "".join(lines)[-6000:]
+        self.outcomes[test.id()] = entry
+
+    def addSuccess(self, test: Any) -> None:
+        super().addSuccess(test)
+        self.record(test, "ok")
+
+    def addFailure(self, test: Any, err: Any) -> None:
+        super().addFailure(test, err)
+        self.record(test, "fail", err)
+
+    def addError(self, test: Any, err: Any) -> None:
+        super().addError(test, err)
+        self.record(test, "error", err)
+
+    def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            failed = issubclass(err[0], test.failureException)
+            self.record(test, "fail" if failed else "error", err)
+
+    def addSkip(self, test: Any, reason: str) -> None:
+        super().addSkip(test, reason)
+        self.record(test, "skip")
+
+    def addExpectedFailure(self, test: Any, err: Any) -> None:
+        super().addExpectedFailure(test, err)
+        self.record(test, "xfail")
+
+    def addUnexpectedSuccess(self, test: Any) -> None:
+        super().addUnexpectedSuccess(test)
+        self.record(test, "xpass")
+
+    def add_logged(self) -> None:
+        """Fail the tests during which live_admin logged an error (see ``compat.inject``)."""
+        path = os.environ["COMPAT_RESULTS"] + ".logged"
+        if not os.path.exists(path):
+            return
+        with open(path) as f:
+            for line in f:
+                logged = json.loads(line)
+                test = logged["test"]
+                known = self.outcomes.get(test, {"outcome": "ok"})
+                if RANKS.index(known["outcome"]) < RANKS.index("logged"):
+                    self.outcomes[test] = {"outcome": "logged", **logged}
+                    del self.outcomes[test]["test"]
+
+    def save(self, complete: bool) -> None:
+        with open(os.environ["COMPAT_RESULTS"], "w") as f:
+            json.dump({"complete": complete, "tests": self.outcomes}, f, indent=1)
+
+    def stopTestRun(self) -> None:
+        super().stopTestRun()
+        self.save(complete=False)  # also reached when the run breaks off; run_suite completes it
+
+
+class RecordingRunner(DiscoverRunner):
+    def get_resultclass(self) -> Any:
+        base = super().get_resultclass() or unittest.TextTestResult
+        return type("RecordingResult", (Recording, base), {})
+
+    def run_suite(self, suite: Any, **kwargs: Any) -> Any:
+        result = super().run_suite(suite, **kwargs)
+        result.add_logged()
+        result.save(complete=True)
+        return result
