@@ -3,8 +3,8 @@
 Django documents ``Model.from_db`` as the hook for remembering the loaded values. live_admin
 wraps it on observed models, and ``refresh_from_db`` too, so that a deferred field loaded later
 (or a reload) is remembered as well. Both wrappers call the model's own method first and only
-add the values to ``instance._state``: field descriptors, ``__init__``, pickling and the queries
-a read runs stay as they are. After each save the observer remembers what was saved.
+add one attribute to the instance: field descriptors, ``__init__``, pickling and the queries a
+read runs stay as they are. After each save the observer remembers what was saved.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from typing import Any
 
 from django.db.models import Model
 
-#: The attribute of ``instance._state`` that holds the loaded values.
-ATTR = "live_admin_loaded"
+#: The instance attribute that holds the loaded values. On the instance, not on ``_state``: one
+#: more key in the dict of every ModelState, shared by all models, can make CPython give each
+#: ModelState a dict of its own (+300 bytes a row, measured), where a model's instances share one.
+ATTR = "_live_admin_loaded"
 #: Marks the wrappers, so that a model inheriting them is not wrapped twice.
 MARK = "_live_admin_wrapped"
 #: Field classes whose values Django loads as immutable objects: kept without a copy.
@@ -68,7 +70,7 @@ def watch(model: type[Model]) -> None:
             values = dict(zip(field_names, values, strict=True))
         else:  # one compact object: the row's own list would be freed and its memory reused
             values = tuple(values)
-        instance._state.live_admin_loaded = values  # type: ignore[attr-defined]
+        instance._live_admin_loaded = values  # type: ignore[attr-defined]
         return instance
 
     @functools.wraps(refresh)
@@ -110,7 +112,7 @@ def _attnames(instance: Model, names: Iterable[str]) -> set[str]:
 
 def loaded(instance: Model) -> dict[str, Any] | None:
     """The values (by attname) ``instance`` was loaded or last saved with; None if unknown."""
-    kept = getattr(instance._state, ATTR, None)
+    kept = instance.__dict__.get(ATTR)
     if kept is None or isinstance(kept, dict):
         return kept
     # A full row, as from_db left it: named on first use.
@@ -118,7 +120,7 @@ def loaded(instance: Model) -> dict[str, Any] | None:
     if len(names) != len(kept):  # a subclass (multi-table) loaded through an inherited wrapper
         return None
     kept = dict(zip(names, kept, strict=True))
-    setattr(instance._state, ATTR, kept)
+    instance.__dict__[ATTR] = kept
     return kept
 
 
@@ -131,4 +133,4 @@ def remember(instance: Model, attnames: set[str] | None = None) -> None:
         name = f.attname
         if name in values and (attnames is None or name in attnames):
             kept[name] = _copy(values[name]) if copying else values[name]
-    setattr(instance._state, ATTR, kept)
+    instance.__dict__[ATTR] = kept

@@ -160,8 +160,9 @@ def test_observer_errors_never_fail_the_save(
     assert "a primary key with no text" in caplog.text
 
 
-def test_loaded_values_live_on_the_instances_state() -> None:
+def test_loaded_values_are_one_attribute() -> None:
     project = Project.objects.create(name="P")
     loaded = Project.objects.get(pk=project.pk)
-    assert snapshots.ATTR not in vars(loaded)
+    assert vars(loaded)[snapshots.ATTR] == (project.pk, "P", None)  # as loaded: one tuple
     assert snapshots.loaded(loaded) == {"id": project.pk, "name": "P", "owner_id": None}
+    assert loaded.get_deferred_fields() == set()
