@@ -86,7 +86,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     images = out / "images"
     images.mkdir(exist_ok=True)
     (out / "benchmarks.json").write_text(json.dumps(results, indent=2) + "\n")
-    pngs = plot(results, images)
+    pngs = plot(results, images) if {"fan_out", "memory"} <= results.keys() else ["", ""]
     m = results["machine"]
     parts = [
         "# Benchmarks",
@@ -106,14 +106,27 @@ def write_report(results: dict[str, Any], out: Path) -> None:
             if results.get("resumed")
             else f" The run took {results['took_s']} s."
         )
+        + (
+            f" Section(s) {', '.join(results['only'])} re-run alone (`--only`), the others kept"
+            " from an earlier run."
+            if results.get("only") and results.keys() & {"saves", "fan_out", "memory"}
+            else ""
+        )
         + (" `--quick`: not figures to quote." if results["quick"] else ""),
         "",
     ]
-    parts += saves_section(results["saves"])
-    parts += fan_out_section(results["fan_out"], pngs[0])
-    parts += burst_section(results["burst"])
-    parts += refresh_section(results["refresh"])
-    parts += memory_section(results["memory"], pngs[1])
+    from reads_report import section as reads_section
+
+    for name, render in (
+        ("saves", saves_section),
+        ("fan_out", lambda r: fan_out_section(r, pngs[0])),
+        ("burst", burst_section),
+        ("refresh", refresh_section),
+        ("memory", lambda r: memory_section(r, pngs[1])),
+        ("reads", reads_section),
+    ):
+        if name in results:  # a run with --only and no earlier benchmarks.json has gaps
+            parts += render(results[name])
     findings = Path(__file__).with_name("findings.md")
     if findings.exists():  # what the figures mean: written by hand, kept with the bench
         parts += ["", findings.read_text().strip()]

@@ -2,7 +2,9 @@
 
 Starts its own redis-server and ASGI servers on loopback, measures, and writes
 docs/benchmarks.md, docs/benchmarks.json and docs/images/bench-*.png. `--quick` runs a small
-version of every section (a smoke test of the bench itself, not figures to quote).
+version of every section (a smoke test of the bench itself, not figures to quote). `--only
+reads` (or any comma-separated sections) runs just those, keeping the others from the
+benchmarks.json already in `--out`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from reads import read_overhead  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 MODELS = "plain,live,dcrf"
@@ -631,26 +634,29 @@ def fan_out_all(redis: Redis, cookie: str, ks: list[int], rounds: int) -> list[d
 
 
 def machine() -> dict[str, str]:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    import channels
-    import channels_redis
-    import djangochannelsrestframework
-    import uvicorn
-    import websockets
+    def installed(name: str) -> str:  # "absent" lets `--only reads` run in the dev .venv
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "absent"
 
     return {
         "cores": str(os.cpu_count()),
         "python": platform.python_version(),
         "django": django.get_version(),
-        "channels": channels.__version__,
-        "channels_redis": channels_redis.__version__,
-        "daphne": version("daphne"),
-        "uvicorn": uvicorn.__version__,
-        "websockets": websockets.version.version,
-        "djangochannelsrestframework": getattr(
-            djangochannelsrestframework, "__version__", version("djangochannelsrestframework")
-        ),
+        **{
+            key: installed(name)
+            for key, name in (
+                ("channels", "channels"),
+                ("channels_redis", "channels-redis"),
+                ("daphne", "daphne"),
+                ("uvicorn", "uvicorn"),
+                ("websockets", "websockets"),
+                ("djangochannelsrestframework", "djangochannelsrestframework"),
+            )
+        },
         "redis_server": subprocess.run(
             ["redis-server", "--version"], capture_output=True, text=True
         ).stdout.split()[2],
@@ -662,6 +668,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small run of every section")
     parser.add_argument("--out", type=Path, default=DOCS, help="where the report goes")
     parser.add_argument("--resume", action="store_true", help="keep the sections a failed run did")
+    parser.add_argument(
+        "--only",
+        help="comma-separated sections to run (saves, fan_out, burst, refresh, memory, reads);"
+        " the others are kept from the benchmarks.json in --out",
+    )
     args = parser.parse_args()
     quick = args.quick
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -695,10 +706,23 @@ def main() -> None:
         "memory": lambda: asyncio.run(
             memory(redis, cookie, [100, 500] if quick else [1000, 5000], 500 if quick else 10_000)
         ),
+        "reads": lambda: read_overhead(redis.url, f"redis://127.0.0.1:{free_port()}/0", quick),
     }
+    only = set(args.only.split(",")) if args.only else set()
+    if only - sections.keys():
+        redis.stop()
+        parser.error(f"--only: no section {', '.join(sorted(only - sections.keys()))}")
+    if only:
+        earlier = args.out / "benchmarks.json"
+        if earlier.exists():
+            kept = json.loads(earlier.read_text())
+            results = {**kept, **results, "section_s": kept.get("section_s", {})}
+        for name in only:
+            results.pop(name, None)
+        results["only"] = sorted(only)
     try:
         for name, run_section in sections.items():
-            if name not in results:
+            if name not in results and (not only or name in only):
                 started_section = time.monotonic()
                 results[name] = run_section()
                 results.setdefault("section_s", {})[name] = round(
