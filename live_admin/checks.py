@@ -192,7 +192,8 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
             for attr in bad:
                 messages.append(
                     Error(
-                        f"{type(admin).__name__}.{attr} must be a list or tuple of field names.",
+                        f"{type(admin).__name__}.{attr} must be a list, tuple or set of "
+                        "field names.",
                         hint=f"For example {attr} = ('status',)"
                         + (", or None for every field." if attr == "live_fields" else "."),
                         obj=admin,

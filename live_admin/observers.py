@@ -93,7 +93,8 @@ def observe(admin: ModelAdmin[Any]) -> None:
     """
     model = admin.model
     spec = _spec(model)
-    group_by = [name for name in _names(admin, "live_group_by") if name in spec.attnames]
+    concrete = {*spec.attnames, *spec.attnames.values()}  # field names and attnames
+    group_by = [name for name in _names(admin, "live_group_by") if name in concrete]
     view = View(fields=_names(admin, "live_fields"), group_by=tuple(group_by))  # E009: the rest
     known = spec.views.get(model._meta.label_lower)
     if known is not None:  # registered on another site too: watch the union
@@ -122,10 +123,12 @@ def observe(admin: ModelAdmin[Any]) -> None:
 
 
 def valid_names(value: Any, none_allowed: bool) -> bool:
-    """Is ``value`` a list or tuple of field names (or None, where that means every field)?"""
+    """Is ``value`` a list, tuple or set of field names (or None, meaning every field)?"""
     if value is None:
         return none_allowed
-    return isinstance(value, (list, tuple)) and all(isinstance(name, str) for name in value)
+    return isinstance(value, (list, tuple, set, frozenset)) and all(
+        isinstance(name, str) for name in value
+    )
 
 
 def _names(admin: ModelAdmin[Any], attr: str) -> Any:
@@ -241,14 +244,14 @@ def _group_values(
 ) -> list[tuple[str, object]] | None:
     """The object groups ``instance`` is in and was in; None when a group it left is unknown."""
     values: list[tuple[str, object]] = []
-    for name in view.group_by:
-        attname = instance._meta.get_field(name).attname
-        if attname in instance.__dict__:
-            values.append((name, instance.__dict__[attname]))
-        previous = changed.get(name, UNKNOWN)
+    for name in view.group_by:  # a field name or an attname, as the admin lists it
+        field = instance._meta.get_field(name)
+        if field.attname in instance.__dict__:
+            values.append((name, instance.__dict__[field.attname]))
+        previous = changed.get(field.name, UNKNOWN)
         if previous is not UNKNOWN:
             values.append((name, previous))
-        elif name in changed and not created:  # assigned while deferred: tell every group
+        elif field.name in changed and not created:  # assigned while deferred: tell every group
             return None
     return values
 
@@ -264,6 +267,8 @@ def _record_parents(instance: Model, spec: Spec, changed: dict[str, Any], change
                 values: list[tuple[str, object]] | None = []
                 if parent is not None and parent.pk == pk:
                     values = _group_values(parent, view, {})
+                elif view.group_by:  # the parent is not loaded: its groups are unknown
+                    values = None
                 changes.add(label, pk, "saved", [link.accessor], values)
 
 

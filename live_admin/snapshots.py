@@ -13,11 +13,14 @@ import copy
 import datetime
 import decimal
 import functools
+import inspect
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import BinaryField, Model
+from django.db.models.constants import LOOKUP_SEP
+from django.db.models.fields.files import FieldFile
 
 #: The instance attribute that holds the loaded values. On the instance, not on ``_state``: one
 #: more key in the dict of every ModelState, shared by all models, can make CPython give each
@@ -49,7 +52,10 @@ _copying: set[type[Model]] = set()
 
 def watch(model: type[Model]) -> None:
     """Keep the loaded values of ``model``'s instances (and its subclasses')."""
-    copying = any(type(f).__module__ not in _PLAIN_MODULES for f in model._meta.concrete_fields)
+    copying = any(
+        type(f).__module__ not in _PLAIN_MODULES or isinstance(f, BinaryField)
+        for f in model._meta.concrete_fields
+    )
     if copying:
         _copying.add(model)
     inherited = getattr(model.from_db, MARK, None)  # the copying flag of a wrapper above
@@ -57,16 +63,19 @@ def watch(model: type[Model]) -> None:
         return
     from_db = _own(model, "from_db")
     refresh = model.refresh_from_db
+    signature = inspect.signature(refresh)
     every = len(model._meta.concrete_fields)
 
     # One frame and one attribute on the load path: a full row is kept as a tuple in the order
     # of concrete_fields (as Model.from_db itself assumes), a partial one by name.
     @functools.wraps(from_db)
-    def load(cls: type[Model], db: str, field_names: list[str], values: Any) -> Model:
-        instance = from_db(cls, db, field_names, values)
+    def load(
+        cls: type[Model], db: str, field_names: Any, values: Any, *args: Any, **kw: Any
+    ) -> Model:
+        instance = from_db(cls, db, field_names, values, *args, **kw)
         if copying:
-            values = [_copy(v) for v in values]
-        if len(values) != every:
+            values = [_copy(v, True) for v in values]
+        if len(values) != (every if cls is model else len(cls._meta.concrete_fields)):
             values = dict(zip(field_names, values, strict=True))
         else:  # one compact object: the row's own list would be freed and its memory reused
             values = tuple(values)
@@ -75,14 +84,37 @@ def watch(model: type[Model]) -> None:
 
     @functools.wraps(refresh)
     def refresh_from_db(self: Model, *args: Any, **kwargs: Any) -> None:
-        refresh(self, *args, **kwargs)
-        fields = kwargs.get("fields", args[1] if len(args) > 1 else None)
-        remember(self, None if fields is None else _attnames(self, fields))
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError:  # as the model's own method would say
+            return refresh(self, *args, **kwargs)
+        fields = bound.arguments.get("fields")
+        if fields is not None:  # read once: it may be a generator
+            fields = bound.arguments["fields"] = list(fields)
+        refresh(*bound.args, **bound.kwargs)
+        remember(self, _refreshed(self, fields, bound.arguments.get("from_queryset")))
 
     setattr(load, MARK, copying)
     setattr(refresh_from_db, MARK, copying)
     model.from_db = classmethod(load)  # type: ignore[assignment,method-assign]
     model.refresh_from_db = refresh_from_db  # type: ignore[method-assign]
+
+
+def _refreshed(instance: Model, fields: list[str] | None, queryset: Any) -> set[str] | None:
+    """The attnames a ``refresh_from_db`` call loaded (None: every loaded field)."""
+    if fields is not None:
+        return _attnames(instance, fields)
+    if queryset is None:
+        return None
+    names, defer = queryset.query.deferred_loading
+    if not names:
+        return None
+    named = {name.split(LOOKUP_SEP)[0] for name in names}
+    chosen = {
+        f.attname for f in instance._meta.concrete_fields if f.name in named or f.attname in named
+    }
+    every = {f.attname for f in instance._meta.concrete_fields}
+    return every - chosen if defer else chosen | {instance._meta.pk.attname}
 
 
 def _own(model: type[Model], name: str) -> Any:
@@ -93,12 +125,20 @@ def _own(model: type[Model], name: str) -> Any:
     raise AttributeError(name)  # pragma: no cover (every model has Model.from_db)
 
 
-def _copy(value: Any) -> Any:
+def _copy(value: Any, deep: bool) -> Any:
+    """What to keep of a value: a name for a file, bytes for a memoryview (both pickle and stay
+    put), a deep copy of a mutable value where the field may hold one."""
     if isinstance(value, _IMMUTABLE):
+        return value
+    if isinstance(value, memoryview):
+        return bytes(value)
+    if isinstance(value, FieldFile):
+        return value.name
+    if not deep:
         return value
     try:
         return copy.deepcopy(value)
-    except Exception:  # memoryview and the like: compared as they are
+    except Exception:  # values that cannot be copied are compared as they are
         return value
 
 
@@ -125,12 +165,16 @@ def loaded(instance: Model) -> dict[str, Any] | None:
 
 
 def remember(instance: Model, attnames: set[str] | None = None) -> None:
-    """Keep the current values of ``attnames`` (default: every loaded concrete field)."""
+    """Keep the current values of ``attnames`` (default: every loaded concrete field). An
+    expression (``F("n") + 1``) is not a value: until reloaded, that field's value is unknown."""
     values = instance.__dict__
     kept = dict(loaded(instance) or {})  # a new dict: copies of the instance may share the old
-    copying = instance._meta.concrete_model in _copying
+    deep = instance._meta.concrete_model in _copying
     for f in instance._meta.concrete_fields:
         name = f.attname
         if name in values and (attnames is None or name in attnames):
-            kept[name] = _copy(values[name]) if copying else values[name]
+            if hasattr(values[name], "resolve_expression"):
+                kept.pop(name, None)
+            else:
+                kept[name] = _copy(values[name], deep)
     instance.__dict__[ATTR] = kept

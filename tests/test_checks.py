@@ -158,13 +158,13 @@ def test_bad_inlines_are_djangos_check_not_a_crash(inlines: object, expected: st
 
 
 @pytest.mark.parametrize("attr", ["live_fields", "live_group_by"])
-@pytest.mark.parametrize("value", [5, "code", [1], {"code": 1}])
+@pytest.mark.parametrize("value", [5, "code", [1], {"code": 1}, {1}])
 def test_live_names_must_be_a_list(attr: str, value: object) -> None:
     site = admin.AdminSite(name="checks-names")
     site.register(Secret, type("OddAdmin", (LiveAdminMixin, admin.ModelAdmin), {attr: value}))
     try:
         (message,) = [m for m in run_checks() if m.id == "live_admin.E011"]
-        assert message.msg == f"OddAdmin.{attr} must be a list or tuple of field names."
+        assert message.msg == f"OddAdmin.{attr} must be a list, tuple or set of field names."
     finally:
         site.unregister(Secret)
 

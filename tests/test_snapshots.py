@@ -7,6 +7,7 @@ import pickle
 from typing import Any
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth import user_logged_in
 from django.contrib.auth.models import User, update_last_login
 from django.db import connection
@@ -17,6 +18,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from live_admin import groups, snapshots
+from live_admin.admin import LiveAdminMixin
 from live_admin.testing import capture_broadcasts
 from testapp.models import Blob, Order, Project, Ticket
 
@@ -116,6 +118,7 @@ def test_odd_fields_load_and_save() -> None:
     assert isinstance(loaded.upload, type(row.upload))
     assert row.order is None  # a multi-column relation, never read by the observer
     del row.order_customer  # a field can be deleted, as on any model
+    assert pickle.loads(pickle.dumps(loaded)).data == b"x"  # as Django pickles a memoryview
     loaded.data = b"y"
     with capture_broadcasts() as sent:
         loaded.save()
@@ -166,3 +169,72 @@ def test_loaded_values_are_one_attribute() -> None:
     assert vars(loaded)[snapshots.ATTR] == (project.pk, "P", None)  # as loaded: one tuple
     assert snapshots.loaded(loaded) == {"id": project.pk, "name": "P", "owner_id": None}
     assert loaded.get_deferred_fields() == set()
+
+
+def test_a_file_saved_in_place_counts(tmp_path: Any) -> None:
+    from django.core.files.base import ContentFile
+    from django.test import override_settings
+
+    with override_settings(MEDIA_ROOT=str(tmp_path)):
+        blob = Blob.objects.create()
+        assert snapshots.loaded(blob)["upload"] == ""  # a name, not the FieldFile itself
+        with capture_broadcasts() as sent:
+            blob.upload.save("a.txt", ContentFile(b"x"))  # changes the FieldFile, then saves
+        assert fields_sent(sent, "testapp.blob", blob.pk) == ["upload"]
+
+
+def test_what_a_refresh_did_not_load_stays_unsaved() -> None:
+    project = Project.objects.create(name="P")
+    ticket = Ticket.objects.create(project=project, title="T")
+    ticket.title = "local edit"
+    ticket.refresh_from_db(from_queryset=Ticket.objects.only("status"))
+    with capture_broadcasts() as sent:
+        ticket.save()
+    assert fields_sent(sent, "testapp.ticket", ticket.pk) == ["title"]
+    ticket.status = "local"
+    ticket.refresh_from_db(fields=(name for name in ["status"]))  # a generator, read once
+    assert ticket.status == "open"
+    with capture_broadcasts() as sent:
+        ticket.save()
+    assert sent == []
+
+
+def test_an_expression_is_no_value() -> None:
+    from django.db.models import F
+
+    from testapp.models import OrderLine
+
+    line = OrderLine.objects.create(order=Order.objects.create(customer="A"), product="Tea")
+    line.quantity = F("quantity") + 1
+    line.save()
+    with capture_broadcasts() as sent:
+        line.save()  # adds one again
+    assert fields_sent(sent, "testapp.order", line.order_id) == ["lines"]
+
+
+def test_a_group_named_by_its_attname() -> None:
+    from live_admin.observers import _specs
+
+    views = _specs[Project].views
+    kept = dict(views)
+    site = admin.AdminSite(name="attname-groups")
+    site.register(
+        Project, type("A", (LiveAdminMixin, admin.ModelAdmin), {"live_group_by": ("owner_id",)})
+    )
+    try:
+        user = User.objects.create_user("owner")
+        with capture_broadcasts() as sent:
+            project = Project.objects.create(name="P", owner=user)
+        assert groups.field_group("testapp.project", "owner_id", user.pk) in {
+            m["group"] for m in sent
+        }
+        project.owner = None
+        with capture_broadcasts() as sent:
+            project.save()
+        assert groups.field_group("testapp.project", "owner_id", user.pk) in {
+            m["group"] for m in sent
+        }
+    finally:
+        site.unregister(Project)
+        views.clear()
+        views.update(kept)
