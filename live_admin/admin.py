@@ -12,6 +12,7 @@ from django.contrib.admin.sites import all_sites
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import select_template
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from .broadcast import acting, batch
@@ -42,7 +43,16 @@ STRINGS = {
     "offline": _("Offline"),
     "heldOne": _("1 update — show"),
     "heldMany": _("%(count)s updates — show"),
-    "listUpdated": _("The list was updated."),
+    "unreachable": _("Server unreachable — retrying…"),
+    "loggedOut": _("Offline: logged out."),
+    "logIn": _("Log in again"),
+    "forbidden": _("Offline: not allowed to follow this page."),
+    "changedOne": _("1 row changed"),
+    "changedMany": _("%(count)s rows changed"),
+    "addedOne": _("1 added"),
+    "addedMany": _("%(count)s added"),
+    "removedOne": _("1 removed"),
+    "removedMany": _("%(count)s removed"),
     "changedBy": _("%(by)s changed this object at %(at)s."),
     "changed": _("This object was changed at %(at)s."),
     "keepEdits": _("Your unsaved changes are kept until you choose."),
@@ -96,6 +106,7 @@ class LiveAdminMixin(_Base):
             "debounce_ms": config["DEBOUNCE_MS"],
             "reconnect_ms": config["RECONNECT_MS"],
             "origin_field": ORIGIN_FIELD,
+            "login_url": reverse(f"{self.admin_site.name}:login"),
             "strings_json": json.dumps({key: str(value) for key, value in STRINGS.items()}),
             "refresh": request.headers.get(REFRESH_HEADER) == "1",
         }

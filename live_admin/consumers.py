@@ -286,7 +286,9 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
                 self.members[name] = set()
                 await self._hub().join(name, self)
             self.members[name].add(sub_id)
-        await self._send({"type": "subscribed", "id": sub_id})
+        # How many sockets this process holds: a page scales its first reconnect window with it.
+        sockets = len(self._hub().sockets)
+        await self._send({"type": "subscribed", "id": sub_id, "sockets": sockets})
 
     async def _unsubscribe(self, message: dict[str, Any]) -> None:
         sub_id = _text(message, "id", limit=MAX_ID_LENGTH)

@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -189,7 +190,11 @@ async def subscribed_socket(user: User, timeout: float = 10, **sub: Any) -> Webs
     comm = communicator(await sync_to_async(session_cookie)(user))
     assert (await comm.connect(timeout=timeout))[0]
     await comm.send_json_to({"type": "subscribe", "id": "s", **sub})
-    assert await comm.receive_json_from(timeout=timeout) == {"type": "subscribed", "id": "s"}
+    assert await comm.receive_json_from(timeout=timeout) == {
+        "type": "subscribed",
+        "id": "s",
+        "sockets": ANY,
+    }
     return comm
 
 
@@ -315,7 +320,7 @@ def run_django(
 # -- every message of the whole run is content-free ---------------------------------------------
 
 TO_CLIENT = {
-    "subscribed": {"type", "id"},
+    "subscribed": {"type", "id", "sockets"},
     "unsubscribed": {"type", "id"},
     "pong": {"type"},
     "resync": {"type"},

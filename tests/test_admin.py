@@ -42,6 +42,7 @@ def test_changelist_carries_its_config(admin_client: Client) -> None:
         "debounce-ms": "300",
         "reconnect-ms": "1000",
         "origin-field": "_live_origin",
+        "login-url": "/admin/login/",
     }
     assert 'id="changelist"' in html  # still the admin's own page
     assert re.search(r'<script src="/static/live_admin/vendor/htmx.min.js" defer>', html)

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import pytest_asyncio
@@ -202,7 +203,7 @@ async def test_too_many_subscriptions(superuser_socket: WebsocketCommunicator) -
             reply = await ask(
                 superuser_socket, {"type": "subscribe", "id": f"s{i}", "model": "testapp.ticket"}
             )
-            assert reply == {"type": "subscribed", "id": f"s{i}"}
+            assert reply == {"type": "subscribed", "id": f"s{i}", "sockets": ANY}
         reply = await ask(
             superuser_socket, {"type": "subscribe", "id": "s2", "model": "testapp.ticket"}
         )
@@ -640,7 +641,11 @@ async def test_a_join_during_the_last_leave_keeps_the_group(
     await joining.send_json_to({"type": "subscribe", "id": "j", **PROJECTS})
     assert await joining.receive_nothing(0.2)  # its join waits for the leave
     HeldLeaveLayer.go.set()
-    assert await joining.receive_json_from(timeout=TIMEOUT) == {"type": "subscribed", "id": "j"}
+    assert await joining.receive_json_from(timeout=TIMEOUT) == {
+        "type": "subscribed",
+        "id": "j",
+        "sockets": ANY,
+    }
     assert await leaving.receive_json_from(timeout=TIMEOUT) == {
         "type": "unsubscribed",
         "id": "s",
@@ -699,6 +704,7 @@ async def test_a_socket_that_falls_behind_gets_one_resync(
     assert await ask(superuser_socket, {"type": "subscribe", "id": "p", **PROJECTS}) == {
         "type": "subscribed",
         "id": "p",
+        "sockets": ANY,
     }
     (running,) = running_hubs().values()
     group = groups.model_group("testapp.project")
@@ -716,3 +722,13 @@ async def test_a_socket_that_falls_behind_gets_one_resync(
     assert [m["type"] for m in received] == ["resync", "changed", "changed"]
     assert [m["count"] for m in received[1:]] == [4, 5]
     assert await superuser_socket.receive_nothing(0.2)
+
+
+async def test_subscribed_tells_how_many_sockets_the_process_holds(admin_user: User) -> None:
+    first = await subscribed_socket(admin_user, **PROJECTS)
+    second = communicator(await sync_to_async(session_cookie)(admin_user))
+    assert (await second.connect(timeout=TIMEOUT))[0]
+    reply = await ask(second, {"type": "subscribe", "id": "t", **PROJECTS})
+    assert reply == {"type": "subscribed", "id": "t", "sockets": 2}
+    for comm in (first, second):
+        await comm.disconnect(timeout=TIMEOUT)

@@ -61,7 +61,43 @@
     return template.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
   }
 
-  const helpers = { debouncer, backoff, diffRows, format };
+  /** The first reconnect window after a server process that held ``peers`` sockets went away:
+   * about 60 ms a page keeps a restart's pages under a fifth of them a second, and a handful of
+   * pages are back at once. ``maxMs`` (RECONNECT_MS) caps it. */
+  function firstWindow(peers, maxMs) {
+    return Math.min(maxMs, Math.max(500, 60 * (peers || 0)));
+  }
+
+  /** How long a page waits before reconnect attempt ``attempt`` (0, 1, …): full jitter over a
+   * window that starts at ``firstWindow`` and doubles, up to 30 s (2 s for a small server). */
+  function retryWait(attempt, peers, maxMs, random) {
+    const window = firstWindow(peers, maxMs);
+    return backoff(attempt, window, Math.min(30000, Math.max(2000, 4 * window)), random);
+  }
+
+  /** Whether a form control differs from what the server rendered. */
+  function edited(input) {
+    if (input.tagName === "SELECT") {
+      const options = Array.from(input.options);
+      const rendered = options.some((o) => o.defaultSelected);
+      return options.some((o, i) => o.selected !== (rendered ? o.defaultSelected : i === 0 && !input.multiple));
+    }
+    if (input.type === "checkbox" || input.type === "radio") return input.checked !== input.defaultChecked;
+    if (input.type === "file") return input.value !== "";
+    return input.value !== input.defaultValue;
+  }
+
+  /** "2 rows changed, 1 added": what an announcement says about a list's refresh. */
+  function summary(counts, text) {
+    const parts = [];
+    for (const kind of ["changed", "added", "removed"]) {
+      const n = counts[kind] || 0;
+      if (n) parts.push(format(n === 1 ? text[kind + "One"] : text[kind + "Many"], { count: n }));
+    }
+    return parts.join(", ");
+  }
+
+  const helpers = { debouncer, backoff, diffRows, format, firstWindow, retryWait, edited, summary };
   if (typeof module === "object" && module.exports) {
     module.exports = helpers;
     return;
@@ -78,27 +114,62 @@
   const debounceMs = Number(cfg.debounceMs) || 300;
   const reconnectMs = Number(cfg.reconnectMs) || 12000;
   const label = el.querySelector(".live-admin-label");
-  const announcer = el.querySelector(".live-admin-announce");
+  const announcer = document.getElementById("live-admin-announce");
+  const ANNOUNCE_EVERY = 10000;
   let socket = null;
   let attempt = 0;
+  let peers = 0;
   let connectedOnce = false;
   let stopped = false;
   let refreshing = false;
   let held = 0;
   let formState = null;
+  let hiddenSince = null;
 
-  function setState(state) {
+  function setState(state, reason) {
     el.dataset.liveState = state;
-    label.textContent = text[state];
-    el.title = text[state];
+    if (reason) el.dataset.liveReason = reason;
+    else delete el.dataset.liveReason;
+    label.textContent = text[reason || state];
+    el.title = label.textContent;
+    if (reason === "loggedOut" && cfg.loginUrl) {
+      const link = document.createElement("a");
+      link.href = cfg.loginUrl + "?next=" + encodeURIComponent(location.pathname + location.search);
+      link.textContent = text.logIn;
+      label.append(" ", link);
+    }
   }
 
-  function announce(message) {
-    announcer.textContent = message;
+  // -- announcements: one live region, at most one message every ten seconds ---------------------
+
+  const told = { changed: 0, added: 0, removed: 0, message: null };
+  let lastTold = -Infinity;
+  let tellTimer = null;
+
+  function tell(counts, message) {
+    for (const kind of ["changed", "added", "removed"]) told[kind] += (counts && counts[kind]) || 0;
+    if (message) told.message = message;
+    const wait = lastTold + ANNOUNCE_EVERY - Date.now();
+    if (wait <= 0) say();
+    else if (tellTimer === null) tellTimer = setTimeout(say, wait);
   }
 
-  // Our own writes carry the page's origin, so we can ignore their echo.
+  function say() {
+    tellTimer = null;
+    const words = told.message || summary(told, text);
+    told.changed = told.added = told.removed = 0;
+    told.message = null;
+    if (!words || !announcer) return;
+    announcer.textContent = words;
+    lastTold = Date.now();
+    el.dataset.announcements = String(Number(el.dataset.announcements || 0) + 1);
+  }
+
+  // Our own writes carry the page's origin, so we can ignore their echo. Only forms that POST:
+  // a GET form (the search bar) submits exactly what the stock admin's does.
   function carryOrigin(form) {
+    if ((form.getAttribute("method") || "get").toLowerCase() !== "post") return;
+    if (form.querySelector(`input[name="${cfg.originField}"]`)) return;
     const input = document.createElement("input");
     input.type = "hidden";
     input.name = cfg.originField;
@@ -111,11 +182,10 @@
 
   function connect() {
     if (stopped || (socket && socket.readyState <= 1)) return;
-    setState(connectedOnce ? "reconnecting" : "connecting");
+    if (!connectedOnce || attempt < 3) setState(connectedOnce ? "reconnecting" : "connecting");
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + cfg.wsPath);
     socket.onopen = () => {
-      attempt = 0;
       const sub = { type: "subscribe", id: "page", model: cfg.model };
       if (isForm) sub.pk = cfg.pk;
       else if (cfg.groupField) sub.group = { field: cfg.groupField, value: cfg.groupValue };
@@ -124,43 +194,65 @@
     socket.onmessage = (event) => receive(JSON.parse(event.data));
     socket.onclose = (event) => {
       socket = null;
-      if (stopped || event.code === 4401 || event.code === 4403) {
-        stopped = true;
-        setState("offline");
-        return;
-      }
-      setState("reconnecting");
-      // The first window (RECONNECT_MS, 12 s by default) spreads a server restart's N pages to
-      // under N/5 a second (tests/js/). A tab that becomes visible again reconnects at once.
-      setTimeout(connect, backoff(attempt++, reconnectMs, 30000));
+      if (event.code === 4401) return stop("loggedOut");
+      if (event.code === 4403) return stop("forbidden");
+      if (stopped) return;
+      // A quick first try for the pages of a small server, spread out for a large one's.
+      const wait = retryWait(attempt++, peers, reconnectMs);
+      setState("reconnecting", attempt > 3 ? "unreachable" : null);
+      setTimeout(connect, wait);
     };
+  }
+
+  function stop(reason) {
+    stopped = true;
+    if (socket) socket.close();
+    setState("offline", reason);
   }
 
   function receive(message) {
     if (message.type === "subscribed") {
+      attempt = 0;
+      peers = message.sockets || 0;
       setState("live");
-      if (connectedOnce) schedule(); // events may have been missed while away
-      else if (formState && formState.reloaded) catchUp();
+      // Changes may have come while the page was away, or between rendering and subscribing.
+      if (connectedOnce || (formState && formState.reloaded)) checkAway();
       connectedOnce = true;
     } else if (message.type === "resync") {
-      // The server lost track for a while (its channel layer failed): catch up once.
-      if (isForm && !dirty()) location.reload();
-      else schedule();
+      checkAway(); // the server lost track for a while (its channel layer failed)
     } else if (message.type === "changed" && message.origin !== origin) {
       if (isForm) formChanged(message);
       else schedule();
     } else if (message.type === "error" && message.id === "page") {
-      stopped = true;
-      socket.close();
-      setState("offline");
+      stop("forbidden");
     }
   }
 
+  /** Look once whether what the page shows changed while it could not hear about it. */
+  function checkAway() {
+    if (isForm) checkForm();
+    else schedule();
+  }
+
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible" && !socket && !stopped) {
+    if (document.visibilityState === "hidden") {
+      hiddenSince = Date.now();
+      return;
+    }
+    if (stopped) return;
+    if (!socket) {
       attempt = 0;
       connect();
+    } else if (hiddenSince !== null && socket.readyState === 1) {
+      checkAway();
     }
+    hiddenSince = null;
+  });
+  root.addEventListener("pageshow", (event) => {
+    if (event.persisted && !stopped) checkAway(); // back from the back/forward cache
+  });
+  document.addEventListener("resume", () => {
+    if (!stopped) checkAway(); // the browser froze the page, then let it run again
   });
 
   // -- changelist -----------------------------------------------------------------------------
@@ -171,11 +263,20 @@
     if (!isForm) refresher.call();
   }
 
+  function changelistForm() {
+    return document.getElementById("changelist-form");
+  }
+
   function rowKey(row) {
     const box = row.querySelector("input.action-select");
     if (box) return box.value;
     const link = row.querySelector("th a, td a");
     return link ? link.getAttribute("href") : null;
+  }
+
+  function rowOf(key) {
+    return Array.from(document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)"))
+      .find((row) => rowKey(row) === key) || null;
   }
 
   function rowSignature(row) {
@@ -188,7 +289,7 @@
   function snapshot() {
     const rows = new Map();
     const places = new Map();
-    document.querySelectorAll("#result_list tbody tr").forEach((row, index) => {
+    document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)").forEach((row, index) => {
       const key = rowKey(row);
       if (key === null) return;
       rows.set(key, rowSignature(row));
@@ -197,27 +298,98 @@
     return { rows, places };
   }
 
+  /** The controls of the list the user may have edited (not the action bar's own). */
+  function editables(form) {
+    return Array.from(form.querySelectorAll("#result_list input, #result_list select, #result_list textarea"))
+      .filter((input) => input.name && input.type !== "hidden" && !input.classList.contains("action-select"));
+  }
+
+  function acrossOn(form) {
+    const across = form.querySelector("input.select-across");
+    return !!across && across.value === "1";
+  }
+
+  /** Busy: the user has something the swap would lose — unsaved values, a selection, a chosen
+   * action. Focus alone is not busy: focus and caret are put back after a swap. */
   function busy() {
-    const form = document.getElementById("changelist-form");
+    const form = changelistForm();
     if (!form) return false;
-    if (form.querySelector("input.action-select:checked")) return true;
-    const active = document.activeElement;
-    return !!(active && form.contains(active) && active.matches("input, select, textarea") &&
-      !active.classList.contains("action-select") && active.name !== "action");
+    if (form.querySelector("input.action-select:checked") || acrossOn(form)) return true;
+    const action = form.querySelector("select[name=action]");
+    if (action && action.value) return true;
+    return editables(form).some(edited);
   }
 
   function showHeld() {
     let notice = document.getElementById("live-admin-held");
     if (!notice) {
+      // Over the page, not in it: nothing moves under the pointer.
       notice = document.createElement("button");
       notice.type = "button";
       notice.id = "live-admin-held";
       notice.className = "live-admin-held";
       notice.addEventListener("click", () => refresh(true));
-      const form = document.getElementById("changelist-form");
-      form.parentNode.insertBefore(notice, form);
+      document.body.appendChild(notice);
     }
     notice.textContent = format(held === 1 ? text.heldOne : text.heldMany, { count: held });
+  }
+
+  /** Where a control is, in terms that survive a swap: its row's key, and its name without the
+   * formset index, or its link. */
+  function placeOf(node) {
+    if (!node || node === document.body || !node.closest) return null;
+    const row = node.closest("#result_list tbody tr");
+    return {
+      row: row ? rowKey(row) : null,
+      name: node.name ? node.name.replace(/^form-\d+-/, "") : null,
+      href: node.getAttribute("href"),
+      id: node.id || null,
+      start: typeof node.selectionStart === "number" ? node.selectionStart : null,
+      end: typeof node.selectionEnd === "number" ? node.selectionEnd : null,
+    };
+  }
+
+  function find(place) {
+    const scope = place.row !== null ? rowOf(place.row) : document;
+    if (!scope) return null;
+    const nodes = Array.from(scope.querySelectorAll(place.name ? "[name]" : place.href ? "a[href]" : "[id]"));
+    return nodes.find((node) =>
+      place.name ? node.name.replace(/^form-\d+-/, "") === place.name
+        : place.href ? node.getAttribute("href") === place.href
+          : node.id === place.id) || null;
+  }
+
+  function restoreFocus(place) {
+    const node = place && find(place);
+    if (!node || node === document.activeElement) return;
+    node.focus({ preventScroll: true });
+    if (place.start !== null) {
+      try {
+        node.setSelectionRange(place.start, place.end);
+      } catch (e) { /* a control without a caret */ }
+    }
+  }
+
+  /** The first row in view and where it is on the screen, so that rows added or removed above
+   * it do not move what the user reads. */
+  function anchorRow() {
+    for (const row of document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)")) {
+      const top = row.getBoundingClientRect().top;
+      if (top >= 0) return { key: rowKey(row), top, x: root.scrollX, y: root.scrollY };
+    }
+    return { key: null, top: 0, x: root.scrollX, y: root.scrollY };
+  }
+
+  function backToAnchor(anchor) {
+    root.scrollTo(anchor.x, anchor.y);
+    const row = anchor.key !== null && anchor.y > 0 && rowOf(anchor.key);
+    if (row) root.scrollBy(0, row.getBoundingClientRect().top - anchor.top);
+  }
+
+  function keepingPlace(change) {
+    const anchor = anchorRow();
+    change();
+    backToAnchor(anchor);
   }
 
   async function refresh(force) {
@@ -234,15 +406,20 @@
     held = 0;
     const notice = document.getElementById("live-admin-held");
     if (notice) notice.remove();
+    const form = changelistForm();
     const before = snapshot();
-    const checked = new Set(
-      Array.from(document.querySelectorAll("input.action-select:checked"), (box) => box.value),
-    );
-    const scrollX = root.scrollX;
-    const scrollY = root.scrollY;
+    const kept = {
+      checked: new Set(Array.from(document.querySelectorAll("input.action-select:checked"), (b) => b.value)),
+      across: form ? acrossOn(form) : false,
+      action: form && form.querySelector("select[name=action]") ? form.querySelector("select[name=action]").value : "",
+      edits: form ? editables(form).filter(edited).map((input) => [placeOf(input), input]) : [],
+      focus: placeOf(document.activeElement),
+    };
     const toolbar = document.getElementById("toolbar");
     const oob = ["#changelist-filter"];
     if (toolbar && !toolbar.contains(document.activeElement)) oob.push("#toolbar");
+    const anchor = anchorRow();
+    let swapped = null;
     try {
       await root.htmx.ajax("GET", location.href, {
         target: "#changelist-form",
@@ -251,30 +428,48 @@
         swap: "outerHTML",
         headers: { "X-Live-Admin-Refresh": "1" },
       });
-      afterSwap(before, checked);
-      root.scrollTo(scrollX, scrollY);
+      swapped = afterSwap(before, kept);
+      backToAnchor(anchor);
     } finally {
       refreshing = false;
     }
+    if (swapped) tell(swapped);
   }
 
-  function afterSwap(before, checked) {
-    const form = document.getElementById("changelist-form");
+  function afterSwap(before, kept) {
+    const form = changelistForm();
+    if (!form) return null;
     carryOrigin(form);
+    // The user's unsaved list_editable values, where their row still is.
+    for (const [place, old] of kept.edits) {
+      const input = find(place);
+      if (!input) continue;
+      if (input.tagName === "SELECT") Array.from(input.options).forEach((o, i) => { o.selected = old.options[i] ? old.options[i].selected : o.selected; });
+      else if (input.type === "checkbox" || input.type === "radio") input.checked = old.checked;
+      else input.value = old.value;
+    }
     const boxes = form.querySelectorAll("input.action-select");
     boxes.forEach((box) => {
-      box.checked = checked.has(box.value);
+      box.checked = kept.checked.has(box.value);
       box.closest("tr").classList.toggle("selected", box.checked);
     });
     if (boxes.length && typeof root.Actions === "function") root.Actions(boxes);
-    if (boxes.length) boxes[0].dispatchEvent(new Event("change", { bubbles: true }));
+    if (boxes.length) boxes[0].dispatchEvent(new Event("change", { bubbles: true })); // the counter
+    if (kept.across) {
+      // "Select all N" stays chosen, through Django's own action bar.
+      const toggle = document.getElementById("action-toggle");
+      if (toggle && !toggle.checked) toggle.click();
+      const question = form.querySelector(".actions .question a");
+      if (question) question.click();
+    }
+    const action = form.querySelector("select[name=action]");
+    if (action && kept.action) action.value = kept.action;
     const after = snapshot();
     const diff = diffRows(before.rows, after.rows);
-    const rows = document.querySelectorAll("#result_list tbody tr");
-    rows.forEach((row) => {
+    for (const row of document.querySelectorAll("#result_list tbody tr")) {
       const key = rowKey(row);
       if (diff.added.includes(key) || diff.changed.includes(key)) row.classList.add("live-admin-flash");
-    });
+    }
     const tbody = document.querySelector("#result_list tbody");
     for (const key of diff.removed) {
       const place = before.places.get(key);
@@ -284,22 +479,29 @@
         node.setAttribute("tabindex", "-1");
         node.disabled = true;
       });
-      ghost.addEventListener("animationend", () => ghost.remove());
+      ghost.addEventListener("animationend", () => keepingPlace(() => ghost.remove()));
       if (tbody) tbody.insertBefore(ghost, tbody.children[place.index] || null);
     }
-    const count = diff.added.length + diff.changed.length + diff.removed.length;
+    restoreFocus(kept.focus);
     el.dataset.refreshes = String(Number(el.dataset.refreshes || 0) + 1);
-    if (count) announce(format(text.listUpdated, { count }));
+    return { changed: diff.changed.length, added: diff.added.length, removed: diff.removed.length };
   }
 
+  function applyHeldIfIdle() {
+    setTimeout(() => {
+      if (held && !refreshing && !busy()) refresh(true);
+    }, 0);
+  }
+  // Held updates are applied as soon as nothing is left that they would overwrite: the last row
+  // unticked (or the header box cleared), "Clear selection", an edit put back, the action unset.
   document.addEventListener("change", (event) => {
-    // Finishing a selection (nothing checked any more) applies held updates.
-    if (held && event.target.classList.contains("action-select") && !busy()) refresh(true);
+    if (held && event.target.closest && event.target.closest("#changelist-form")) applyHeldIfIdle();
+  });
+  document.addEventListener("click", (event) => {
+    if (held && event.target.closest && event.target.closest(".actions")) applyHeldIfIdle();
   });
   document.addEventListener("focusout", () => {
-    setTimeout(() => {
-      if (held && !busy()) refresh(true);
-    }, 0);
+    if (held) applyHeldIfIdle();
   });
 
   // -- change form ----------------------------------------------------------------------------
@@ -311,10 +513,18 @@
     return data.toString();
   }
 
+  function controls(form) {
+    return Array.from(form.elements).filter((node) =>
+      node.name && node.name !== "csrfmiddlewaretoken" && node.name !== cfg.originField &&
+      node.type !== "submit" && node.type !== "button");
+  }
+
   function setUpForm() {
     const form = document.querySelector("#content-main form");
     if (!form) return;
+    // What the server rendered (before the admin's widgets run), and what counts as unsaved.
     formState = { form, initial: formData(form) };
+    formState.rendered = formState.initial;
     const saved = sessionStorage.getItem("live-admin-reloaded:" + location.pathname);
     if (saved) {
       formState.reloaded = true;
@@ -343,7 +553,6 @@
       box = document.createElement("div");
       box.id = "live-admin-banner";
       box.className = "live-admin-banner";
-      box.setAttribute("role", "alert");
       const form = document.querySelector("#content-main form");
       form.parentNode.insertBefore(box, form);
     }
@@ -355,35 +564,116 @@
       button.addEventListener("click", action);
       box.append(" ", button);
     }
-    announce(message);
+    tell(null, message);
   }
 
-  function formChanged(message) {
+  function deleted() {
+    banner(text.deleted, []);
+    document.querySelectorAll(".submit-row input[type=submit], .submit-row button")
+      .forEach((button) => { button.disabled = true; });
+    el.dataset.objectDeleted = "true";
+  }
+
+  async function formChanged(message) {
+    if (message.action === "deleted") return deleted();
     const at = new Date(message.at || Date.now()).toLocaleTimeString();
-    if (message.action === "deleted") {
-      banner(text.deleted, []);
-      document.querySelectorAll(".submit-row input[type=submit], .submit-row button")
-        .forEach((button) => { button.disabled = true; });
-      el.dataset.objectDeleted = "true";
-      return;
-    }
     const said = message.by ? format(text.changedBy, { by: message.by, at }) : format(text.changed, { at });
-    if (dirty()) {
+    const keep = () => {
       banner(said + " " + text.keepEdits, [[text.reload, () => reloadKeepingPlace(said, message.fields)]]);
       highlight(message.fields || []);
-    } else {
-      reloadKeepingPlace(said, message.fields || []);
+    };
+    if (dirty()) return keep();
+    const fresh = await fetchForm();
+    if (fresh === null) return deleted();
+    if (dirty()) return keep(); // the user started typing meanwhile
+    const changed = updateForm(fresh);
+    if (changed === null) return reloadKeepingPlace(said, message.fields || []);
+    banner(said, []);
+    highlight(message.fields && message.fields.length ? message.fields : changed);
+  }
+
+  /** The change form as the admin renders it now, or null when the object is gone. */
+  async function fetchForm() {
+    const response = await fetch(location.href, { headers: { "X-Live-Admin-Refresh": "1" } });
+    if (response.redirected || !response.ok) return null;
+    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    return doc.querySelector("#content-main form");
+  }
+
+  /** Put the fresh form's values into the page's form, in place: focus, caret, scroll and the
+   * admin's widgets stay. A control the user is in keeps its value until they leave it
+   * unchanged. Returns the names that changed, or null when the forms differ in shape (an inline
+   * row came or went), which takes a reload. */
+  function updateForm(fresh) {
+    const form = formState.form;
+    const theirs = controls(fresh);
+    const names = new Set(theirs.map((node) => node.name));
+    const mine = controls(form).filter((node) => names.has(node.name)); // not the widgets' own
+    if (mine.length !== theirs.length || mine.some((node, i) => node.name !== theirs[i].name)) return null;
+    const pairs = mine.map((node, i) => [node, theirs[i]]).filter(([node, source]) => differs(node, source));
+    if (pairs.some(([node]) => node.classList.contains("filtered"))) return null; // a two-box selector
+    const changed = new Set();
+    for (const [node, source] of pairs) {
+      changed.add(fieldName(node.name));
+      if (node === document.activeElement) {
+        node.addEventListener("blur", () => {
+          if (!edited(node)) {
+            adopt(node, source);
+            formState.initial = formData(form);
+          }
+        }, { once: true });
+      } else {
+        adopt(node, source);
+      }
+    }
+    const shown = form.querySelectorAll(".readonly");
+    const fresher = fresh.querySelectorAll(".readonly");
+    if (shown.length === fresher.length) {
+      shown.forEach((node, i) => {
+        if (node.innerHTML !== fresher[i].innerHTML) node.innerHTML = fresher[i].innerHTML;
+      });
+    }
+    formState.initial = formData(form);
+    formState.rendered = formData(fresh);
+    return Array.from(changed);
+  }
+
+  function fieldName(name) {
+    return name.replace(/^.*-\d+-/, "").replace(/_\d+$/, "");
+  }
+
+  function differs(node, source) {
+    if (node.tagName === "SELECT") {
+      return node.innerHTML !== source.innerHTML ||
+        Array.from(node.options).some((o, i) => o.selected !== source.options[i].defaultSelected);
+    }
+    if (node.type === "checkbox" || node.type === "radio") return node.checked !== source.defaultChecked;
+    if (node.type === "file") return false;
+    return node.value !== source.defaultValue;
+  }
+
+  function adopt(node, source) {
+    if (node.tagName === "SELECT") {
+      if (node.innerHTML !== source.innerHTML) node.innerHTML = source.innerHTML;
+      Array.from(node.options).forEach((o, i) => {
+        o.defaultSelected = source.options[i].defaultSelected;
+        o.selected = source.options[i].defaultSelected;
+      });
+      node.dispatchEvent(new Event("change", { bubbles: true })); // widgets built on it follow
+    } else if (node.type === "checkbox" || node.type === "radio") {
+      node.defaultChecked = node.checked = source.defaultChecked;
+    } else if (node.type !== "file") {
+      node.defaultValue = source.defaultValue;
+      node.value = source.defaultValue;
     }
   }
 
-  async function catchUp() {
-    // After a reload caused by a change, more changes may have come between the server
-    // rendering this page and the socket subscribing: look once, now that events flow.
-    const response = await fetch(location.href, { headers: { "X-Live-Admin-Refresh": "1" } });
-    if (response.redirected) return formChanged({ action: "deleted" });
-    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-    const fresh = doc.querySelector("#content-main form");
-    if (fresh && formData(fresh) !== formState.initial) formChanged({ action: "saved", fields: [] });
+  /** After a reconnect or a return to the page: has the object changed meanwhile? */
+  async function checkForm() {
+    if (!formState) return;
+    const fresh = await fetchForm();
+    if (fresh === null) return deleted();
+    if (formData(fresh) !== formState.rendered) formChanged({ action: "saved", fields: [] });
   }
 
   function reloadKeepingPlace(message, fields) {

@@ -3,7 +3,7 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const path = require("node:path");
-const { debouncer, backoff, diffRows, format } = require(
+const { debouncer, backoff, diffRows, format, firstWindow, retryWait, edited, summary } = require(
   path.join(__dirname, "..", "..", "static", "live_admin", "live-admin.js"),
 );
 
@@ -106,18 +106,22 @@ test("format fills named placeholders", () => {
   assert.equal(format("%(count)s updates", { count: 3 }), "3 updates");
 });
 
+function seeded(run) {
+  let seed = run * 7919;
+  return () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+}
+
 test("200 pages losing their server reconnect at under N/5 a second", () => {
-  // Each page retries with the script's own backoff (first window 12 s, cap 30 s) while the
-  // server is down for 20 s; count attempts per second across all pages, for several seeds.
+  // Each page retries with the script's own waits (its server held 200 sockets; RECONNECT_MS
+  // 12 s) while the server is down for 20 s; count attempts per second, for several seeds.
   for (let run = 1; run <= 10; run++) {
-    let seed = run * 7919;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const random = seeded(run);
     const pages = 200;
     const perSecond = new Map();
     for (let page = 0; page < pages; page++) {
       let time = 0;
       for (let attempt = 0; time <= 20000; attempt++) {
-        time += backoff(attempt, 12000, 30000, random);
+        time += retryWait(attempt, pages, 12000, random);
         const second = Math.floor(time / 1000);
         perSecond.set(second, (perSecond.get(second) || 0) + 1);
       }
@@ -125,4 +129,47 @@ test("200 pages losing their server reconnect at under N/5 a second", () => {
     const busiest = Math.max(...perSecond.values());
     assert.ok(busiest < pages / 5, `run ${run}: busiest second had ${busiest} attempts`);
   }
+});
+
+test("a handful of pages are live again within 5 s of their server's return", () => {
+  for (let run = 1; run <= 50; run++) {
+    const random = seeded(run);
+    for (const downFor of [1000, 3000, 10000]) {
+      for (let page = 0; page < 5; page++) {
+        let time = 0;
+        for (let attempt = 0; time < downFor; attempt++) time += retryWait(attempt, 5, 12000, random);
+        assert.ok(time - downFor < 5000, `run ${run}: back ${time - downFor} ms after the server`);
+      }
+    }
+  }
+});
+
+test("the first window scales with the server's sockets, within RECONNECT_MS", () => {
+  assert.equal(firstWindow(0, 12000), 500);
+  assert.equal(firstWindow(5, 12000), 500);
+  assert.equal(firstWindow(100, 12000), 6000);
+  assert.equal(firstWindow(200, 12000), 12000);
+  assert.equal(firstWindow(5000, 12000), 12000);
+});
+
+test("edited compares a control with what was rendered, not with focus", () => {
+  assert.equal(edited({ tagName: "INPUT", type: "text", value: "a", defaultValue: "a" }), false);
+  assert.equal(edited({ tagName: "INPUT", type: "text", value: "b", defaultValue: "a" }), true);
+  assert.equal(edited({ tagName: "INPUT", type: "checkbox", checked: true, defaultChecked: false }), true);
+  const option = (selected, defaultSelected) => ({ selected, defaultSelected });
+  const select = (options, multiple = false) => ({ tagName: "SELECT", options, multiple });
+  assert.equal(edited(select([option(false, false), option(true, true)])), false);
+  assert.equal(edited(select([option(true, false), option(false, true)])), true);
+  assert.equal(edited(select([option(true, false), option(false, false)])), false); // none marked: the first
+});
+
+test("summary says what a refresh changed", () => {
+  const text = {
+    changedOne: "1 row changed", changedMany: "%(count)s rows changed",
+    addedOne: "1 added", addedMany: "%(count)s added",
+    removedOne: "1 removed", removedMany: "%(count)s removed",
+  };
+  assert.equal(summary({ changed: 2, added: 1, removed: 0 }, text), "2 rows changed, 1 added");
+  assert.equal(summary({ changed: 0, added: 0, removed: 3 }, text), "3 removed");
+  assert.equal(summary({ changed: 0, added: 0, removed: 0 }, text), "");
 });

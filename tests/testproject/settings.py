@@ -28,6 +28,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
+if os.environ.get("LIVE_ADMIN_TEST_CSP") == "1":  # browser tests of a strict policy
+    MIDDLEWARE.append("testproject.csp.strict_csp")
 ROOT_URLCONF = "testproject.urls"
 ASGI_APPLICATION = "testproject.asgi.application"
 TEMPLATES = [
