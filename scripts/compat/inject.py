@@ -71,7 +71,8 @@ class CompatConfig(AppConfig):
 
     def ready(self) -> None:
         mode = os.environ["LIVE_ADMIN_COMPAT"]
-        {"server": make_admins_live, "models": observe_test_models}[mode]()
+        live = {"server": make_admins_live, "selenium": make_admins_live}
+        live.get(mode, observe_test_models)()
         logger = logging.getLogger("live_admin")
         if not any(isinstance(h, LoggedErrors) for h in logger.handlers):
             logger.addHandler(LoggedErrors(os.environ["COMPAT_RESULTS"] + ".logged"))
