@@ -1,8 +1,8 @@
 """Run Django's ``tests/runtests.py`` as ``python -m compat.run TESTS_DIR [runtests args]``.
 
-With ``LIVE_ADMIN_COMPAT=server``, ``models`` or ``selenium`` in the environment, live_admin is injected first
-(``compat.inject``); otherwise Django's suite runs stock. Either way the outcomes are recorded
-(``compat.settings`` selects ``compat.runner.RecordingRunner``).
+With ``LIVE_ADMIN_COMPAT=server``, ``models`` or ``selenium`` in the environment, live_admin is
+injected first (``compat.inject``); otherwise Django's suite runs stock. Either way the outcomes
+are recorded (``compat.settings`` selects ``compat.runner.RecordingRunner``).
 """
 
 from __future__ import annotations
