@@ -188,3 +188,27 @@ def test_a_strict_content_security_policy_holds(
     finally:
         context.close()
         strict.stop()
+
+
+@pytest.mark.parametrize("kind", ["form", "list"])
+def test_a_page_coming_back_into_view_checks_what_it_missed(
+    open_page: OpenPage, admin_user: User, ticket: Ticket, kind: str
+) -> None:
+    path = (
+        f"/admin/testapp/ticket/{ticket.pk}/change/" if kind == "form" else "/admin/testapp/ticket/"
+    )
+    page = open_page(admin_user, path)
+    flip = (
+        "(state) => { Object.defineProperty(document, 'visibilityState',"
+        " {value: state, configurable: true});"
+        " document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+    page.evaluate(flip, "hidden")
+    Ticket.objects.filter(pk=ticket.pk).update(title="Changed, unannounced")  # no signal
+    page.evaluate(flip, "visible")
+    if kind == "form":
+        expect(page.locator("#id_title")).to_have_value("Changed, unannounced", timeout=WAIT)
+    else:
+        expect(
+            page.locator("#result_list tbody tr", has_text="Changed, unannounced")
+        ).to_have_count(1, timeout=WAIT)
