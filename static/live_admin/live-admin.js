@@ -584,6 +584,7 @@
     };
     if (dirty()) return keep();
     const fresh = await fetchForm();
+    if (fresh === undefined) return;
     if (fresh === null) return deleted();
     if (dirty()) return keep(); // the user started typing meanwhile
     const changed = updateForm(fresh);
@@ -592,9 +593,11 @@
     highlight(message.fields && message.fields.length ? message.fields : changed);
   }
 
-  /** The change form as the admin renders it now, or null when the object is gone. */
+  /** The change form as the admin renders it now, null when the object is gone, undefined when
+   * the session is (the socket's close says so). */
   async function fetchForm() {
     const response = await fetch(location.href, { headers: { "X-Live-Admin-Refresh": "1" } });
+    if (response.redirected && cfg.loginUrl && new URL(response.url).pathname === cfg.loginUrl) return undefined;
     if (response.redirected || !response.ok) return null;
     const doc = new DOMParser().parseFromString(await response.text(), "text/html");
     return doc.querySelector("#content-main form");
@@ -672,6 +675,8 @@
   async function checkForm() {
     if (!formState) return;
     const fresh = await fetchForm();
+    el.dataset.checks = String(Number(el.dataset.checks || 0) + 1); // for tests to wait on
+    if (fresh === undefined) return;
     if (fresh === null) return deleted();
     if (formData(fresh) !== formState.rendered) formChanged({ action: "saved", fields: [] });
   }

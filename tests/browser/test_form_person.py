@@ -19,6 +19,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 OpenPage = Callable[..., Page]
 WAIT = 10_000
+#: Hide or show the page as the browser does when its tab is switched away from and back.
+FLIP = (
+    "(state) => { Object.defineProperty(document, 'visibilityState',"
+    " {value: state, configurable: true});"
+    " document.dispatchEvent(new Event('visibilitychange')); }"
+)
 
 
 @pytest.fixture
@@ -198,17 +204,26 @@ def test_a_page_coming_back_into_view_checks_what_it_missed(
         f"/admin/testapp/ticket/{ticket.pk}/change/" if kind == "form" else "/admin/testapp/ticket/"
     )
     page = open_page(admin_user, path)
-    flip = (
-        "(state) => { Object.defineProperty(document, 'visibilityState',"
-        " {value: state, configurable: true});"
-        " document.dispatchEvent(new Event('visibilitychange')); }"
-    )
-    page.evaluate(flip, "hidden")
+    page.evaluate(FLIP, "hidden")
     Ticket.objects.filter(pk=ticket.pk).update(title="Changed, unannounced")  # no signal
-    page.evaluate(flip, "visible")
+    page.evaluate(FLIP, "visible")
     if kind == "form":
         expect(page.locator("#id_title")).to_have_value("Changed, unannounced", timeout=WAIT)
     else:
         expect(
             page.locator("#result_list tbody tr", has_text="Changed, unannounced")
         ).to_have_count(1, timeout=WAIT)
+
+
+def test_an_ended_session_is_not_a_deleted_object(
+    open_page: OpenPage, admin_user: User, ticket: Ticket
+) -> None:
+    from django.contrib.sessions.models import Session
+
+    page = open_page(admin_user, f"/admin/testapp/ticket/{ticket.pk}/change/")
+    Session.objects.all().delete()  # the session ends without a logout (expiry, a flush)
+    page.evaluate(FLIP, "hidden")
+    page.evaluate(FLIP, "visible")  # the page checks its object: the admin answers with login
+    expect(page.locator("#live-admin")).to_have_attribute("data-checks", "1", timeout=WAIT)
+    expect(page.locator("#live-admin-banner")).to_have_count(0)
+    expect(page.locator("input[name=_save]")).to_be_enabled()
