@@ -13,6 +13,9 @@ from live_admin import checks
 from live_admin.admin import LiveAdminMixin
 from testapp.models import Secret, Tag
 
+# Django 6.1's model checks ask the database whether it supports JSONField.
+pytestmark = pytest.mark.django_db
+
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
