@@ -46,7 +46,7 @@ define run_suite
 endef
 
 test: lint wheel
-	@scripts/system-deps redis-server chromium chromedriver:chromium-driver node:nodejs
+	@scripts/system-deps redis-server chromium chromedriver:chromium-driver node:nodejs pg_ctlcluster:postgresql
 	node --test tests/js/
 	$(MAKE) --no-print-directory test-primary test-newest
 

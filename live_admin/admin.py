@@ -8,13 +8,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from django.contrib import messages
 from django.contrib.admin.sites import all_sites
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import router, transaction
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import select_template
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from . import conflicts
 from .broadcast import acting, batch
 from .conf import get_config
 from .observers import observe
@@ -60,16 +65,22 @@ STRINGS = {
     "deleted": _("This object was deleted. Saving is disabled."),
 }
 
+_NOT_SAVED = _("“%(object)s” was not saved: someone else changed it while you were editing.")
+_REFUSED = _("“%(object)s” was not saved: someone else changed %(fields)s while you were editing.")
+
 
 class LiveAdminMixin(_Base):
     """Mix into a ModelAdmin to broadcast its model's changes to live admin pages.
 
     ``live_fields``: only changes to these fields are broadcast (default: every field).
     ``live_group_by``: fields whose values form object groups that pages can subscribe to.
+    ``live_conflicts``: ``"merge"``, ``"refuse"`` or ``"off"`` (see :mod:`live_admin.conflicts`);
+    None takes ``LIVE_ADMIN["CONFLICTS"]``.
     """
 
     live_fields: Sequence[str] | None = None
     live_group_by: Sequence[str] = ()
+    live_conflicts: str | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -109,7 +120,15 @@ class LiveAdminMixin(_Base):
             "login_url": reverse(f"{self.admin_site.name}:login"),
             "strings_json": json.dumps({key: str(value) for key, value in STRINGS.items()}),
             "refresh": request.headers.get(REFRESH_HEADER) == "1",
+            "unsaved": kind == "change_form" and request.method == "POST",
         }
+
+    def live_conflict_mode(self) -> str:
+        """How saves are checked against changes made meanwhile (a bad value is check E012's)."""
+        mode = self.live_conflicts
+        if mode is None:
+            mode = get_config()["CONFLICTS"]
+        return mode if mode in conflicts.MODES else "merge"
 
     def live_group(self, request: HttpRequest) -> tuple[str, str] | None:
         """The ``live_group_by`` group a changelist is filtered to, if exactly one value of one
@@ -149,19 +168,107 @@ class LiveAdminMixin(_Base):
         with acting(by, origin), batch():
             yield
 
+    @contextmanager
+    def live_checking(self, request: HttpRequest, object_id: str | None) -> Iterator[None]:
+        """Check the save of a change form (``object_id``) or of a list_editable changelist
+        (None) against the state token it was rendered with."""
+        state = None
+        if request.method == "POST" and self.live_conflict_mode() != "off":
+            if object_id is not None and "_saveasnew" not in request.POST:
+                key = f"{self.model._meta.label_lower}:{unquote(object_id)}"
+                state = conflicts.read_token(request, key)
+            elif object_id is None and self.list_editable and "_save" in request.POST:
+                state = conflicts.read_token(request, None)
+        if state is None:
+            yield
+            return
+        conflicts.begin(request, state)
+        try:
+            # One transaction from the row locks to the save (the changelist saves in its own).
+            with transaction.atomic(using=router.db_for_write(self.model)):
+                yield
+        finally:
+            conflicts.begin(request, None)
+
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        with self.live_acting(request):
+        object_id = args[0] if args else kwargs.get("object_id")
+        with self.live_acting(request), self.live_checking(request, object_id):
             return super().changeform_view(request, *args, **kwargs)
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Model | None:
+        if conflicts.state_of(request) is not None:  # a checked save: lock the row first
+            meta = self.model._meta
+            try:
+                field = meta.pk if from_field is None else meta.get_field(from_field)
+                value = field.to_python(object_id)
+            except (FieldDoesNotExist, ValidationError):
+                pass  # the stock lookup below says what is wrong
+            else:
+                db = router.db_for_write(self.model)
+                conflicts.lock(self.model, db, **{field.name: value})
+        return super().get_object(request, object_id, from_field)
+
+    def get_form(
+        self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        state = conflicts.state_of(request)
+        if state is not None and change and obj is not None:
+            return conflicts.checked_form(form, self.live_conflict_mode(), base=state["f"])
+        return form
+
+    def get_formsets_with_inlines(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        state = conflicts.state_of(request)
+        for formset, inline in super().get_formsets_with_inlines(request, obj):
+            if state is not None and obj is not None:
+                formset = conflicts.checked_formset(
+                    formset, self.live_conflict_mode(), state.get("r", {})
+                )
+            yield formset, inline
+
+    def get_changelist_formset(self, request: HttpRequest, **kwargs: Any) -> Any:
+        formset = super().get_changelist_formset(request, **kwargs)
+        state = conflicts.state_of(request)
+        if state is None:
+            return formset
+        mode = self.live_conflict_mode()
+        found = request._live_admin_formsets = []  # type: ignore[attr-defined]
+        return conflicts.checked_formset(formset, mode, state.get("r", {}), found=found)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        extra_context = {
-            **(extra_context or {}),
-            "live_admin": self.live_page(request, "change_list"),
-        }
-        with self.live_acting(request):
-            return super().changelist_view(request, extra_context)
+        live = self.live_page(request, "change_list")
+        extra_context = {**(extra_context or {}), "live_admin": live}
+        with self.live_acting(request), self.live_checking(request, None):
+            response = super().changelist_view(request, extra_context)
+        for formset in getattr(request, "_live_admin_formsets", ()):
+            self.live_report(request, formset, saved=response.status_code == 302)
+        cl = (getattr(response, "context_data", None) or {}).get("cl")
+        if cl is not None and cl.formset is not None and self.live_conflict_mode() != "off":
+            live["state"] = conflicts.token(None, None, [cl.formset])
+        return response
+
+    def live_report(self, request: HttpRequest, formset: Any, saved: bool) -> None:
+        """Tell the user which list rows were not saved because of changes made meanwhile: as a
+        message when the rest was saved, as the rows' own errors when the list comes back."""
+        for form in formset.forms:
+            if not getattr(form, "live_skipped", False):
+                continue
+            refused = str(_REFUSED) % {"object": form.instance, "fields": form.live_refused}
+            if not saved:
+                for item in form.live_conflicts:
+                    name = item["name"].rpartition("-")[2]
+                    form.add_error(name, conflicts.list_error(item))
+                if form.live_refused:
+                    form.add_error(None, refused)
+            elif form.live_refused:
+                messages.error(request, refused)
+            else:
+                details = " ".join(conflicts.list_error(item) for item in form.live_conflicts)
+                messages.error(request, f"{_NOT_SAVED % {'object': form.instance}} {details}")
 
     def render_change_form(
         self,
@@ -172,8 +279,18 @@ class LiveAdminMixin(_Base):
         form_url: str = "",
         obj: Model | None = None,
     ) -> HttpResponse:
-        context["live_admin"] = self.live_page(request, "change_form", obj)
+        live = context["live_admin"] = self.live_page(request, "change_form", obj)
+        if change and obj is not None and self.live_conflict_mode() != "off":
+            form = context["adminform"].form
+            formsets = [inline.formset for inline in context.get("inline_admin_formsets", ())]
+            live["state"] = conflicts.token(obj, form, formsets)
+            live["conflicts"] = conflicts.collected(form, formsets)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        for line in conflicts.lost(formsets):
+            messages.warning(request, line)
 
     def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         with self.live_acting(request):

@@ -16,6 +16,8 @@ from django.core.exceptions import FieldDoesNotExist
 
 from .conf import DEFAULTS, TYPES, get_config
 
+MODES = ("merge", "refuse", "off")  # as live_admin.conflicts.MODES; that module loads forms
+
 IN_MEMORY = "channels.layers.InMemoryChannelLayer"
 APP_DIRS_LOADER = "django.template.loaders.app_directories.Loader"
 Check = Callable[..., list[CheckMessage]]
@@ -65,6 +67,16 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                     f"LIVE_ADMIN[{key!r}] must be {names}, not {type(item).__name__}.",
                     hint=f"The default is {DEFAULTS[key]!r}.",
                     id="live_admin.E003",
+                )
+            )
+        elif key == "CONFLICTS" and item not in MODES:
+            messages.append(
+                Error(
+                    f"LIVE_ADMIN['CONFLICTS'] is {item!r}; it must be one of "
+                    + ", ".join(repr(m) for m in MODES)
+                    + ". Until fixed, saves are merged.",
+                    hint="The default is 'merge'.",
+                    id="live_admin.E012",
                 )
             )
     return messages
@@ -184,6 +196,20 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
                     )
                 )
                 continue
+            mode = admin.live_conflicts
+            if mode is not None and mode not in MODES:
+                messages.append(
+                    Error(
+                        f"{type(admin).__name__}.live_conflicts is {mode!r}; it must be one of "
+                        + ", ".join(repr(m) for m in MODES)
+                        + ", or None. Until fixed, saves are merged.",
+                        hint="'merge' keeps others' changes and refuses real conflicts, "
+                        "'refuse' refuses any save of an object changed meanwhile, 'off' "
+                        "checks nothing.",
+                        obj=admin,
+                        id="live_admin.E012",
+                    )
+                )
             bad = [
                 attr
                 for attr in ("live_fields", "live_group_by")

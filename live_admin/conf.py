@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "SEND_TIMEOUT": 1.0,
     "MAX_PENDING": 10_000,
     "FLUSH_TIMEOUT": 2.0,
+    "CONFLICTS": "merge",
 }
 
 #: The type each value must have; checked by the system check ``live_admin.E002``.
@@ -42,6 +43,7 @@ TYPES: dict[str, type | tuple[type, ...]] = {
     "SEND_TIMEOUT": (int, float),
     "MAX_PENDING": int,
     "FLUSH_TIMEOUT": (int, float),
+    "CONFLICTS": str,
 }
 
 

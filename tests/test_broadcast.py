@@ -168,6 +168,7 @@ def test_inline_save_is_one_change_of_the_order(admin_client: Client) -> None:
             {
                 "customer": "Ann",
                 "status": "new",
+                "priority": "0",
                 "lines-TOTAL_FORMS": "2",
                 "lines-INITIAL_FORMS": "0",
                 "lines-0-product": "Tea",

@@ -176,3 +176,21 @@ def test_silent_where_live_admin_is_not_installed() -> None:
     apps = ["daphne", "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes"]
     assert ids(LIVE_ADMIN=5) == ["live_admin.E001"]
     assert ids(LIVE_ADMIN=5, INSTALLED_APPS=apps) == []
+
+
+@pytest.mark.parametrize("value", ["merged", "", 1])
+def test_live_conflicts_must_be_a_mode(value: object) -> None:
+    site = admin.AdminSite(name="checks-conflicts")
+    odd = type("OddAdmin", (LiveAdminMixin, admin.ModelAdmin), {"live_conflicts": value})
+    site.register(Secret, odd)
+    try:
+        (message,) = [m for m in run_checks() if m.id == "live_admin.E012"]
+        assert message.msg.startswith(f"OddAdmin.live_conflicts is {value!r}; it must be one of")
+        assert site._registry[Secret].live_conflict_mode() == "merge"  # until fixed
+    finally:
+        site.unregister(Secret)
+
+
+def test_the_conflicts_setting_must_be_a_mode() -> None:
+    assert ids(LIVE_ADMIN={"CONFLICTS": "sometimes"}) == ["live_admin.E012"]
+    assert ids(LIVE_ADMIN={"CONFLICTS": "refuse"}) == []

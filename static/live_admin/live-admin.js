@@ -537,6 +537,8 @@
   }
 
   function dirty() {
+    // A form the server sent back (errors, a conflict) holds values that are not saved yet.
+    if (formState !== null && cfg.unsaved === "true") return true;
     return formState !== null && formData(formState.form) !== formState.initial;
   }
 
@@ -617,7 +619,7 @@
     if (pairs.some(([node]) => node.classList.contains("filtered"))) return null; // a two-box selector
     const changed = new Set();
     for (const [node, source] of pairs) {
-      changed.add(fieldName(node.name));
+      if (!node.name.startsWith("_live")) changed.add(fieldName(node.name)); // not our token
       if (node === document.activeElement) {
         node.addEventListener("blur", () => {
           if (!edited(node)) {

@@ -123,6 +123,15 @@ class OtherNoteAdmin(LiveAdminMixin, ImportExportModelAdmin):
     list_display = ["text", "pinned"]
 
 
+@admin.register(Order, site=other_site)
+class OtherOrderAdmin(LiveAdminMixin, admin.ModelAdmin):
+    """Two editable columns, for merges of disjoint list edits."""
+
+    list_display = ["customer", "status", "priority"]
+    list_editable = ["status", "priority"]
+    inlines = [OrderLineInline]
+
+
 @admin.register(User, site=other_site)
 class LiveUserAdmin(LiveAdminMixin, UserAdmin):
     """A live user admin: logins must still set last_login."""

@@ -36,6 +36,7 @@ class Ticket(models.Model):
 class Order(models.Model):
     customer = models.CharField(max_length=100)
     status = models.CharField(max_length=20, default="new")
+    priority = models.IntegerField(default=0)
 
 
 class OrderLine(models.Model):

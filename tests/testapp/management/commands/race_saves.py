@@ -1,0 +1,75 @@
+import json
+import threading
+import uuid
+
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand
+from django.db import connection
+from django.test import Client
+from forms import form_data
+
+from live_admin import conflicts
+from testapp.admin import TicketAdmin
+from testapp.models import Project, Ticket
+
+
+class Command(BaseCommand):
+    help = (
+        "Two admins save one ticket's change form at the same moment, each changing another "
+        "field; print what the database holds after. The first holds its row lock until the "
+        "second is about to take it."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-lock", action="store_true", help="Take no lock (to see a race).")
+
+    def handle(self, no_lock, **options):
+        user = User.objects.create_superuser(f"racer-{uuid.uuid4().hex[:8]}", password="pw")
+        ticket = Ticket.objects.create(project=Project.objects.create(name="Race"), title="before")
+        url = f"/admin/testapp/ticket/{ticket.pk}/change/"
+        clients = [Client(), Client()]
+        for client in clients:
+            client.force_login(user)
+        first, second = (form_data(c.get(url).content, "ticket_form") for c in clients)
+
+        inside, locking = threading.Event(), threading.Event()
+        real_lock, real_save = conflicts.lock, TicketAdmin.save_model
+
+        def lock(model, using, **lookup):
+            if threading.current_thread().name == "second":
+                locking.set()
+            if not no_lock:
+                real_lock(model, using, **lookup)
+
+        def save_model(admin, request, obj, form, change):
+            if threading.current_thread().name == "first":
+                inside.set()
+                if not locking.wait(30):
+                    raise RuntimeError("the second save never came")
+            real_save(admin, request, obj, form, change)
+
+        conflicts.lock, TicketAdmin.save_model = lock, save_model
+        codes = {}
+
+        def post(name, client, data):
+            try:
+                codes[name] = client.post(url, data).status_code
+            except Exception as exc:  # a "database is locked", say
+                codes[name] = repr(exc)
+            finally:
+                connection.close()
+
+        one = threading.Thread(
+            target=post, name="first", args=("first", clients[0], {**first, "title": "after"})
+        )
+        two = threading.Thread(
+            target=post, name="second", args=("second", clients[1], {**second, "status": "done"})
+        )
+        one.start()
+        if not inside.wait(30):
+            raise RuntimeError("the first save never got in")
+        two.start()
+        one.join(60)
+        two.join(60)
+        ticket.refresh_from_db()
+        self.stdout.write(json.dumps({**codes, "title": ticket.title, "status": ticket.status}))
