@@ -63,6 +63,8 @@ STRINGS = {
     "keepEdits": _("Your unsaved changes are kept until you choose."),
     "reload": _("Reload (discard my changes)"),
     "deleted": _("This object was deleted. Saving is disabled."),
+    "isEditing": _("%(name)s is editing"),
+    "isViewing": _("%(name)s is viewing"),
 }
 
 _NOT_SAVED = _("“%(object)s” was not saved: someone else changed it while you were editing.")
@@ -121,6 +123,8 @@ class LiveAdminMixin(_Base):
             "strings_json": json.dumps({key: str(value) for key, value in STRINGS.items()}),
             "refresh": request.headers.get(REFRESH_HEADER) == "1",
             "unsaved": kind == "change_form" and request.method == "POST",
+            "state": None,  # the conflict token (set once the form or list is known)
+            "conflicts": [],
         }
 
     def live_conflict_mode(self) -> str:

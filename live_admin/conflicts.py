@@ -28,6 +28,7 @@ from typing import Any
 from django import forms
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.files.base import File
 from django.db import connections, router
 from django.db.models import Model
 from django.forms.formsets import DELETION_FIELD_NAME, ORDERING_FIELD_NAME
@@ -62,6 +63,8 @@ def canonical(field: forms.Field, value: Any) -> str:
 def _text(value: Any) -> str:
     if value is None or (isinstance(value, str) and value == ""):
         return ""
+    if isinstance(value, File):  # by name: a stored file's other attributes open it
+        return "f" + str(value.name or "")
     if isinstance(value, Model):
         return f"m{value.pk}"
     if isinstance(value, bool):
@@ -74,8 +77,6 @@ def _text(value: Any) -> str:
         return "[" + ",".join(sorted(_text(item) for item in value)) + "]"
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    if hasattr(value, "read") or hasattr(value, "storage"):  # a file, uploaded or stored
-        return "f" + str(getattr(value, "name", "") or "")
     return str(value)
 
 

@@ -28,7 +28,8 @@ from django.http import HttpRequest
 from . import groups
 from .conf import get_config
 from .hub import Hub, hub_for
-from .permissions import Refused, Subscription, build_request, resolve
+from .permissions import Refused, Subscription, build_request, resolve, watchable
+from .presence import PresenceHandlers
 from .sender import get_layer, sender
 
 logger = logging.getLogger("live_admin")
@@ -98,8 +99,8 @@ def _text(message: dict[str, Any], key: str, *, limit: int, required: bool = Tru
     return value
 
 
-class LiveAdminConsumer(AsyncWebsocketConsumer):
-    """Serves subscriptions to model, object and object-group changes."""
+class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
+    """Serves subscriptions to model, object and object-group changes, and presence."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -114,6 +115,8 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         self.inbox: deque[dict[str, Any]] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.hub: Hub | None = None
+        self.present_on: dict[str, tuple[str, str]] = {}
+        self.watches: dict[str, tuple[tuple[str, str], ...]] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # As channels' AsyncConsumer.__call__, but with layer events handed over by the
@@ -185,6 +188,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
             return
         _sockets_per_user[user_id] += 1
         self.allowed = True
+        self._start_presence(self.scope["user"])
         self.hub = hub_for(self.channel_layer)  # only sockets let in start the process's hub
         self.hub.attach(self)
         session = self.scope.get("session")
@@ -209,6 +213,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
             return
         if self.recheck_task is not None:
             self.recheck_task.cancel()
+        await self._end_presence()
         groups_left = [*self.members, self.session_group]
         self.members.clear()
         self.subscriptions.clear()
@@ -248,6 +253,10 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
                 await self._subscribe(message)
             elif kind == "unsubscribe":
                 await self._unsubscribe(message)
+            elif kind == "presence":
+                await self._presence(message)
+            elif kind == "watch":
+                await self._watch(message)
             elif kind == "ping":
                 await self._send({"type": "pong"})
             else:
@@ -276,7 +285,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
                 raise Invalid("'group' must be an object, and cannot be given with 'pk'.")
             field = _text(group, "field", limit=MAX_VALUE_LENGTH)
             value = _text(group, "value", limit=MAX_VALUE_LENGTH, required=False)
-        if len(self.subscriptions) >= get_config()["MAX_SUBSCRIPTIONS"]:
+        if len(self.subscriptions) + len(self.watches) >= get_config()["MAX_SUBSCRIPTIONS"]:
             raise Refused("too_many", "Too many subscriptions on this socket.")
         request = build_request(self.scope, self.scope["user"])
         sub = await database_sync_to_async(resolve)(request, sub_id, label, pk, field, value)
@@ -295,6 +304,7 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
         sub = self.subscriptions.pop(sub_id or "", None)
         if sub is None:
             raise Refused("not_found", "No subscription with that id.")
+        await self._stop_presence(sub.id)
         await self._drop_groups(sub)
         await self._send({"type": "unsubscribed", "id": sub_id})
 
@@ -361,8 +371,17 @@ class LiveAdminConsumer(AsyncWebsocketConsumer):
                 )
             except Refused as exc:
                 del self.subscriptions[sub.id]
+                await self._stop_presence(sub.id)
                 await self._drop_groups(sub)
                 await self._error(sub.id, exc.code, "Subscription ended: " + exc.message)
+        for watch_id, objects in list(self.watches.items()):
+            label, pks = objects[0][0], [pk for _, pk in objects]
+            try:
+                _, granted = await database_sync_to_async(watchable)(request, label, pks)
+            except Refused:
+                granted = []
+            if len(granted) != len(pks):
+                await self._set_watch(watch_id, tuple((label, pk) for pk in granted))
 
     # -- helpers ------------------------------------------------------------------------------
 

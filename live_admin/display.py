@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.core.files.base import File
 from django.db.models import Model
 from django.utils import formats
 from django.utils.text import Truncator
@@ -34,7 +35,7 @@ def _label(field: forms.Field, value: Any) -> str:
         return str(labels.get(str(value), value))
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
-    if hasattr(value, "name") and hasattr(value, "storage"):  # a stored file
+    if isinstance(value, File):  # by name: a stored file's other attributes open it
         return value.name or _("(empty)")
     return str(formats.localize(value))
 

@@ -56,3 +56,13 @@ def any_field_group(label: str) -> str:
 def session_group(session_key: str) -> str:
     """The sockets of one login session, closed together on logout."""
     return f"{PREFIX}.s.{token(session_key)}"
+
+
+def presence_group(label: str, pk: object) -> str:
+    """Who has one object open (announcements of live admin pages)."""
+    return f"{object_group(label, pk)}.p"
+
+
+def presence_ask_group(label: str) -> str:
+    """The pages present on some object of the model, asked who is there by a changelist."""
+    return f"{_model(label)}.pa"

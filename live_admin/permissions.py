@@ -131,3 +131,25 @@ def _group(
     text = None if python_value is None else str(python_value)
     names = (groups.field_group(label, field, text), groups.any_field_group(label))
     return Subscription(sub_id, label, None, field, text, names)
+
+
+def watchable(request: HttpRequest, label: str, pks: list[str]) -> tuple[str, list[str]]:
+    """The model's label and those of ``pks`` the user may view (for presence on a changelist's
+    rows): in an admin's ``get_queryset`` and passing its ``has_view_permission(request, obj)``.
+    Raises :class:`Refused` as for a model subscription."""
+    model_sub = resolve(request, "watch", label)
+    model = apps.get_model(model_sub.model)
+    keys = []
+    for pk in pks:
+        try:
+            keys.append(model._meta.pk.to_python(pk))
+        except ValidationError:
+            continue
+    granted: set[str] = set()
+    for admin in live_admins(model):
+        if not (admin.admin_site.has_permission(request) and admin.has_view_permission(request)):
+            continue
+        for obj in admin.get_queryset(request).filter(pk__in=keys):
+            if admin.has_view_permission(request, obj):
+                granted.add(str(obj.pk))
+    return model_sub.model, [pk for pk in pks if pk in granted]

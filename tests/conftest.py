@@ -326,7 +326,10 @@ TO_CLIENT = {
     "resync": {"type"},
     "error": {"type", "id", "code", "message"},
     "changed": {"type", "id", "model", "action", "count", "origin", "pk", "fields", "by", "at"},
+    "presence": {"type", "id", "pk", "people"},
+    "watching": {"type", "id", "pks"},
 }
+PRESENCE_ON_LAYER = {"type", "group", "model", "pk", "pks", "key", "user", "name", "state"}
 ON_LAYER = {"type", "group", "model", "action", "count", "origin", "pk", "fields", "by", "at"}
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -353,11 +356,21 @@ def _all_traffic_is_content_free() -> Iterator[None]:
         to_clients.append(content)
         await original_send(self, content)
 
+    from live_admin import presence
+
+    original_announce = presence.announce
+
+    async def recording_announce(layer: Any, event: dict[str, Any], timeout: float) -> None:
+        on_layer.append(event)
+        await original_announce(layer, event, timeout)
+
     LiveAdminConsumer._send = recording_send  # type: ignore[method-assign]
+    presence.announce = recording_announce  # type: ignore[assignment]
     try:
         yield
     finally:
         LiveAdminConsumer._send = original_send  # type: ignore[method-assign]
+        presence.announce = original_announce  # type: ignore[assignment]
         sender.captures[:] = [c for c in sender.captures if c is not on_layer]
     from live_admin.consumers import _sockets_per_user
 
@@ -368,10 +381,14 @@ def _all_traffic_is_content_free() -> Iterator[None]:
         assert set(message) <= TO_CLIENT[message["type"]], message
         if message["type"] == "changed":
             check_event(message)
+        if message["type"] == "presence":  # display names and a state, nothing else
+            assert all(set(p) == {"name", "state"} for p in message["people"]), message
     for message in on_layer:
         if message["type"] == "live_admin.changed":
             assert set(message) <= ON_LAYER, message
             check_event(message)
+        elif message["type"] == "live_admin.presence":
+            assert set(message) <= PRESENCE_ON_LAYER, message
         else:
             assert message["type"] == "live_admin.logout", message
             assert set(message) == {"type", "group"}, message

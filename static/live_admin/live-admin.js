@@ -211,6 +211,7 @@
   }
 
   function receive(message) {
+    el.dispatchEvent(new CustomEvent("live-admin:message", { detail: message })); // presence.js
     if (message.type === "subscribed") {
       attempt = 0;
       peers = message.sockets || 0;
@@ -484,6 +485,7 @@
     }
     restoreFocus(kept.focus);
     el.dataset.refreshes = String(Number(el.dataset.refreshes || 0) + 1);
+    el.dispatchEvent(new CustomEvent("live-admin:refreshed"));
     return { changed: diff.changed.length, added: diff.added.length, removed: diff.removed.length };
   }
 
@@ -691,6 +693,16 @@
     location.reload();
   }
 
+  // What other scripts of the page (presence.js) may use: the socket, and the form's state.
+  el.liveAdmin = {
+    send(message) {
+      if (!socket || socket.readyState !== 1) return false;
+      socket.send(JSON.stringify(message));
+      return true;
+    },
+    dirty: () => dirty(),
+    rowKey,
+  };
   if (isForm) setUpForm();
   connect();
 })(typeof window !== "undefined" ? window : globalThis);

@@ -1,0 +1,287 @@
+"""Who else has an object open: presence over the live admin socket.
+
+A change form announces itself on its object (``{"type": "presence", "state": "editing"}``) and
+repeats it every ``HEARTBEAT`` seconds; a changelist watches the rows it shows. Announcements go
+through the channel layer to the object's presence group, which only sockets holding a
+permission-checked object subscription or watch of that object are in. Each socket keeps what it
+heard for ``TTL`` seconds after the last announcement, so a page whose socket dropped silently, or
+whose server process was killed, is gone within ``TTL`` without anyone saying so. A socket that
+closes says so at once. Announcements carry display names and a state, never field values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from . import groups
+
+logger = logging.getLogger("live_admin")
+
+PRESENCE = "live_admin.presence"
+#: How often a page repeats its presence, and how long others keep it without a repeat.
+HEARTBEAT = 4
+TTL = 10
+STATES = ("viewing", "editing")
+#: Rows one watch may follow (a changelist page shows 100 by default).
+MAX_WATCHED = 200
+
+Object = tuple[str, str]  # (model label, pk)
+
+
+@dataclass
+class _Seen:
+    user: Any
+    name: str
+    state: str
+    expires: float
+
+
+@dataclass
+class Presence:
+    """The presence side of one socket: where it is present, and whom it sees where."""
+
+    user: Any
+    name: str
+    key: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    #: Objects this socket is present on: object -> state.
+    mine: dict[Object, str] = field(default_factory=dict)
+    #: Others present on the objects this socket follows: object -> socket key -> entry.
+    seen: dict[Object, dict[str, _Seen]] = field(default_factory=dict)
+
+    def event(self, obj: Object, state: str) -> dict[str, Any]:
+        label, pk = obj
+        return {
+            "type": PRESENCE,
+            "group": groups.presence_group(label, pk),
+            "model": label,
+            "pk": pk,
+            "key": self.key,
+            "user": str(self.user),
+            "name": self.name,
+            "state": state,
+        }
+
+    def heard(self, event: dict[str, Any], now: float | None = None) -> tuple[bool, bool]:
+        """Take another socket's announcement: (did who-is-here change, is it a newcomer)."""
+        obj = (event["model"], event["pk"])
+        if event["key"] == self.key or obj not in self.seen:
+            return False, False
+        entries = self.seen[obj]
+        before = people(entries, self.user)
+        newcomer = event["key"] not in entries
+        if event["state"] == "gone":
+            entries.pop(event["key"], None)
+            newcomer = False
+        else:
+            expires = (time.monotonic() if now is None else now) + TTL
+            entries[event["key"]] = _Seen(event["user"], event["name"], event["state"], expires)
+        return people(entries, self.user) != before, newcomer and obj in self.mine
+
+    def expire(self, now: float | None = None) -> list[Object]:
+        """Forget announcements older than ``TTL``; the objects whose people changed."""
+        now = time.monotonic() if now is None else now
+        changed = []
+        for obj, entries in self.seen.items():
+            before = people(entries, self.user)
+            for key in [k for k, e in entries.items() if e.expires <= now]:
+                del entries[key]
+            if people(entries, self.user) != before:
+                changed.append(obj)
+        return changed
+
+
+def people(entries: dict[str, _Seen], me: Any) -> list[dict[str, str]]:
+    """Who is there, once a person (editing if any of their pages is), not counting ``me``."""
+    found: dict[Any, dict[str, str]] = {}
+    for entry in entries.values():
+        if entry.user == str(me):
+            continue
+        person = found.setdefault(entry.user, {"name": entry.name, "state": entry.state})
+        if entry.state == "editing":
+            person["state"] = "editing"
+    return sorted(found.values(), key=lambda p: (p["state"] != "editing", p["name"]))
+
+
+class Sender(Protocol):
+    async def group_send(self, group: str, message: dict[str, Any]) -> None: ...
+
+
+async def announce(layer: Sender, event: dict[str, Any], timeout: float) -> None:
+    """Send an announcement; a layer failure costs the announcement, never the socket."""
+    try:
+        await asyncio.wait_for(layer.group_send(event["group"], event), timeout)
+    except Exception as exc:  # time-outs included: the next heartbeat tries again
+        logger.debug("live_admin: sending presence failed: %s", exc)
+
+
+async def sweep_forever(presence: Presence, changed: Any) -> None:
+    """Every second, expire what went quiet and report the objects whose people changed."""
+    while True:
+        await asyncio.sleep(1)
+        for obj in presence.expire():
+            with contextlib.suppress(Exception):
+                await changed(obj)
+
+
+class PresenceHandlers:
+    """The presence messages of :class:`~live_admin.consumers.LiveAdminConsumer` (mixed in)."""
+
+    presence: Presence | None = None
+    #: Object subscriptions the socket is present on, and watches: id -> objects.
+    present_on: dict[str, Object]
+    watches: dict[str, tuple[Object, ...]]
+    sweeper: asyncio.Task[None] | None = None
+
+    def _start_presence(self, user: Any) -> None:
+        name = getattr(user, "get_full_name", str)() or user.get_username()
+        self.presence = Presence(user.pk, name)
+        self.present_on, self.watches = {}, {}
+
+    async def _presence(self, message: dict[str, Any]) -> None:
+        from .consumers import Invalid, Refused, _text
+
+        sub_id = _text(message, "id", limit=64) or ""
+        sub = self.subscriptions.get(sub_id)  # type: ignore[attr-defined]
+        if sub is None or sub.pk is None:
+            raise Refused("not_found", "No object subscription with that id.")
+        state = message.get("state")
+        if state not in STATES:
+            raise Invalid("'state' must be 'viewing' or 'editing'.")
+        obj = (sub.model, sub.pk)
+        first = sub_id not in self.present_on
+        if first:
+            self.present_on[sub_id] = obj
+            await self._follow(obj, "p:" + sub_id)
+            await self._member(groups.presence_ask_group(sub.model), "p:" + sub_id, True)
+        presence = self._me()
+        presence.mine[obj] = state
+        await self._announce(presence.event(obj, state))
+        if first:
+            await self._tell(obj)
+
+    async def _watch(self, message: dict[str, Any]) -> None:
+        from channels.db import database_sync_to_async
+
+        from .consumers import Invalid, _text
+        from .permissions import build_request, watchable
+
+        watch_id = _text(message, "id", limit=64) or ""
+        label = _text(message, "model", limit=255) or ""
+        pks = message.get("pks")
+        if not isinstance(pks, list) or len(pks) > MAX_WATCHED:
+            raise Invalid(f"'pks' must be a list of at most {MAX_WATCHED} primary keys.")
+        if not all(isinstance(pk, str) and 0 < len(pk) <= 255 for pk in pks):
+            raise Invalid("'pks' must hold primary keys as non-empty strings.")
+        request = build_request(self.scope, self.scope["user"])  # type: ignore[attr-defined]
+        label, granted = await database_sync_to_async(watchable)(request, label, pks)
+        await self._set_watch(watch_id, tuple((label, pk) for pk in granted))
+        await self._send({"type": "watching", "id": watch_id, "pks": granted})  # type: ignore[attr-defined]
+        for obj in self.watches.get(watch_id, ()):
+            if people(self._me().seen.get(obj, {}), self._me().user):
+                await self._tell(obj)
+
+    async def _set_watch(self, watch_id: str, objects: tuple[Object, ...]) -> None:
+        old = set(self.watches.get(watch_id, ()))
+        self.watches[watch_id] = objects
+        if not objects:
+            del self.watches[watch_id]
+        for obj in old - set(objects):
+            await self._unfollow(obj, "w:" + watch_id)
+        new = [obj for obj in objects if obj not in old]
+        for obj in new:
+            await self._follow(obj, "w:" + watch_id)
+        if new:  # one question to the model's present pages; those on these rows answer at once
+            label = new[0][0]
+            ask = {**self._me().event(new[0], "ask"), "group": groups.presence_ask_group(label)}
+            await self._announce({**ask, "pk": "", "pks": [pk for _, pk in new]})
+
+    async def _stop_presence(self, sub_id: str) -> None:
+        obj = self.present_on.pop(sub_id, None)
+        if obj is None:
+            return
+        presence = self._me()
+        if obj not in self.present_on.values():
+            presence.mine.pop(obj, None)
+            await self._announce(presence.event(obj, "gone"))
+        await self._unfollow(obj, "p:" + sub_id)
+        await self._member(groups.presence_ask_group(obj[0]), "p:" + sub_id, False)
+
+    async def _end_presence(self) -> None:
+        """The socket is closing: say so wherever it was present."""
+        if self.presence is None:
+            return
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+        for obj in list(self.presence.mine):
+            await self._announce(self.presence.event(obj, "gone"))
+        self.presence.mine.clear()
+
+    async def _follow(self, obj: Object, member: str) -> None:
+        self._me().seen.setdefault(obj, {})
+        await self._member(groups.presence_group(*obj), member, True)
+        if self.sweeper is None:
+            self.sweeper = asyncio.create_task(sweep_forever(self._me(), self._tell))
+
+    async def _unfollow(self, obj: Object, member: str) -> None:
+        if not await self._member(groups.presence_group(*obj), member, False):
+            self._me().seen.pop(obj, None)
+
+    async def _member(self, group: str, member: str, join: bool) -> bool:
+        """Count ``member`` (a subscription or watch) in or out of ``group``; the socket joins
+        with the first and leaves with the last. Whether the socket is still in the group."""
+        members: dict[str, set[str]] = self.members  # type: ignore[attr-defined]
+        if join:
+            if group not in members:
+                members[group] = set()
+                await self._hub().join(group, self)  # type: ignore[attr-defined]
+            members[group].add(member)
+            return True
+        if group not in members:
+            return False
+        members[group].discard(member)
+        if not members[group]:
+            del members[group]
+            await self._hub().leave(group, self)  # type: ignore[attr-defined]
+            return False
+        return True
+
+    async def live_admin_presence(self, event: dict[str, Any]) -> None:
+        presence = self._me()
+        obj = (event["model"], event["pk"])
+        if event["state"] == "ask":
+            for pk in event.get("pks", ()):
+                if (event["model"], pk) in presence.mine:
+                    mine = (event["model"], pk)
+                    await self._announce(presence.event(mine, presence.mine[mine]))
+            return
+        changed, newcomer = presence.heard(event)
+        if newcomer:  # let a page that just came know we are here
+            await self._announce(presence.event(obj, presence.mine[obj]))
+        if changed:
+            await self._tell(obj)
+
+    async def _tell(self, obj: Object) -> None:
+        """Send the page who is on ``obj`` now, under each id of its that follows it."""
+        presence = self._me()
+        here = people(presence.seen.get(obj, {}), presence.user)
+        ids = [i for i, o in self.present_on.items() if o == obj]
+        ids += [i for i, objects in self.watches.items() if obj in objects]
+        for sub_id in ids:
+            out = {"type": "presence", "id": sub_id, "pk": obj[1], "people": here}
+            await self._send(out)  # type: ignore[attr-defined]
+
+    async def _announce(self, event: dict[str, Any]) -> None:
+        from .conf import get_config
+
+        layer = self.channel_layer  # type: ignore[attr-defined]
+        await announce(layer, event, get_config()["SEND_TIMEOUT"])
+
+    def _me(self) -> Presence:
+        assert self.presence is not None, "only a socket that was let in has presence"
+        return self.presence

@@ -1,0 +1,120 @@
+/* django-live-admin: who else has this object (or these rows) open. Rides the socket of
+ * live-admin.js (#live-admin's liveAdmin and its "live-admin:message" events); no build step. */
+(function () {
+  "use strict";
+
+  const el = document.getElementById("live-admin");
+  if (!el || !el.liveAdmin) return;
+  const api = el.liveAdmin;
+  const text = JSON.parse(el.dataset.strings);
+  const HEARTBEAT_MS = 4000; // live_admin.presence.HEARTBEAT
+  const isForm = el.dataset.pk !== undefined;
+  const here = new Map(); // row pk -> people, on a changelist
+  let state = null;
+  let heartbeat = null;
+
+  function format(template, values) {
+    return template.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
+  }
+
+  function said(people) {
+    return people.map((p) => format(p.state === "editing" ? text.isEditing : text.isViewing, p)).join(" · ");
+  }
+
+  // -- change form: say whether this page is viewing or editing, and show who else is here ------
+
+  function announce(always) {
+    const now = api.dirty() ? "editing" : "viewing";
+    if (!always && now === state) return;
+    if (api.send({ type: "presence", id: "page", state: now })) state = now;
+  }
+
+  function showForm(people) {
+    let box = document.getElementById("live-admin-presence");
+    if (!box) {
+      const form = document.querySelector("#content-main form");
+      if (!form) return;
+      box = document.createElement("p");
+      box.id = "live-admin-presence";
+      box.className = "live-admin-presence";
+      box.setAttribute("role", "status");
+      form.parentNode.insertBefore(box, form);
+    }
+    box.textContent = said(people);
+    box.hidden = people.length === 0;
+    el.dataset.presence = String(people.length); // for tests to wait on
+  }
+
+  // -- changelist: watch the rows shown, mark those someone has open --------------------------
+
+  function rows() {
+    return Array.from(document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)"));
+  }
+
+  function pkOf(row) {
+    const box = row.querySelector("input.action-select");
+    return box ? box.value : null;
+  }
+
+  function watch() {
+    const pks = rows().map(pkOf).filter((pk) => pk !== null).slice(0, 200);
+    if (pks.length) api.send({ type: "watch", id: "rows", model: el.dataset.model, pks });
+  }
+
+  function mark(row, people) {
+    let marker = row.querySelector(".live-admin-here");
+    if (!people.length) {
+      if (marker) marker.remove();
+      return;
+    }
+    if (!marker) {
+      marker = document.createElement("span");
+      marker.className = "live-admin-here";
+      marker.setAttribute("role", "img");
+      const cell = row.querySelector("th") || row.querySelector("td:not(.action-checkbox)");
+      if (!cell) return;
+      cell.append(" ", marker);
+    }
+    const words = said(people);
+    marker.title = words;
+    marker.setAttribute("aria-label", words);
+    marker.dataset.state = people.some((p) => p.state === "editing") ? "editing" : "viewing";
+  }
+
+  function markAll() {
+    for (const row of rows()) mark(row, here.get(pkOf(row)) || []);
+    el.dataset.presence = String(Array.from(here.values()).filter((p) => p.length).length);
+  }
+
+  // -- messages -------------------------------------------------------------------------------
+
+  el.addEventListener("live-admin:message", (event) => {
+    const message = event.detail;
+    if (message.type === "subscribed" && message.id === "page") {
+      if (isForm) {
+        announce(true); // a new socket: say it, and keep saying it
+        clearInterval(heartbeat);
+        heartbeat = setInterval(() => announce(true), HEARTBEAT_MS);
+      } else {
+        watch();
+      }
+    } else if (message.type === "presence" && message.id === "page") {
+      showForm(message.people);
+    } else if (message.type === "presence" && message.id === "rows") {
+      if (message.people.length) here.set(message.pk, message.people);
+      else here.delete(message.pk);
+      markAll();
+    }
+  });
+
+  if (isForm) {
+    // Starting to type (or putting a change back) is told at once.
+    document.addEventListener("input", () => announce(false));
+    document.addEventListener("change", () => announce(false));
+  } else {
+    el.addEventListener("live-admin:refreshed", () => {
+      markAll();
+      watch();
+    });
+  }
+})();

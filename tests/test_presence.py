@@ -1,0 +1,179 @@
+"""Presence over the socket: who has an object open, told only to those who may view it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from conftest import make_user, subscribed_socket
+from django.contrib.auth.models import User
+
+from live_admin import groups, presence
+from live_admin.presence import Presence, people
+from live_admin.sender import get_layer
+from testapp.models import Project, Ticket
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+TIMEOUT = 5
+
+
+@pytest.fixture
+def ticket(admin_user: User) -> Ticket:
+    return Ticket.objects.create(project=Project.objects.create(name="P", owner=None), title="T")
+
+
+async def person(name: str, **extra: Any) -> User:
+    return await sync_to_async(User.objects.create_superuser)(
+        name, password="pw", first_name=name.title(), **extra
+    )
+
+
+async def present(user: User, ticket: Ticket, state: str) -> WebsocketCommunicator:
+    """A change form's socket, present on ``ticket``; returns once it has heard who is there."""
+    comm = await subscribed_socket(user, model="testapp.ticket", pk=str(ticket.pk))
+    await comm.send_json_to({"type": "presence", "id": "s", "state": state})
+    first = await comm.receive_json_from(timeout=TIMEOUT)
+    assert first["type"] == "presence"
+    return comm
+
+
+async def heard(comm: WebsocketCommunicator, expected: list[dict[str, str]]) -> float:
+    """Wait until the page is told ``expected`` are there; how long that took."""
+    start = time.monotonic()
+    while True:
+        message = await comm.receive_json_from(timeout=TIMEOUT)
+        assert message["type"] == "presence", message
+        if message["people"] == expected:
+            return time.monotonic() - start
+
+
+async def test_pages_see_each_other_arrive_type_and_leave(ticket: Ticket) -> None:
+    alice, bob = await person("alice"), await person("bob")
+    a = await present(alice, ticket, "viewing")
+    b = await present(bob, ticket, "viewing")
+    await heard(b, [{"name": "Alice", "state": "viewing"}])  # b learns a was already there
+    await heard(a, [{"name": "Bob", "state": "viewing"}])
+    await b.send_json_to({"type": "presence", "id": "s", "state": "editing"})
+    assert await heard(a, [{"name": "Bob", "state": "editing"}]) < 2
+    await b.disconnect()  # the tab closed
+    assert await heard(a, []) < 2
+    await a.disconnect()
+
+
+async def test_one_person_in_two_tabs_is_one_entry_editing_if_either_is(ticket: Ticket) -> None:
+    alice, bob = await person("alice"), await person("bob")
+    a = await present(alice, ticket, "viewing")
+    b1 = await present(bob, ticket, "viewing")
+    await heard(a, [{"name": "Bob", "state": "viewing"}])
+    b2 = await present(bob, ticket, "editing")
+    await heard(a, [{"name": "Bob", "state": "editing"}])
+    await b2.disconnect()
+    await heard(a, [{"name": "Bob", "state": "viewing"}])
+    for comm in (a, b1):
+        await comm.disconnect()
+
+
+async def test_a_changelist_watches_its_rows(ticket: Ticket) -> None:
+    alice, carol = await person("alice"), await person("carol")
+    a = await present(alice, ticket, "editing")
+    c = await subscribed_socket(carol, model="testapp.ticket")
+    await c.send_json_to(
+        {"type": "watch", "id": "rows", "model": "testapp.ticket", "pks": [str(ticket.pk), "999"]}
+    )
+    assert await c.receive_json_from(timeout=TIMEOUT) == {
+        "type": "watching",
+        "id": "rows",
+        "pks": [str(ticket.pk)],  # no such row: not watched
+    }
+    message = await c.receive_json_from(timeout=TIMEOUT)  # asked: alice answers at once
+    assert message == {
+        "type": "presence",
+        "id": "rows",
+        "pk": str(ticket.pk),
+        "people": [{"name": "Alice", "state": "editing"}],
+    }
+    await a.disconnect()
+    assert (await c.receive_json_from(timeout=TIMEOUT))["people"] == []
+    await c.disconnect()
+
+
+async def test_no_presence_for_rows_a_user_may_not_view(ticket: Ticket) -> None:
+    """TicketAdmin shows staff only the tickets of their projects."""
+    alice = await person("alice")
+    staff = await sync_to_async(make_user)("dave", perms=("view_ticket",))
+    a = await present(alice, ticket, "editing")
+    d = await subscribed_socket(staff, model="testapp.ticket")
+    await d.send_json_to(
+        {"type": "watch", "id": "rows", "model": "testapp.ticket", "pks": [str(ticket.pk)]}
+    )
+    assert (await d.receive_json_from(timeout=TIMEOUT))["pks"] == []
+    # Nor can they announce themselves on it: they hold no subscription to the object.
+    await d.send_json_to({"type": "presence", "id": "s", "state": "viewing"})
+    assert (await d.receive_json_from(timeout=TIMEOUT))["code"] == "not_found"
+    await a.send_json_to({"type": "presence", "id": "s", "state": "viewing"})
+    assert await d.receive_nothing(timeout=0.5)
+    for comm in (a, d):
+        await comm.disconnect()
+
+
+async def test_a_page_that_goes_quiet_is_forgotten(
+    ticket: Ticket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed server process says nothing: its pages' announcements just stop."""
+    monkeypatch.setattr(presence, "TTL", 1)
+    alice = await person("alice")
+    a = await present(alice, ticket, "viewing")
+    ghost = Presence("ghost-user", "Ghost").event(("testapp.ticket", str(ticket.pk)), "editing")
+    await get_layer().group_send(groups.presence_group("testapp.ticket", ticket.pk), ghost)
+    await heard(a, [{"name": "Ghost", "state": "editing"}])
+    assert await heard(a, []) < 3  # TTL, and the once-a-second sweep
+    await a.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ({"type": "presence", "id": "s", "state": "dancing"}, "invalid"),
+        ({"type": "presence", "id": "nope", "state": "viewing"}, "not_found"),
+        ({"type": "watch", "id": "w", "model": "testapp.ticket", "pks": "1"}, "invalid"),
+        ({"type": "watch", "id": "w", "model": "testapp.ticket", "pks": [1]}, "invalid"),
+        ({"type": "watch", "id": "w", "model": "testapp.ticket", "pks": ["1"] * 201}, "invalid"),
+        ({"type": "watch", "id": "w", "model": "testapp.secret", "pks": ["1"]}, "not_found"),
+    ],
+)
+async def test_bad_presence_messages_get_an_error(
+    ticket: Ticket, message: dict[str, Any], code: str
+) -> None:
+    alice = await person("alice")
+    a = await subscribed_socket(alice, model="testapp.ticket", pk=str(ticket.pk))
+    await a.send_to(text_data=json.dumps(message))
+    reply = await a.receive_json_from(timeout=TIMEOUT)
+    assert (reply["type"], reply["code"]) == ("error", code)
+    await a.disconnect()
+
+
+async def test_people_lists_editors_first_and_never_me() -> None:
+    seen = Presence("1", "Me")
+    obj = ("testapp.ticket", "1")
+    seen.seen[obj] = {}
+    for key, user, name, state in [
+        ("k1", "1", "Me", "editing"),
+        ("k2", "2", "Zoe", "viewing"),
+        ("k3", "3", "Yan", "viewing"),
+        ("k4", "3", "Yan", "editing"),
+        ("k5", "4", "Abe", "viewing"),
+    ]:
+        event = {"model": obj[0], "pk": obj[1], "key": key, "user": user, "name": name}
+        seen.heard({**event, "state": state}, now=0)
+    assert people(seen.seen[obj], "1") == [
+        {"name": "Yan", "state": "editing"},
+        {"name": "Abe", "state": "viewing"},
+        {"name": "Zoe", "state": "viewing"},
+    ]
+    assert seen.expire(now=presence.TTL + 1) == [obj]
+    assert people(seen.seen[obj], "1") == []
