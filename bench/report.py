@@ -115,6 +115,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         + (" `--quick`: not figures to quote." if results["quick"] else ""),
         "",
     ]
+    from collaboration import section as collaboration_section
     from reads_report import section as reads_section
 
     for name, render in (
@@ -124,6 +125,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         ("refresh", refresh_section),
         ("memory", lambda r: memory_section(r, pngs[1])),
         ("reads", reads_section),
+        ("collaboration", collaboration_section),
     ):
         if name in results:  # a run with --only and no earlier benchmarks.json has gaps
             parts += render(results[name])

@@ -42,6 +42,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from collaboration import collaboration  # noqa: E402
 from reads import read_overhead  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
@@ -670,7 +671,8 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="keep the sections a failed run did")
     parser.add_argument(
         "--only",
-        help="comma-separated sections to run (saves, fan_out, burst, refresh, memory, reads);"
+        help="comma-separated sections to run (saves, fan_out, burst, refresh, memory, reads,"
+        " collaboration);"
         " the others are kept from the benchmarks.json in --out",
     )
     args = parser.parse_args()
@@ -707,6 +709,7 @@ def main() -> None:
             memory(redis, cookie, [100, 500] if quick else [1000, 5000], 500 if quick else 10_000)
         ),
         "reads": lambda: read_overhead(redis.url, f"redis://127.0.0.1:{free_port()}/0", quick),
+        "collaboration": lambda: collaboration(server, redis, cookie, quick),
     }
     only = set(args.only.split(",")) if args.only else set()
     if only - sections.keys():

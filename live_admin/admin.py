@@ -19,7 +19,7 @@ from django.template.loader import select_template
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import conflicts
+from . import checked, conflicts
 from .broadcast import acting, batch
 from .conf import get_config
 from .observers import observe
@@ -220,14 +220,14 @@ class LiveAdminMixin(_Base):
         form = super().get_form(request, obj, change, **kwargs)
         state = conflicts.state_of(request)
         if state is not None and change and obj is not None:
-            return conflicts.checked_form(form, self.live_conflict_mode(), base=state["f"])
+            return checked.checked_form(form, self.live_conflict_mode(), base=state["f"])
         return form
 
     def get_formsets_with_inlines(self, request: HttpRequest, obj: Model | None = None) -> Any:
         state = conflicts.state_of(request)
         for formset, inline in super().get_formsets_with_inlines(request, obj):
             if state is not None and obj is not None:
-                formset = conflicts.checked_formset(
+                formset = checked.checked_formset(
                     formset, self.live_conflict_mode(), state.get("r", {})
                 )
             yield formset, inline
@@ -239,7 +239,7 @@ class LiveAdminMixin(_Base):
             return formset
         mode = self.live_conflict_mode()
         found = request._live_admin_formsets = []  # type: ignore[attr-defined]
-        return conflicts.checked_formset(formset, mode, state.get("r", {}), found=found)
+        return checked.checked_formset(formset, mode, state.get("r", {}), found=found)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -265,13 +265,13 @@ class LiveAdminMixin(_Base):
             if not saved:
                 for item in form.live_conflicts:
                     name = item["name"].rpartition("-")[2]
-                    form.add_error(name, conflicts.list_error(item))
+                    form.add_error(name, checked.list_error(item))
                 if form.live_refused:
                     form.add_error(None, refused)
             elif form.live_refused:
                 messages.error(request, refused)
             else:
-                details = " ".join(conflicts.list_error(item) for item in form.live_conflicts)
+                details = " ".join(checked.list_error(item) for item in form.live_conflicts)
                 messages.error(request, f"{_NOT_SAVED % {'object': form.instance}} {details}")
 
     def render_change_form(
@@ -288,12 +288,12 @@ class LiveAdminMixin(_Base):
             form = context["adminform"].form
             formsets = [inline.formset for inline in context.get("inline_admin_formsets", ())]
             live["state"] = conflicts.token(obj, form, formsets)
-            live["conflicts"] = conflicts.collected(form, formsets)
+            live["conflicts"] = checked.collected(form, formsets)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        for line in conflicts.lost(formsets):
+        for line in checked.lost(formsets):
             messages.warning(request, line)
 
     def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

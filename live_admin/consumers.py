@@ -117,6 +117,8 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         self.hub: Hub | None = None
         self.present_on: dict[str, tuple[str, str]] = {}
         self.watches: dict[str, tuple[tuple[str, str], ...]] = {}
+        self.telling: set[tuple[str, str]] = set()
+        self.telling_tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # As channels' AsyncConsumer.__call__, but with layer events handed over by the

@@ -362,3 +362,16 @@ def test_a_list_with_errors_shows_the_conflict_on_its_row(admin_client: Client) 
     assert [str(e) for e in form.errors["status"]] == [
         "Status is now “paid”; yours, “shipped”, was not saved."
     ]
+
+
+def test_files_and_json_merge_without_opening_the_file(admin_client: Client) -> None:
+    from testapp.models import Blob
+
+    blob = Blob.objects.create(upload="nowhere/missing.txt", meta={"a": 1, "z": [1, 2]})
+    url = f"/admin/testapp/blob/{blob.pk}/change/"
+    data = opened(admin_client, url, "blob_form")  # the stored file does not exist: never read
+    Blob.objects.filter(pk=blob.pk).update(meta={"b": 2})
+    response = admin_client.post(url, {**data, "order_number": "7"})
+    assert response.status_code == 302
+    blob.refresh_from_db()
+    assert (blob.meta, blob.order_number, blob.upload.name) == ({"b": 2}, 7, "nowhere/missing.txt")
