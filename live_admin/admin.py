@@ -265,7 +265,7 @@ class LiveAdminMixin(_Base):
             if not saved:
                 for item in form.live_conflicts:
                     name = item["name"].rpartition("-")[2]
-                    form.add_error(name, checked.list_error(item))
+                    form.add_error(name, checked.list_error(item, again=True))
                 if form.live_refused:
                     form.add_error(None, refused)
             elif form.live_refused:

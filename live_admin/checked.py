@@ -242,13 +242,14 @@ def checked_formset(
     return type(formset_class.__name__, (_Rows, formset_class), namespace)
 
 
-def list_error(item: dict[str, str]) -> str:
-    """A list row's conflict, as its error or message says it."""
-    return _("%(field)s is now “%(theirs)s”; yours, “%(mine)s”, was not saved.") % {
-        "field": item["label"],
-        "theirs": item["theirs"],
-        "mine": item["mine"],
-    }
+def list_error(item: dict[str, str], *, again: bool = False) -> str:
+    """A list row's conflict, as a message says it, or (``again``) as the row's error in a list
+    that came back, where saving again replaces their value."""
+    if again:
+        text = _("Changed by someone else to “%(theirs)s”; save again to replace it with yours.")
+    else:
+        text = _("%(field)s is now “%(theirs)s” (yours: “%(mine)s”).")
+    return text % {"field": item["label"], "theirs": item["theirs"], "mine": item["mine"]}
 
 
 def collected(form: Any, formsets: Iterable[Any]) -> list[dict[str, str]]:

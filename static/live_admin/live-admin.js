@@ -127,6 +127,7 @@
   let hiddenSince = null;
 
   function setState(state, reason) {
+    if (el.dataset.liveState !== state) el.dispatchEvent(new CustomEvent("live-admin:state", { detail: state }));
     el.dataset.liveState = state;
     if (reason) el.dataset.liveReason = reason;
     else delete el.dataset.liveReason;

@@ -51,9 +51,15 @@
     return Array.from(document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)"));
   }
 
+  /** A row's pk: its action checkbox's value, else (no actions, a view-only user) read from its
+   * change link, undoing the admin's quote() (``_XX`` for a few characters). */
   function pkOf(row) {
     const box = row.querySelector("input.action-select");
-    return box ? box.value : null;
+    if (box) return box.value;
+    const link = row.querySelector("th a[href], td a[href]");
+    const found = link && link.getAttribute("href").match(/\/([^/?#]+)\/change\/(?:[?#]|$)/);
+    if (!found) return null;
+    return decodeURIComponent(found[1]).replace(/_([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
   }
 
   function watch() {
@@ -103,6 +109,19 @@
     } else if (message.type === "presence" && message.id === "rows") {
       if (message.people.length) here.set(message.pk, message.people);
       else here.delete(message.pk);
+      markAll();
+    }
+  });
+
+  // Without the socket nobody knows who is there: show nothing until the server says again.
+  el.addEventListener("live-admin:state", (event) => {
+    if (event.detail === "live") return;
+    state = null;
+    clearInterval(heartbeat);
+    if (isForm) {
+      if (document.getElementById("live-admin-presence")) showForm([]);
+    } else {
+      here.clear();
       markAll();
     }
   });

@@ -23,13 +23,17 @@ NAMES = (
 
 
 class Command(BaseCommand):
-    help = "Seed the demo: customers, orders, projects, tickets, a superuser and a view-only user."
+    help = "Seed the demo: customers, orders, projects, tickets, two superusers, a view-only user."
 
     @transaction.atomic
     def handle(self, **options):
         if not User.objects.filter(username="admin").exists():
             User.objects.create_superuser(
                 "admin", password="admin", first_name="Demo", last_name="Admin"
+            )
+        if not User.objects.filter(username="bob").exists():  # a second editor, for two browsers
+            User.objects.create_superuser(
+                "bob", password="bob", first_name="Bob", last_name="Smith"
             )
         if not User.objects.filter(username="viewer").exists():
             viewer = User.objects.create_user("viewer", password="viewer", is_staff=True)

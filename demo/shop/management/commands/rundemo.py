@@ -40,7 +40,7 @@ class Command(BaseCommand):
         run_forever()
         self.stdout.write(
             f"\n  django-live-admin demo: http://{addrport}/admin/\n"
-            "  superuser: admin / admin    view-only staff: viewer / viewer\n"
+            "  superusers: admin / admin, bob / bob    view-only staff: viewer / viewer\n"
             "  (log in as each in two browsers to watch one's edits reach the other)\n"
             "  Rows change every second or two. Ctrl-C stops.\n"
         )
