@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import messages
 from django.contrib.admin.sites import all_sites
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import router, transaction
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
@@ -173,46 +173,42 @@ class LiveAdminMixin(_Base):
             yield
 
     @contextmanager
-    def live_checking(self, request: HttpRequest, object_id: str | None) -> Iterator[None]:
-        """Check the save of a change form (``object_id``) or of a list_editable changelist
-        (None) against the state token it was rendered with."""
-        state = None
+    def live_checking(
+        self, request: HttpRequest, kind: str, object_id: str | None = None
+    ) -> Iterator[None]:
+        """Check the save of a change form (``kind`` "change_form", ``object_id``) or of a
+        list_editable changelist ("change_list") against the state token it was rendered with:
+        in one transaction that starts by locking the rows, before anything reads them."""
+        state, rows = None, {}
         if request.method == "POST" and self.live_conflict_mode() != "off":
-            if object_id is not None and "_saveasnew" not in request.POST:
-                key = f"{self.model._meta.label_lower}:{unquote(object_id)}"
-                state = conflicts.read_token(request, key)
-            elif object_id is None and self.list_editable and "_save" in request.POST:
+            pk = self.model._meta.pk
+            if kind == "change_form" and object_id is not None and "_saveasnew" not in request.POST:
+                try:
+                    key = str(pk.to_python(unquote(object_id)))
+                except (ValidationError, ValueError, TypeError):
+                    key = None  # the stock view says the object does not exist
+                if key is not None:
+                    state = conflicts.read_token(request, f"{self.model._meta.label_lower}:{key}")
+                    rows = {"pk": key}
+            elif kind == "change_list" and self.list_editable and "_save" in request.POST:
                 state = conflicts.read_token(request, None)
+                rows = {"pk__in": conflicts.posted_pks(request, pk)}
         if state is None:
             yield
             return
         conflicts.begin(request, state)
+        db = router.db_for_write(self.model)
         try:
-            # One transaction from the row locks to the save (the changelist saves in its own).
-            with transaction.atomic(using=router.db_for_write(self.model)):
+            with transaction.atomic(using=db):
+                conflicts.lock(self.model, db, **rows)
                 yield
         finally:
             conflicts.begin(request, None)
 
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         object_id = args[0] if args else kwargs.get("object_id")
-        with self.live_acting(request), self.live_checking(request, object_id):
+        with self.live_acting(request), self.live_checking(request, "change_form", object_id):
             return super().changeform_view(request, *args, **kwargs)
-
-    def get_object(
-        self, request: HttpRequest, object_id: str, from_field: str | None = None
-    ) -> Model | None:
-        if conflicts.state_of(request) is not None:  # a checked save: lock the row first
-            meta = self.model._meta
-            try:
-                field = meta.pk if from_field is None else meta.get_field(from_field)
-                value = field.to_python(object_id)
-            except (FieldDoesNotExist, ValidationError):
-                pass  # the stock lookup below says what is wrong
-            else:
-                db = router.db_for_write(self.model)
-                conflicts.lock(self.model, db, **{field.name: value})
-        return super().get_object(request, object_id, from_field)
 
     def get_form(
         self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
@@ -246,7 +242,7 @@ class LiveAdminMixin(_Base):
     ) -> HttpResponse:
         live = self.live_page(request, "change_list")
         extra_context = {**(extra_context or {}), "live_admin": live}
-        with self.live_acting(request), self.live_checking(request, None):
+        with self.live_acting(request), self.live_checking(request, "change_list"):
             response = super().changelist_view(request, extra_context)
         for formset in getattr(request, "_live_admin_formsets", ()):
             self.live_report(request, formset, saved=response.status_code == 302)
@@ -260,6 +256,9 @@ class LiveAdminMixin(_Base):
         message when the rest was saved, as the rows' own errors when the list comes back."""
         for form in formset.forms:
             if not getattr(form, "live_skipped", False):
+                continue
+            if form.live_lost:  # deleted meanwhile
+                messages.warning(request, checked.lost_row(form))
                 continue
             refused = str(_REFUSED) % {"object": form.instance, "fields": form.live_refused}
             if not saved:
@@ -284,8 +283,9 @@ class LiveAdminMixin(_Base):
         obj: Model | None = None,
     ) -> HttpResponse:
         live = context["live_admin"] = self.live_page(request, "change_form", obj)
-        if change and obj is not None and self.live_conflict_mode() != "off":
-            form = context["adminform"].form
+        adminform = context.get("adminform")
+        if change and obj is not None and adminform and self.live_conflict_mode() != "off":
+            form = adminform.form
             formsets = [inline.formset for inline in context.get("inline_admin_formsets", ())]
             live["state"] = conflicts.token(obj, form, formsets)
             live["conflicts"] = checked.collected(form, formsets)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django import forms
 from django.core.exceptions import ValidationError
-from django.db import router
 from django.forms.formsets import DELETION_FIELD_NAME
 from django.utils.translation import gettext as _
 
@@ -17,13 +17,12 @@ from .conflicts import (
     canonical,
     digest,
     editable_names,
-    lock,
 )
 from .display import shown
 
 
 class Checked:
-    """Put before a ModelForm class (by :func:`checked_form`): merges on clean.
+    """Put before a ModelForm class (by :func:`checked_form`): merges before ``clean()``.
 
     ``live_base``: the token's hashes of the main form, or None for an inline or list row (then
     ``live_rows`` holds them by formset prefix and pk). ``live_list``: a changelist row, where a
@@ -35,15 +34,18 @@ class Checked:
     live_mode = "merge"
     live_list = False
 
-    def _post_clean(self) -> None:
-        # After the fields and clean(), before the posted values are put on the instance.
+    def _clean_form(self) -> None:
+        # After the fields are cleaned and before clean(), so that the form's own rules see the
+        # merged values, and the model's validation and construct_instance after them too.
         self.live_merged: set[str] = set()
         self.live_conflicts: list[dict[str, str]] = []
         self.live_skipped = False
         self.live_refused = ""
         self.live_lost: list[str] = []
+        #: Hashes a re-rendered form's token keeps from the old one (fields left undecided).
+        self.live_carry: Hashes = {}
         merge(self)
-        super()._post_clean()  # type: ignore[misc]
+        super()._clean_form()  # type: ignore[misc]
 
     @property
     def changed_data(self) -> list[str]:
@@ -90,11 +92,17 @@ def merge(form: Any) -> None:
     others = []  # fields someone else changed, which the user left alone
     for name in editable_names(form):
         was = base.get(name)
-        if was is None or name not in cleaned:  # a field the token lacks, or one with an error
+        if was is None:  # a field the token lacks
+            continue
+        if name not in cleaned:  # an error: undecided, judged from the same start next time
+            form.live_carry[name] = was
             continue
         field = form.fields[name]
         theirs = digest(canonical(field, form[name].initial))
         mine = digest(canonical(field, cleaned[name]))
+        choice = form.data.get(CHOICE_PREFIX + form.add_prefix(name))
+        if form.add_prefix(name) in pending and choice == "mine" and _file_again(form, name):
+            continue
         if mine == was:
             if theirs != was:  # only someone else changed it: keep their value
                 _take_theirs(form, name)
@@ -104,7 +112,6 @@ def merge(form: Any) -> None:
                 form, name, _("Changed by someone else to “%(theirs)s” while you were editing.")
             )
         elif form.add_prefix(name) in pending:  # a conflict shown before: the user's choice
-            choice = form.data.get(CHOICE_PREFIX + form.add_prefix(name))
             if choice == "theirs":
                 _take_theirs(form, name)
             elif choice != "mine":
@@ -122,9 +129,29 @@ def merge(form: Any) -> None:
             form.add_error(None, ValidationError(message % {"fields": labels}, code="live_changed"))
 
 
+def _file_again(form: Any, name: str) -> bool:
+    """ "Keep mine" for a file: browsers never post a chosen file twice, so it must be chosen
+    again (True, with an error, when it was not)."""
+    field = form.fields[name]
+    if not isinstance(field, forms.FileField) or form.files.get(form.add_prefix(name)):
+        return False
+    _conflict(form, name, _("Choose your file again to keep it."))
+    return True
+
+
 def _take_theirs(form: Any, name: str) -> None:
-    """Keep the database's value of ``name``: not written, not a change, shown if re-rendered."""
-    form.cleaned_data.pop(name, None)
+    """Keep the database's value of ``name``: it goes into cleaned_data (so that the form's own
+    clean() and save_model() see it), is not counted as the user's change, and is what the form
+    shows if it comes back."""
+    instance = form.instance
+    model_field = instance._meta.get_field(name)
+    if model_field.many_to_many:
+        value: Any = getattr(instance, name).all()
+    elif model_field.is_relation:
+        value = getattr(instance, name)
+    else:
+        value = getattr(instance, model_field.attname)
+    form.cleaned_data[name] = value
     form.live_merged.add(name)
     form.fields[name].bound_data = lambda data, initial: initial  # this form's own field copy
 
@@ -152,6 +179,7 @@ def _deleted_row(form: Any, base: Hashes) -> None:
     pk_name = form._meta.model._meta.pk.name
     if pk_name in form.errors:  # the stock "Select a valid choice" of the hidden pk
         del form._errors[pk_name]  # a formset saves no initial row without a pk
+    form.live_skipped = True  # not saved: a changelist would take it for an added row
     cleaned = form.cleaned_data
     if cleaned.get(DELETION_FIELD_NAME):
         return
@@ -167,18 +195,17 @@ def _deleted_row(form: Any, base: Hashes) -> None:
 
 def lost(formsets: Iterable[Any]) -> list[str]:
     """What the user changed in rows that someone else deleted meanwhile, one line a row."""
-    lines = []
-    for formset in formsets:
-        for row in formset.forms:
-            if getattr(row, "live_lost", None):
-                lines.append(
-                    _(
-                        "A row was deleted by someone else while you were editing; your changes "
-                        "to it were not saved (%(changes)s)."
-                    )
-                    % {"changes": "; ".join(row.live_lost)}
-                )
-    return lines
+    return [lost_row(row) for formset in formsets for row in formset.forms if lost_row(row)]
+
+
+def lost_row(row: Any) -> str:
+    """What the user changed in ``row``, deleted meanwhile; "" when nothing (or not deleted)."""
+    if not getattr(row, "live_lost", None):
+        return ""
+    return _(
+        "A row was deleted by someone else while you were editing; your changes to it were not "
+        "saved (%(changes)s)."
+    ) % {"changes": "; ".join(row.live_lost)}
 
 
 def checked_form(
@@ -203,26 +230,14 @@ def checked_form(
 
 
 class _Rows:
-    """Put before a changelist formset class: locks the posted rows before reading them, and
-    tells the admin which formset was saved (for :meth:`LiveAdminMixin.live_report`)."""
+    """Put before a changelist formset class: tells the admin which formset was saved (for
+    :meth:`LiveAdminMixin.live_report`)."""
 
     live_found: list[Any] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.live_found.append(self)
-
-    def get_queryset(self) -> Any:
-        if not hasattr(self, "_queryset"):
-            pk = self.model._meta.pk
-            keys = []
-            for i in range(self.total_form_count()):
-                try:
-                    keys.append(pk.to_python(self.data.get(f"{self.add_prefix(i)}-{pk.name}")))
-                except ValidationError:
-                    continue
-            lock(self.model, router.db_for_write(self.model), pk__in=keys)
-        return super().get_queryset()  # type: ignore[misc]
 
 
 def checked_formset(

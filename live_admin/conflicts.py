@@ -18,6 +18,7 @@ merged blindly. The hashes are of values the user's own form shows, and the toke
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import logging
@@ -27,6 +28,7 @@ from typing import Any
 
 from django import forms
 from django.core import signing
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.files.base import File
 from django.db import connections
 from django.db.models import Model
@@ -51,8 +53,13 @@ Hashes = dict[str, str]
 def canonical(field: forms.Field, value: Any) -> str:
     """``value`` of form field ``field`` as text that is equal whenever the values are: an
     initial value from the database and the cleaned value of the same thing compare equal."""
-    if not isinstance(field, forms.JSONField):
-        value = field.prepare_value(value)
+    if isinstance(field, forms.JSONField):  # dicts by key, lists in order, 5 is not "5"
+        return json.dumps(value, sort_keys=True, default=str)
+    value = field.prepare_value(value)
+    if isinstance(value, str):
+        value = value.replace("\r\n", "\n")  # browsers post line ends as CRLF
+        if isinstance(field, forms.CharField) and field.strip:
+            value = value.strip()
     return _text(value)
 
 
@@ -67,10 +74,12 @@ def _text(value: Any) -> str:
         return str(value)
     if isinstance(value, Decimal):
         return format(value.normalize(), "f") if value.is_finite() else str(value)
+    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        return value.astimezone(datetime.timezone.utc).isoformat()  # one instant, one text
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True, default=str)
     if isinstance(value, (list, tuple, set, frozenset)) or hasattr(value, "model"):
-        return "[" + ",".join(sorted(_text(item) for item in value)) + "]"
+        return json.dumps(sorted(_text(item) for item in value))  # a set of choices
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
@@ -81,16 +90,23 @@ def digest(text: str) -> str:
 
 
 def editable_names(form: forms.BaseForm) -> list[str]:
-    """The fields of ``form`` a user edits: not disabled, not a formset's own."""
+    """The fields of ``form`` a user edits that are the model's own: not disabled, not a
+    formset's (its pk selector, foreign key, delete and order boxes), not extra form fields."""
     model = getattr(getattr(form, "_meta", None), "model", None)
+    if model is None:
+        return []
     names = []
     for name, field in form.fields.items():
         if field.disabled or name in (DELETION_FIELD_NAME, ORDERING_FIELD_NAME):
             continue
         if isinstance(field, InlineForeignKeyField):
             continue
-        if isinstance(field, forms.ModelChoiceField) and field.queryset.model is model:
+        if name == model._meta.pk.name and isinstance(field, forms.ModelChoiceField):
             continue  # a model formset's hidden pk selector
+        try:
+            model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
         names.append(name)
     return names
 
@@ -114,12 +130,12 @@ def token(obj: Model | None, form: forms.BaseForm | None, formsets: Iterable[Any
         rows[formset.prefix] = found = {}
         for row in formset.initial_forms:
             if row.instance.pk is not None:
-                found[str(row.instance.pk)] = rendered(row)
+                found[str(row.instance.pk)] = {**rendered(row), **getattr(row, "live_carry", {})}
             elif (started := getattr(row, "live_started_from", None)) is not None:
                 found[str(started[0])] = started[1]  # deleted meanwhile: judged as first rendered
     payload = {
         "o": None if obj is None else f"{obj._meta.label_lower}:{obj.pk}",
-        "f": {} if form is None else rendered(form),
+        "f": {} if form is None else {**rendered(form), **getattr(form, "live_carry", {})},
         "r": rows,
     }
     return signing.dumps(payload, salt=_SALT, compress=True)
@@ -155,14 +171,27 @@ def state_of(request: HttpRequest) -> dict[str, Any] | None:
 # -- serialising racing saves -----------------------------------------------------------------
 
 
+def posted_pks(request: HttpRequest, pk: Any) -> list[Any]:
+    """The primary keys of the rows a list_editable changelist posted (``form-N-<pk>``)."""
+    keys = []
+    for name, value in request.POST.items():
+        if name.startswith("form-") and name.endswith(f"-{pk.name}"):
+            try:
+                keys.append(pk.to_python(value))
+            except ValidationError:
+                continue
+    return keys
+
+
 def lock(model: type[Model], using: str, **lookup: Any) -> None:
     """Take the rows matching ``lookup`` for update in the current transaction, so that a
     racing checked save waits for this one to commit and then reads what it wrote. SQLite has
     no row locks: a write that changes nothing takes its database write lock at once."""
     connection = connections[using]
     if connection.features.has_select_for_update:
-        manager = model._base_manager.using(using)
-        list(manager.select_for_update().filter(**lookup).values_list("pk", flat=True))
+        rows = model._base_manager.using(using).filter(**lookup).order_by()  # no ordering joins
+        of = ("self",) if connection.features.has_select_for_update_of else ()
+        list(rows.select_for_update(of=of).values_list("pk", flat=True))
     elif connection.vendor == "sqlite":
         quote = connection.ops.quote_name
         table, column = quote(model._meta.db_table), quote(model._meta.pk.column)

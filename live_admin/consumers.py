@@ -119,6 +119,7 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         self.watches: dict[str, tuple[tuple[str, str], ...]] = {}
         self.telling: set[tuple[str, str]] = set()
         self.telling_tasks: set[asyncio.Task[None]] = set()
+        self.said_at: dict[tuple[str, str], float] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # As channels' AsyncConsumer.__call__, but with layer events handed over by the

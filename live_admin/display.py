@@ -17,7 +17,13 @@ MAX_CHARS = 120
 
 
 def shown(field: forms.Field, value: Any) -> str:
-    """``value`` (an initial or a cleaned value of ``field``) as the form would label it."""
+    """``value`` (an initial or a cleaned value of ``field``) as the form would label it; a
+    value the form never shows (a password) is not shown here either."""
+    widget = field.widget
+    if widget.is_hidden or (
+        isinstance(widget, forms.PasswordInput) and not getattr(widget, "render_value", False)
+    ):
+        return _("(not shown)")
     return Truncator(_label(field, value)).chars(MAX_CHARS)
 
 

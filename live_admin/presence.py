@@ -146,12 +146,15 @@ class PresenceHandlers:
     #: Objects whose people the page is about to be told, and the tasks that will tell it.
     telling: set[Object]
     telling_tasks: set[asyncio.Task[None]]
+    #: When the socket last relayed its presence on each object.
+    said_at: dict[Object, float]
 
     def _start_presence(self, user: Any) -> None:
         name = getattr(user, "get_full_name", str)() or user.get_username()
         self.presence = Presence(user.pk, name)
         self.present_on, self.watches = {}, {}
         self.telling, self.telling_tasks = set(), set()
+        self.said_at = {}
 
     async def _presence(self, message: dict[str, Any]) -> None:
         from .consumers import Invalid, Refused, _text
@@ -170,7 +173,11 @@ class PresenceHandlers:
             await self._follow(obj, "p:" + sub_id)
             await self._member(groups.presence_ask_group(sub.model), "p:" + sub_id, True)
         presence = self._me()
+        now = time.monotonic()
+        if not first and presence.mine.get(obj) == state and now - self.said_at.get(obj, 0) < 1:
+            return  # a page repeating itself faster than once a second is not relayed again
         presence.mine[obj] = state
+        self.said_at[obj] = now
         await self._announce(presence.event(obj, state))
         if first:
             await self._tell(obj)
@@ -178,7 +185,8 @@ class PresenceHandlers:
     async def _watch(self, message: dict[str, Any]) -> None:
         from channels.db import database_sync_to_async
 
-        from .consumers import Invalid, _text
+        from .conf import get_config
+        from .consumers import Invalid, Refused, _text
         from .permissions import build_request, watchable
 
         watch_id = _text(message, "id", limit=64) or ""
@@ -188,6 +196,9 @@ class PresenceHandlers:
             raise Invalid(f"'pks' must be a list of at most {MAX_WATCHED} primary keys.")
         if not all(isinstance(pk, str) and 0 < len(pk) <= 255 for pk in pks):
             raise Invalid("'pks' must hold primary keys as non-empty strings.")
+        held = len(self.subscriptions) + len(self.watches)  # type: ignore[attr-defined]
+        if watch_id not in self.watches and held >= get_config()["MAX_SUBSCRIPTIONS"]:
+            raise Refused("too_many", "Too many subscriptions on this socket.")
         request = build_request(self.scope, self.scope["user"])  # type: ignore[attr-defined]
         label, granted = await database_sync_to_async(watchable)(request, label, pks)
         await self._set_watch(watch_id, tuple((label, pk) for pk in granted))
@@ -270,11 +281,14 @@ class PresenceHandlers:
             for pk in event.get("pks", ()):
                 if (event["model"], pk) in presence.mine:
                     mine = (event["model"], pk)
-                    await self._announce(presence.event(mine, presence.mine[mine]))
+                    await self._announce(
+                        {**presence.event(mine, presence.mine[mine]), "reply": True}
+                    )
             return
         changed, newcomer = presence.heard(event)
-        if newcomer:  # let a page that just came know we are here
-            await self._announce(presence.event(obj, presence.mine[obj]))
+        if newcomer and not event.get("reply"):  # a page just came: say we are here (an
+            # answer to our own arrival needs none: its page heard us)
+            await self._announce({**presence.event(obj, presence.mine[obj]), "reply": True})
         if changed:
             await self._tell(obj)
 

@@ -329,7 +329,7 @@ TO_CLIENT = {
     "presence": {"type", "id", "pk", "people"},
     "watching": {"type", "id", "pks"},
 }
-PRESENCE_ON_LAYER = {"type", "group", "model", "pk", "pks", "key", "user", "name", "state"}
+PRESENCE_ON_LAYER = {"type", "group", "model", "pk", "pks", "key", "user", "name", "state", "reply"}
 ON_LAYER = {"type", "group", "model", "action", "count", "origin", "pk", "fields", "by", "at"}
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 

@@ -128,7 +128,7 @@ def test_an_admins_own_template_is_kept(admin_client: Client) -> None:
     html = admin_client.get("/admin/testapp/order/").content.decode()
     assert '<meta name="order-admin-own-template">' in html
     assert config(html)["model"] == "testapp.order"
-    admin = live_admins(Order)[0]
+    admin = next(a for a in live_admins(Order) if a.admin_site.name == "admin")
     assert isinstance(admin, OrderAdmin)
     assert admin.live_base_templates["change_list"] == "testapp/order_change_list.html"
     assert admin.change_list_template == "live_admin/page.html"

@@ -375,3 +375,125 @@ def test_files_and_json_merge_without_opening_the_file(admin_client: Client) -> 
     assert response.status_code == 302
     blob.refresh_from_db()
     assert (blob.meta, blob.order_number, blob.upload.name) == ({"b": 2}, 7, "nowhere/missing.txt")
+
+
+# -- what a review found ----------------------------------------------------------------------
+
+
+def test_a_merged_field_is_in_cleaned_data_for_save_model(
+    admin_client: Client, ticket: Ticket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from testapp.admin import TicketAdmin
+
+    seen = {}
+    original = TicketAdmin.save_model
+
+    def save_model(self: Any, request: Any, obj: Any, form: Any, change: bool) -> None:
+        seen.update(form.cleaned_data)  # admins read it; a merged field must be there
+        original(self, request, obj, form, change)
+
+    monkeypatch.setattr(TicketAdmin, "save_model", save_model)
+    data = opened(admin_client, ticket_url(ticket), "ticket_form")
+    Ticket.objects.filter(pk=ticket.pk).update(status="done")
+    assert admin_client.post(ticket_url(ticket), {**data, "title": "T"}).status_code == 302
+    assert (seen["status"], seen["title"]) == ("done", "T")
+
+
+def test_a_field_with_an_error_is_judged_from_where_the_user_started(
+    admin_client: Client, ticket: Ticket
+) -> None:
+    data = opened(admin_client, ticket_url(ticket), "ticket_form")
+    Ticket.objects.filter(pk=ticket.pk).update(title="Theirs")
+    response = admin_client.post(ticket_url(ticket), {**data, "title": ""})  # required
+    assert errors(response) == {"title": ["This field is required."]}
+    again = form_data(response.content, "ticket_form")
+    response = admin_client.post(ticket_url(ticket), {**again, "title": "Mine"})
+    assert errors(response) == {
+        "title": ["Changed by someone else to “Theirs” while you were editing."]
+    }
+    assert Ticket.objects.get(pk=ticket.pk).title == "Theirs"
+
+
+def test_editing_a_list_row_someone_deleted_saves_the_rest(admin_client: Client) -> None:
+    ann, ben = (Order.objects.create(customer=c) for c in ("Ann", "Ben"))
+    url = "/admin/testapp/order/"
+    data = form_data(admin_client.get(url).content, "changelist-form")
+    rows = {data[f"form-{i}-id"]: i for i in range(2)}
+    edits = {
+        f"form-{rows[str(ann.pk)]}-status": "packed",
+        f"form-{rows[str(ben.pk)]}-status": "paid",
+    }
+    ann.delete()
+    response = admin_client.post(url, {**data, **edits, "_save": "Save"}, follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert "1 order was changed successfully." in said
+    assert any("deleted by someone else" in m and "“packed”" in m for m in said), said
+    assert list(Order.objects.values_list("customer", "status")) == [("Ben", "paid")]
+
+
+def test_an_add_form_is_not_taken_for_a_list(
+    admin_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = Project.objects.create(name="P")
+    with caplog.at_level(logging.INFO, "live_admin"):
+        response = admin_client.post(
+            "/admin/testapp/order/add/",
+            {
+                "customer": "New",
+                "status": "new",
+                "priority": "0",
+                "lines-TOTAL_FORMS": "0",
+                "lines-INITIAL_FORMS": "0",
+                "_save": "Save",
+            },
+        )
+    assert response.status_code == 302
+    assert project.pk
+    assert "state token" not in caplog.text
+
+
+def test_keep_mine_for_a_file_asks_for_the_file_again(admin_client: Client) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from testapp.models import Blob
+
+    blob = Blob.objects.create(upload="first.txt")
+    url = f"/admin/testapp/blob/{blob.pk}/change/"
+    data = opened(admin_client, url, "blob_form")
+    Blob.objects.filter(pk=blob.pk).update(upload="theirs.txt")
+    mine = SimpleUploadedFile("mine.txt", b"mine")
+    response = admin_client.post(url, {**data, "upload": mine})
+    assert "upload" in response.context["adminform"].form.errors
+    again = form_data(response.content, "blob_form")
+    response = admin_client.post(url, {**again, "_live_keep_upload": "mine"})  # no file now
+    assert [str(e) for e in response.context["adminform"].form.errors["upload"]] == [
+        "Choose your file again to keep it."
+    ]
+    assert Blob.objects.get(pk=blob.pk).upload.name == "theirs.txt"
+
+
+@pytest.mark.parametrize(
+    ("field", "initial", "cleaned", "same"),
+    [
+        ("text", "line one\nline two", "line one\r\nline two", True),  # browsers post CRLF
+        ("text", "  padded ", "padded", True),  # CharField strips
+        ("when", "2026-12-01T10:00:00+00:00", "2026-12-01T11:00:00+01:00", True),
+        ("json", [1, 2], [2, 1], False),  # a list's order is its value
+        ("json", {"a": 1, "b": 2}, {"b": 2, "a": 1}, True),
+        ("json", 5, "5", False),
+    ],
+)
+def test_canonical_values(field: str, initial: Any, cleaned: Any, same: bool) -> None:
+    import datetime
+
+    from django import forms
+
+    fields = {
+        "text": forms.CharField(widget=forms.Textarea),
+        "when": forms.DateTimeField(),
+        "json": forms.JSONField(),
+    }
+    if field == "when":
+        initial, cleaned = (datetime.datetime.fromisoformat(v) for v in (initial, cleaned))
+    left, right = (conflicts.canonical(fields[field], v) for v in (initial, cleaned))
+    assert (left == right) is same

@@ -178,3 +178,47 @@ async def test_people_lists_editors_first_and_never_me() -> None:
     ]
     assert seen.expire(now=presence.TTL + 1) == [obj]
     assert people(seen.seen[obj], "1") == []
+
+
+async def test_watches_count_against_the_subscription_limit(ticket: Ticket) -> None:
+    from django.test import override_settings
+
+    alice = await person("alice")
+    with override_settings(LIVE_ADMIN={"MAX_SUBSCRIPTIONS": 1}):
+        a = await subscribed_socket(alice, model="testapp.ticket")
+        watch = {"type": "watch", "id": "rows", "model": "testapp.ticket", "pks": [str(ticket.pk)]}
+        await a.send_json_to(watch)
+        assert (await a.receive_json_from(timeout=TIMEOUT))["code"] == "too_many"
+        await a.disconnect()
+
+
+async def test_a_page_repeating_itself_too_often_is_not_relayed(
+    ticket: Ticket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[dict[str, Any]] = []
+    original = presence.announce
+
+    async def recording(layer: Any, event: dict[str, Any], timeout: float) -> None:
+        events.append(event)
+        await original(layer, event, timeout)
+
+    monkeypatch.setattr(presence, "announce", recording)
+
+    def layer_events() -> list[dict[str, Any]]:
+        return events
+
+    alice, bob = await person("alice"), await person("bob")
+    a = await present(alice, ticket, "viewing")
+    b = await present(bob, ticket, "viewing")
+    await heard(a, [{"name": "Bob", "state": "viewing"}])
+    sent = len([e for e in layer_events() if e.get("name") == "Bob"])
+    for _ in range(10):  # a flood of heartbeats
+        await b.send_json_to({"type": "presence", "id": "s", "state": "viewing"})
+    await b.send_json_to({"type": "ping"})
+    while (await b.receive_json_from(timeout=TIMEOUT))["type"] != "pong":
+        pass
+    assert len([e for e in layer_events() if e.get("name") == "Bob"]) == sent
+    await b.send_json_to({"type": "presence", "id": "s", "state": "editing"})  # a change goes
+    await heard(a, [{"name": "Bob", "state": "editing"}])
+    for comm in (a, b):
+        await comm.disconnect()

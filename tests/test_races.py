@@ -48,3 +48,17 @@ def test_without_the_lock_sqlite_fails_a_save() -> None:
     """On SQLite the same race, unlocked, ends in "database is locked" for one of the two."""
     result = race(None, "--no-lock")
     assert "database is locked" in f"{result['first']} {result['second']}"
+
+
+def test_a_list_save_waits_for_a_write_in_progress_on_sqlite() -> None:
+    """The rows are locked before the changelist reads anything: SQLite's write lock, taken
+    after a read, would refuse at once ("database is locked") instead of waiting."""
+    assert race(None, "--list") == {"writer": "committed", "list": 302, "status": "paid"}
+
+
+def test_ordering_through_a_nullable_relation_locks_on_postgresql(
+    postgres: PostgresServer,
+) -> None:
+    """FOR UPDATE refuses the nullable side of an outer join; the lock reads without ordering."""
+    result = race(postgres.env, "--nullable-ordering")
+    assert result == {"first": 302, "second": 302, "title": "after", "status": "done"}

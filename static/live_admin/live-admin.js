@@ -410,7 +410,9 @@
     if (notice) notice.remove();
     const form = changelistForm();
     const before = snapshot();
+    const stateInput = form && form.querySelector('input[name="_live_state"]');
     const kept = {
+      token: stateInput ? stateInput.value : null,
       checked: new Set(Array.from(document.querySelectorAll("input.action-select:checked"), (b) => b.value)),
       across: form ? acrossOn(form) : false,
       action: form && form.querySelector("select[name=action]") ? form.querySelector("select[name=action]").value : "",
@@ -442,7 +444,10 @@
     const form = changelistForm();
     if (!form) return null;
     carryOrigin(form);
-    // The user's unsaved list_editable values, where their row still is.
+    // The user's unsaved list_editable values, where their row still is; with them, the state
+    // token they were typed against (so that saving them is checked against what the user saw).
+    const stateInput = form.querySelector('input[name="_live_state"]');
+    if (kept.edits.length && stateInput && kept.token !== null) stateInput.value = kept.token;
     for (const [place, old] of kept.edits) {
       const input = find(place);
       if (!input) continue;
@@ -621,12 +626,20 @@
     const pairs = mine.map((node, i) => [node, theirs[i]]).filter(([node, source]) => differs(node, source));
     if (pairs.some(([node]) => node.classList.contains("filtered"))) return null; // a two-box selector
     const changed = new Set();
+    // The state token says what the form shows: while a field keeps its old value (the user is
+    // in it), the form keeps its old token too, so that saving what they then type is checked
+    // against what they saw.
+    const token = pairs.find(([node]) => node.name === "_live_state");
+    const held = pairs.some(([node]) => node === document.activeElement);
+    const oldToken = token ? token[0].value : null;
     for (const [node, source] of pairs) {
-      if (!node.name.startsWith("_live")) changed.add(fieldName(node.name)); // not our token
+      if (node === (token && token[0])) continue;
+      changed.add(fieldName(node.name));
       if (node === document.activeElement) {
         node.addEventListener("blur", () => {
           if (!edited(node)) {
             adopt(node, source);
+            if (token && token[0].value === oldToken) adopt(token[0], token[1]);
             formState.initial = formData(form);
           }
         }, { once: true });
@@ -634,6 +647,7 @@
         adopt(node, source);
       }
     }
+    if (token && !held) adopt(token[0], token[1]);
     const shown = form.querySelectorAll(".readonly");
     const fresher = fresh.querySelectorAll(".readonly");
     if (shown.length === fresher.length) {

@@ -56,7 +56,7 @@
   function pkOf(row) {
     const box = row.querySelector("input.action-select");
     if (box) return box.value;
-    const link = row.querySelector("th a[href], td a[href]");
+    const link = row.querySelector("th a[href]") || row.querySelector("td a[href]"); // its own
     const found = link && link.getAttribute("href").match(/\/([^/?#]+)\/change\/(?:[?#]|$)/);
     if (!found) return null;
     return decodeURIComponent(found[1]).replace(/_([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));

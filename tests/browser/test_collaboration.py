@@ -159,3 +159,43 @@ def test_presence_comes_and_goes_and_a_viewer_sees_it(
     expect(theirs).to_have_attribute("title", "Ada Root is viewing", timeout=WAIT)
     ada.close()
     expect(marker).to_have_count(0, timeout=WAIT)
+
+
+def test_a_field_the_user_was_in_is_checked_against_what_they_saw(
+    open_page: OpenPage, admin_user: User, bob: User, ticket: Ticket
+) -> None:
+    url = f"/admin/testapp/ticket/{ticket.pk}/change/"
+    ada, other = open_page(admin_user, url), open_page(bob, url)
+    ada.click("#id_title")  # in the field, nothing typed yet: the form is pristine
+    retype(other, "#id_title", "Bob's title")
+    save(other)
+    other.wait_for_url("**/admin/testapp/ticket/")
+    expect(ada.locator("#live-admin-banner")).to_contain_text("Bob Other changed", timeout=WAIT)
+    expect(ada.locator("#id_title")).to_have_value("Launch")  # kept under her caret
+    ada.keyboard.press("End")
+    ada.keyboard.type(" now")
+    save(ada)
+    expect(ada.locator("#live-admin-conflicts")).to_contain_text(
+        "Take theirs: “Bob's title”", timeout=WAIT
+    )
+    assert Ticket.objects.get(pk=ticket.pk).title == "Bob's title"
+
+
+def test_held_list_updates_shown_over_an_edit_keep_it_checked(
+    open_page: OpenPage, admin_user: User, bob: User
+) -> None:
+    ann = Order.objects.create(customer="Ann")
+    ada = open_page(admin_user, "/admin/testapp/order/")
+    retype(ada, "tr:has-text('Ann') input[name$='-status']", "packed")
+    ada.keyboard.press("Tab")
+    other = open_page(bob, f"/admin/testapp/order/{ann.pk}/change/")
+    retype(other, "#id_status", "paid")
+    save(other)
+    other.wait_for_url("**/admin/testapp/order/")
+    ada.click("#live-admin-held", timeout=WAIT)  # "1 update — show": her edit stays
+    expect(ada.locator("tr:has-text('Ann') input[name$='-status']")).to_have_value("packed")
+    ada.click("input[name=_save]")
+    expect(ada.locator(".messagelist")).to_contain_text(
+        "Status is now “paid” (yours: “packed”).", timeout=WAIT
+    )
+    assert Order.objects.get(pk=ann.pk).status == "paid"

@@ -22,8 +22,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--no-lock", action="store_true", help="Take no lock (to see a race).")
+        parser.add_argument(
+            "--nullable-ordering",
+            action="store_true",
+            help="Order tickets through a nullable foreign key (an outer join in every query).",
+        )
+        parser.add_argument(
+            "--list",
+            action="store_true",
+            help="Instead: a list_editable save while another transaction holds a write.",
+        )
 
-    def handle(self, no_lock, **options):
+    def handle(self, no_lock, nullable_ordering, list, **options):
+        if nullable_ordering:
+            Ticket._meta.ordering = ["project__owner__username"]
+        if list:
+            return self.list_race()
         user = User.objects.create_superuser(f"racer-{uuid.uuid4().hex[:8]}", password="pw")
         ticket = Ticket.objects.create(project=Project.objects.create(name="Race"), title="before")
         url = f"/admin/testapp/ticket/{ticket.pk}/change/"
@@ -73,3 +87,58 @@ class Command(BaseCommand):
         two.join(60)
         ticket.refresh_from_db()
         self.stdout.write(json.dumps({**codes, "title": ticket.title, "status": ticket.status}))
+
+    def list_race(self):
+        """A changelist save while another transaction has written and not yet committed: it
+        waits for the other to commit, then saves (SQLite takes its write lock first)."""
+        from django.db import transaction
+
+        from testapp.models import Order
+
+        user = User.objects.create_superuser(f"racer-{uuid.uuid4().hex[:8]}", password="pw")
+        ann, ben = Order.objects.create(customer="Ann"), Order.objects.create(customer="Ben")
+        client = Client()
+        client.force_login(user)
+        url = "/admin/testapp/order/"
+        data = form_data(client.get(url).content, "changelist-form")
+        row = next(i for i in range(2) if data[f"form-{i}-id"] == str(ann.pk))
+        inside, locking = threading.Event(), threading.Event()
+        real_lock = conflicts.lock
+
+        def lock(model, using, **lookup):
+            locking.set()
+            real_lock(model, using, **lookup)
+
+        conflicts.lock = lock
+        codes = {}
+
+        def writer():
+            try:
+                with transaction.atomic():
+                    Order.objects.filter(pk=ben.pk).update(customer="Ben B.")
+                    inside.set()
+                    if not locking.wait(30):
+                        raise RuntimeError("the list save never came")
+                codes["writer"] = "committed"
+            finally:
+                connection.close()
+
+        def save():
+            try:
+                edit = {**data, f"form-{row}-status": "paid", "_save": "Save"}
+                codes["list"] = client.post(url, edit).status_code
+            except Exception as exc:
+                codes["list"] = repr(exc)
+            finally:
+                connection.close()
+
+        one = threading.Thread(target=writer)
+        one.start()
+        if not inside.wait(30):
+            raise RuntimeError("the writer never got in")
+        two = threading.Thread(target=save)
+        two.start()
+        one.join(60)
+        two.join(60)
+        ann.refresh_from_db()
+        self.stdout.write(json.dumps({**codes, "status": ann.status}))
