@@ -8,21 +8,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import messages
 from django.contrib.admin.sites import all_sites
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import ValidationError
-from django.db import router, transaction
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import select_template
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import checked, conflicts
 from .broadcast import acting, batch
 from .conf import get_config
 from .observers import observe
+from .saves import CheckedSaves
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -67,11 +63,8 @@ STRINGS = {
     "isViewing": _("%(name)s is viewing"),
 }
 
-_NOT_SAVED = _("“%(object)s” was not saved: someone else changed it while you were editing.")
-_REFUSED = _("“%(object)s” was not saved: someone else changed %(fields)s while you were editing.")
 
-
-class LiveAdminMixin(_Base):
+class LiveAdminMixin(CheckedSaves, _Base):
     """Mix into a ModelAdmin to broadcast its model's changes to live admin pages.
 
     ``live_fields``: only changes to these fields are broadcast (default: every field).
@@ -82,7 +75,6 @@ class LiveAdminMixin(_Base):
 
     live_fields: Sequence[str] | None = None
     live_group_by: Sequence[str] = ()
-    live_conflicts: str | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -127,13 +119,6 @@ class LiveAdminMixin(_Base):
             "conflicts": [],
         }
 
-    def live_conflict_mode(self) -> str:
-        """How saves are checked against changes made meanwhile (a bad value is check E012's)."""
-        mode = self.live_conflicts
-        if mode is None:
-            mode = get_config()["CONFLICTS"]
-        return mode if mode in conflicts.MODES else "merge"
-
     def live_group(self, request: HttpRequest) -> tuple[str, str] | None:
         """The ``live_group_by`` group a changelist is filtered to, if exactly one value of one
         such field is in its query string; the page then follows that group, not the model."""
@@ -172,70 +157,10 @@ class LiveAdminMixin(_Base):
         with acting(by, origin), batch():
             yield
 
-    @contextmanager
-    def live_checking(
-        self, request: HttpRequest, kind: str, object_id: str | None = None
-    ) -> Iterator[None]:
-        """Check the save of a change form (``kind`` "change_form", ``object_id``) or of a
-        list_editable changelist ("change_list") against the state token it was rendered with:
-        in one transaction that starts by locking the rows, before anything reads them."""
-        state, rows = None, {}
-        if request.method == "POST" and self.live_conflict_mode() != "off":
-            pk = self.model._meta.pk
-            if kind == "change_form" and object_id is not None and "_saveasnew" not in request.POST:
-                try:
-                    key = str(pk.to_python(unquote(object_id)))
-                except (ValidationError, ValueError, TypeError):
-                    key = None  # the stock view says the object does not exist
-                if key is not None:
-                    state = conflicts.read_token(request, f"{self.model._meta.label_lower}:{key}")
-                    rows = {"pk": key}
-            elif kind == "change_list" and self.list_editable and "_save" in request.POST:
-                state = conflicts.read_token(request, None)
-                rows = {"pk__in": conflicts.posted_pks(request, pk)}
-        if state is None:
-            yield
-            return
-        conflicts.begin(request, state)
-        db = router.db_for_write(self.model)
-        try:
-            with transaction.atomic(using=db):
-                conflicts.lock(self.model, db, **rows)
-                yield
-        finally:
-            conflicts.begin(request, None)
-
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         object_id = args[0] if args else kwargs.get("object_id")
         with self.live_acting(request), self.live_checking(request, "change_form", object_id):
             return super().changeform_view(request, *args, **kwargs)
-
-    def get_form(
-        self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        state = conflicts.state_of(request)
-        if state is not None and change and obj is not None:
-            return checked.checked_form(form, self.live_conflict_mode(), base=state["f"])
-        return form
-
-    def get_formsets_with_inlines(self, request: HttpRequest, obj: Model | None = None) -> Any:
-        state = conflicts.state_of(request)
-        for formset, inline in super().get_formsets_with_inlines(request, obj):
-            if state is not None and obj is not None:
-                formset = checked.checked_formset(
-                    formset, self.live_conflict_mode(), state.get("r", {})
-                )
-            yield formset, inline
-
-    def get_changelist_formset(self, request: HttpRequest, **kwargs: Any) -> Any:
-        formset = super().get_changelist_formset(request, **kwargs)
-        state = conflicts.state_of(request)
-        if state is None:
-            return formset
-        mode = self.live_conflict_mode()
-        found = request._live_admin_formsets = []  # type: ignore[attr-defined]
-        return checked.checked_formset(formset, mode, state.get("r", {}), found=found)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -244,34 +169,8 @@ class LiveAdminMixin(_Base):
         extra_context = {**(extra_context or {}), "live_admin": live}
         with self.live_acting(request), self.live_checking(request, "change_list"):
             response = super().changelist_view(request, extra_context)
-        for formset in getattr(request, "_live_admin_formsets", ()):
-            self.live_report(request, formset, saved=response.status_code == 302)
-        cl = (getattr(response, "context_data", None) or {}).get("cl")
-        if cl is not None and cl.formset is not None and self.live_conflict_mode() != "off":
-            live["state"] = conflicts.token(None, None, [cl.formset])
+        live.update(self.live_list_state(request, response))
         return response
-
-    def live_report(self, request: HttpRequest, formset: Any, saved: bool) -> None:
-        """Tell the user which list rows were not saved because of changes made meanwhile: as a
-        message when the rest was saved, as the rows' own errors when the list comes back."""
-        for form in formset.forms:
-            if not getattr(form, "live_skipped", False):
-                continue
-            if form.live_lost:  # deleted meanwhile
-                messages.warning(request, checked.lost_row(form))
-                continue
-            refused = str(_REFUSED) % {"object": form.instance, "fields": form.live_refused}
-            if not saved:
-                for item in form.live_conflicts:
-                    name = item["name"].rpartition("-")[2]
-                    form.add_error(name, checked.list_error(item, again=True))
-                if form.live_refused:
-                    form.add_error(None, refused)
-            elif form.live_refused:
-                messages.error(request, refused)
-            else:
-                details = " ".join(checked.list_error(item) for item in form.live_conflicts)
-                messages.error(request, f"{_NOT_SAVED % {'object': form.instance}} {details}")
 
     def render_change_form(
         self,
@@ -283,18 +182,9 @@ class LiveAdminMixin(_Base):
         obj: Model | None = None,
     ) -> HttpResponse:
         live = context["live_admin"] = self.live_page(request, "change_form", obj)
-        adminform = context.get("adminform")
-        if change and obj is not None and adminform and self.live_conflict_mode() != "off":
-            form = adminform.form
-            formsets = [inline.formset for inline in context.get("inline_admin_formsets", ())]
-            live["state"] = conflicts.token(obj, form, formsets)
-            live["conflicts"] = checked.collected(form, formsets)
+        if change and obj is not None:
+            live.update(self.live_form_state(context, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        for line in checked.lost(formsets):
-            messages.warning(request, line)
 
     def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         with self.live_acting(request):
