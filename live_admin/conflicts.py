@@ -138,7 +138,9 @@ def token(obj: Model | None, form: forms.BaseForm | None, formsets: Iterable[Any
         "f": {} if form is None else {**rendered(form), **getattr(form, "live_carry", {})},
         "r": rows,
     }
-    return signing.dumps(payload, salt=_SALT, compress=True)
+    # Signed without a timestamp: the same state gives the same token (a page updated in
+    # place and a fresh load agree), and a form may be saved however long it stayed open.
+    return signing.Signer(salt=_SALT).sign_object(payload, compress=True)
 
 
 def read_token(request: HttpRequest, obj_key: str | None) -> dict[str, Any] | None:
@@ -148,7 +150,7 @@ def read_token(request: HttpRequest, obj_key: str | None) -> dict[str, Any] | No
         logger.info("live_admin: %s posted without a state token; saved unchecked", request.path)
         return None
     try:
-        state = signing.loads(value, salt=_SALT)
+        state = signing.Signer(salt=_SALT).unsign_object(value)
         if state.get("o") != obj_key or not isinstance(state.get("f"), dict):
             raise signing.BadSignature("the token is for another object")
     except (signing.BadSignature, ValueError, TypeError, AttributeError) as exc:

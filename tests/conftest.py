@@ -179,6 +179,14 @@ def admin_user(transactional_db: None) -> User:
 
 
 @pytest.fixture
+def admin_client(admin_user: User) -> Client:
+    """A test client logged in as ``admin_user``."""
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
 def viewer(transactional_db: None) -> User:
     """Staff with view permission only."""
     return make_user("viewer", perms=("view_ticket", "view_project", "view_order", "view_document"))

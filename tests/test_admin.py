@@ -8,7 +8,6 @@ from html import unescape
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
 from live_admin.admin import LiveAdminMixin, live_admins
@@ -16,13 +15,6 @@ from testapp.admin import OrderAdmin
 from testapp.models import Note, Order, Project, Tag, Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def admin_client(admin_user: User) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
 
 
 def config(html: str) -> dict[str, str]:

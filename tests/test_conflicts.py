@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.core import signing
 from django.test import Client, override_settings
 from forms import form_data
@@ -15,13 +14,6 @@ from live_admin import conflicts
 from testapp.models import Order, OrderLine, Project, Tag, Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def admin_client(admin_user: User) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
 
 
 @pytest.fixture
@@ -45,6 +37,14 @@ def ticket_url(ticket: Ticket) -> str:
 def errors(response: Any) -> dict[str, list[str]]:
     form = response.context["adminform"].form
     return {name: [str(e) for e in errs] for name, errs in form.errors.items()}
+
+
+def listed(client: Client, *customers: str) -> tuple[list[Order], dict[str, Any], dict[str, int]]:
+    """Orders for ``customers``, and their changelist as opened: what it posts, and each
+    order's row number by pk."""
+    orders = [Order.objects.create(customer=c) for c in customers]
+    data = form_data(client.get("/admin/testapp/order/").content, "changelist-form")
+    return orders, data, {data[f"form-{i}-id"]: i for i in range(len(orders))}
 
 
 def row(data: dict[str, Any], pk: int, field: str) -> str:
@@ -82,8 +82,10 @@ def test_without_a_token_the_save_is_the_stock_admins(
     "bad",
     [
         "garbage",
-        signing.dumps({"o": "testapp.ticket:1", "f": {}}, salt="another salt"),
-        signing.dumps({"o": "testapp.ticket:999", "f": {}, "r": {}}, salt="live_admin.conflicts"),
+        signing.Signer(salt="another salt").sign_object({"o": "testapp.ticket:1", "f": {}}),
+        signing.Signer(salt="live_admin.conflicts").sign_object(
+            {"o": "testapp.ticket:999", "f": {}, "r": {}}
+        ),
     ],
     ids=["garbage", "not ours", "another object"],
 )
@@ -347,10 +349,8 @@ def test_list_rows_changed_meanwhile_are_not_saved_in_refuse_mode(admin_client: 
 
 
 def test_a_list_with_errors_shows_the_conflict_on_its_row(admin_client: Client) -> None:
-    ann, ben = (Order.objects.create(customer=c) for c in ("Ann", "Ben"))
+    (ann, ben), data, rows = listed(admin_client, "Ann", "Ben")
     url = "/admin/testapp/order/"
-    data = form_data(admin_client.get(url).content, "changelist-form")
-    rows = {data[f"form-{i}-id"]: i for i in range(2)}
     Order.objects.filter(pk=ann.pk).update(status="paid")
     edits = {
         f"form-{rows[str(ann.pk)]}-status": "shipped",
@@ -415,10 +415,8 @@ def test_a_field_with_an_error_is_judged_from_where_the_user_started(
 
 
 def test_editing_a_list_row_someone_deleted_saves_the_rest(admin_client: Client) -> None:
-    ann, ben = (Order.objects.create(customer=c) for c in ("Ann", "Ben"))
+    (ann, ben), data, rows = listed(admin_client, "Ann", "Ben")
     url = "/admin/testapp/order/"
-    data = form_data(admin_client.get(url).content, "changelist-form")
-    rows = {data[f"form-{i}-id"]: i for i in range(2)}
     edits = {
         f"form-{rows[str(ann.pk)]}-status": "packed",
         f"form-{rows[str(ben.pk)]}-status": "paid",
@@ -497,3 +495,11 @@ def test_canonical_values(field: str, initial: Any, cleaned: Any, same: bool) ->
         initial, cleaned = (datetime.datetime.fromisoformat(v) for v in (initial, cleaned))
     left, right = (conflicts.canonical(fields[field], v) for v in (initial, cleaned))
     assert (left == right) is same
+
+
+def test_the_same_state_gives_the_same_token(admin_client: Client, ticket: Ticket) -> None:
+    """A page updated in place and a fresh load agree on the token (it has no timestamp)."""
+    first = opened(admin_client, ticket_url(ticket), "ticket_form")[conflicts.STATE_FIELD]
+    assert opened(admin_client, ticket_url(ticket), "ticket_form")[conflicts.STATE_FIELD] == first
+    Ticket.objects.filter(pk=ticket.pk).update(status="done")
+    assert opened(admin_client, ticket_url(ticket), "ticket_form")[conflicts.STATE_FIELD] != first
