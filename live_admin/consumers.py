@@ -383,8 +383,9 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
                 _, granted = await database_sync_to_async(watchable)(request, label, pks)
             except Refused:
                 granted = []
-            if len(granted) != len(pks):
+            if len(granted) != len(pks):  # rows the user may no longer see: told which remain
                 await self._set_watch(watch_id, tuple((label, pk) for pk in granted))
+                await self._send({"type": "watching", "id": watch_id, "pks": granted})
 
     # -- helpers ------------------------------------------------------------------------------
 

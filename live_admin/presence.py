@@ -235,15 +235,14 @@ class PresenceHandlers:
 
     async def _end_presence(self) -> None:
         """The socket is closing: say so wherever it was present."""
-        if self.presence is None:
-            return
         if self.sweeper is not None:
             self.sweeper.cancel()
         for task in list(self.telling_tasks):
             task.cancel()
-        for obj in list(self.presence.mine):
-            await self._announce(self.presence.event(obj, "gone"))
-        self.presence.mine.clear()
+        presence = self._me()
+        for obj in list(presence.mine):
+            await self._announce(presence.event(obj, "gone"))
+        presence.mine.clear()
 
     async def _follow(self, obj: Object, member: str) -> None:
         self._me().seen.setdefault(obj, {})
@@ -305,8 +304,6 @@ class PresenceHandlers:
     async def _tell_later(self, obj: Object) -> None:
         await asyncio.sleep(TELL_WAIT)
         self.telling.discard(obj)
-        if self.presence is None:
-            return
         with contextlib.suppress(Exception):  # the socket went away meanwhile
             await self._tell_now(obj)
 

@@ -39,11 +39,13 @@ def errors(response: Any) -> dict[str, list[str]]:
     return {name: [str(e) for e in errs] for name, errs in form.errors.items()}
 
 
-def listed(client: Client, *customers: str) -> tuple[list[Order], dict[str, Any], dict[str, int]]:
+def listed(
+    client: Client, *customers: str, site: str = "admin"
+) -> tuple[list[Order], dict[str, Any], dict[str, int]]:
     """Orders for ``customers``, and their changelist as opened: what it posts, and each
     order's row number by pk."""
     orders = [Order.objects.create(customer=c) for c in customers]
-    data = form_data(client.get("/admin/testapp/order/").content, "changelist-form")
+    data = form_data(client.get(f"/{site}/testapp/order/").content, "changelist-form")
     return orders, data, {data[f"form-{i}-id"]: i for i in range(len(orders))}
 
 
@@ -503,3 +505,42 @@ def test_the_same_state_gives_the_same_token(admin_client: Client, ticket: Ticke
     assert opened(admin_client, ticket_url(ticket), "ticket_form")[conflicts.STATE_FIELD] == first
     Ticket.objects.filter(pk=ticket.pk).update(status="done")
     assert opened(admin_client, ticket_url(ticket), "ticket_form")[conflicts.STATE_FIELD] != first
+
+
+def test_a_bad_object_id_with_a_token_is_the_stock_not_found(
+    admin_client: Client, ticket: Ticket
+) -> None:
+    data = opened(admin_client, ticket_url(ticket), "ticket_form")
+    response = admin_client.post("/admin/testapp/ticket/abc/change/", data)
+    assert response.status_code == 302  # the admin's own "doesn't exist" redirect
+
+
+def test_a_form_with_errors_keeps_the_start_of_a_row_deleted_meanwhile(
+    admin_client: Client, order: Order
+) -> None:
+    data = opened(admin_client, order_url(order), "order_form")
+    pears = order.lines.order_by("pk")[1]
+    pk = str(pears.pk)
+    pears.delete()
+    response = admin_client.post(order_url(order), {**data, "customer": ""})  # required
+    assert response.status_code == 200
+    token = form_data(response.content, "order_form")[conflicts.STATE_FIELD]
+    rows = signing.Signer(salt="live_admin.conflicts").unsign_object(token)["r"]["lines"]
+    assert pk in rows  # judged as first rendered when saved again
+
+
+@override_settings(LIVE_ADMIN={"CONFLICTS": "refuse"})
+def test_a_refused_list_row_shows_its_error_when_the_list_comes_back(
+    admin_client: Client,
+) -> None:
+    (ann, ben), data, rows = listed(admin_client, "Ann", "Ben", site="other-admin")
+    Order.objects.filter(pk=ann.pk).update(priority=3)
+    edits = {
+        f"form-{rows[str(ann.pk)]}-status": "packed",
+        f"form-{rows[str(ben.pk)]}-status": "x" * 30,  # too long: the list comes back
+    }
+    url = "/other-admin/testapp/order/"
+    response = admin_client.post(url, {**data, **edits, "_save": "Save"})
+    assert response.status_code == 200
+    form = response.context["cl"].formset.forms[rows[str(ann.pk)]]
+    assert "someone else changed Priority while you were editing" in str(form.non_field_errors())

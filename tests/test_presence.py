@@ -222,3 +222,85 @@ async def test_a_page_repeating_itself_too_often_is_not_relayed(
     await heard(a, [{"name": "Bob", "state": "editing"}])
     for comm in (a, b):
         await comm.disconnect()
+
+
+async def test_unsubscribing_leaves_at_once_and_a_second_watch_is_told_again(
+    ticket: Ticket,
+) -> None:
+    alice, carol = await person("alice"), await person("carol")
+    a = await present(alice, ticket, "editing")
+    c = await subscribed_socket(carol, model="testapp.ticket")
+    watch = {"type": "watch", "id": "rows", "model": "testapp.ticket", "pks": [str(ticket.pk)]}
+    await c.send_json_to(watch)
+    assert (await c.receive_json_from(timeout=TIMEOUT))["type"] == "watching"
+    assert (await c.receive_json_from(timeout=TIMEOUT))["people"] == [
+        {"name": "Alice", "state": "editing"}
+    ]
+    await c.send_json_to(watch)  # the list refreshed: the same rows, told again at once
+    assert (await c.receive_json_from(timeout=TIMEOUT))["type"] == "watching"
+    assert (await c.receive_json_from(timeout=TIMEOUT))["people"] == [
+        {"name": "Alice", "state": "editing"}
+    ]
+    await a.send_json_to({"type": "unsubscribe", "id": "s"})  # the form stopped following
+    assert (await a.receive_json_from(timeout=TIMEOUT))["type"] == "unsubscribed"
+    assert (await c.receive_json_from(timeout=TIMEOUT))["people"] == []
+    await c.send_json_to({**watch, "pks": []})  # stop watching
+    assert (await c.receive_json_from(timeout=TIMEOUT))["pks"] == []
+    for comm in (a, c):
+        await comm.disconnect()
+
+
+async def test_a_watch_loses_rows_the_user_may_no_longer_see(ticket: Ticket) -> None:
+    from django.test import override_settings
+
+    staff = await sync_to_async(make_user)("dave", perms=("view_ticket",))
+    project = await sync_to_async(Project.objects.get)(pk=ticket.project_id)
+    project.owner = staff
+    await sync_to_async(project.save)()
+    alice = await person("alice")
+    with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
+        d = await subscribed_socket(staff, model="testapp.ticket")
+        watch = {"type": "watch", "id": "rows", "model": "testapp.ticket", "pks": [str(ticket.pk)]}
+        await d.send_json_to(watch)
+        assert (await d.receive_json_from(timeout=TIMEOUT))["pks"] == [str(ticket.pk)]
+        project.owner = None  # the ticket leaves dave's queryset
+        await sync_to_async(project.save)()
+        assert await d.receive_json_from(timeout=TIMEOUT) == {  # the re-check says so
+            "type": "watching",
+            "id": "rows",
+            "pks": [],
+        }
+        a = await present(alice, ticket, "editing")
+        assert await d.receive_nothing(timeout=0.3)
+        for comm in (a, d):
+            await comm.disconnect()
+
+
+async def test_a_failing_layer_costs_an_announcement_not_the_socket() -> None:
+    class Broken:
+        async def group_send(self, group: str, message: dict[str, Any]) -> None:
+            raise ConnectionError("Redis is down")
+
+    event = Presence("1", "Ann").event(("testapp.ticket", "1"), "viewing")
+    await presence.announce(Broken(), event, 1.0)  # no exception
+
+
+async def test_a_watch_ends_with_the_view_permission(ticket: Ticket) -> None:
+    from django.contrib.auth.models import Permission
+    from django.test import override_settings
+
+    staff = await sync_to_async(make_user)("dave", perms=("view_ticket",))
+    project = await sync_to_async(Project.objects.get)(pk=ticket.project_id)
+    project.owner = staff
+    await sync_to_async(project.save)()
+    with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
+        d = await subscribed_socket(staff, model="testapp.ticket")
+        pks = [str(ticket.pk), "not-a-pk"]  # a key that cannot be a ticket's is left out
+        await d.send_json_to({"type": "watch", "id": "rows", "model": "testapp.ticket", "pks": pks})
+        assert (await d.receive_json_from(timeout=TIMEOUT))["pks"] == [str(ticket.pk)]
+        view = await sync_to_async(Permission.objects.get)(codename="view_ticket")
+        await sync_to_async(staff.user_permissions.remove)(view)
+        told = [await d.receive_json_from(timeout=TIMEOUT) for _ in range(2)]
+        assert {m["type"] for m in told} == {"error", "watching"}
+        assert next(m for m in told if m["type"] == "watching")["pks"] == []
+        await d.disconnect()
