@@ -15,7 +15,7 @@ from django.template.loader import select_template
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from .broadcast import acting, batch
+from .broadcast import acting, batch, display_name
 from .conf import get_config
 from .observers import observe
 from .saves import CheckedSaves
@@ -153,7 +153,7 @@ class LiveAdminMixin(CheckedSaves, _Base):
         user = request.user
         by = None
         if user.is_authenticated:
-            by = getattr(user, "get_full_name", str)() or user.get_username()
+            by = display_name(user)
         with acting(by, origin), batch():
             yield
 

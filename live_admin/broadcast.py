@@ -24,6 +24,12 @@ from django.utils import timezone
 from . import groups
 from .sender import CHANGED, LOGOUT, sender
 
+
+def display_name(user: Any) -> str:
+    """How live_admin names a user to others (``by``, presence): full name, else username."""
+    return getattr(user, "get_full_name", str)() or user.get_username()
+
+
 __all__ = ["acting", "batch", "notify"]
 
 #: ``(by, origin)`` of the admin request being served, set by the admin mixin.

@@ -15,8 +15,7 @@ from django.core.checks import register as register_check
 from django.core.exceptions import FieldDoesNotExist
 
 from .conf import DEFAULTS, TYPES, get_config
-
-MODES = ("merge", "refuse", "off")  # as live_admin.conflicts.MODES; that module loads forms
+from .conflicts import MODES
 
 IN_MEMORY = "channels.layers.InMemoryChannelLayer"
 APP_DIRS_LOADER = "django.template.loaders.app_directories.Loader"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import groups
+from .broadcast import display_name
 
 logger = logging.getLogger("live_admin")
 
@@ -150,8 +151,7 @@ class PresenceHandlers:
     said_at: dict[Object, float]
 
     def _start_presence(self, user: Any) -> None:
-        name = getattr(user, "get_full_name", str)() or user.get_username()
-        self.presence = Presence(user.pk, name)
+        self.presence = Presence(user.pk, display_name(user))
         self.present_on, self.watches = {}, {}
         self.telling, self.telling_tasks = set(), set()
         self.said_at = {}
