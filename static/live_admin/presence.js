@@ -94,16 +94,20 @@
 
   // -- messages -------------------------------------------------------------------------------
 
+  function start() {
+    if (isForm) {
+      announce(true); // a new socket: say it, and keep saying it
+      clearInterval(heartbeat);
+      heartbeat = setInterval(() => announce(true), HEARTBEAT_MS);
+    } else {
+      watch();
+    }
+  }
+
   el.addEventListener("live-admin:message", (event) => {
     const message = event.detail;
     if (message.type === "subscribed" && message.id === "page") {
-      if (isForm) {
-        announce(true); // a new socket: say it, and keep saying it
-        clearInterval(heartbeat);
-        heartbeat = setInterval(() => announce(true), HEARTBEAT_MS);
-      } else {
-        watch();
-      }
+      start();
     } else if (message.type === "presence" && message.id === "page") {
       showForm(message.people);
     } else if (message.type === "presence" && message.id === "rows") {
@@ -125,6 +129,10 @@
       markAll();
     }
   });
+
+  // This script may run after the socket subscribed (a deferred script loading slowly lets the
+  // page's socket open first): then it starts at once.
+  if (el.dataset.liveState === "live") start();
 
   if (isForm) {
     // Starting to type (or putting a change back) is told at once.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import Daphne, RedisServer, session_cookie
 from django.contrib.auth.models import User
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
 # Sync Playwright runs an event loop on this thread; the ORM calls of these tests are still
 # plain sync code (the server under test is its own process).
@@ -67,7 +67,8 @@ def open_page(
     contexts: list[BrowserContext] = []
     errors = console_errors
 
-    def open_page(user: User, path: str, state: str = "live") -> Page:
+    def open_page(user: User, path: str, state: str = "live", hold: str | None = None) -> Page:
+        """``hold``: a static file whose response is held back until the page is ``state``."""
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         contexts.append(context)
         context.add_cookies(
@@ -76,8 +77,16 @@ def open_page(
         page = context.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server.url + path)
+        held: list[Route] = []
+        if hold:
+            page.route(f"**/static/{hold}", lambda route: held.append(route))
+        page.goto(server.url + path, wait_until="commit" if hold else "load")
         wait_live(page, state)
+        if hold:
+            assert held, f"{hold} was not requested before the page was {state}"
+            for route in held:
+                route.continue_()
+            page.wait_for_load_state("load")
         return page
 
     yield open_page

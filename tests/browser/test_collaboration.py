@@ -161,6 +161,19 @@ def test_presence_comes_and_goes_and_a_viewer_sees_it(
     expect(marker).to_have_count(0, timeout=WAIT)
 
 
+def test_presence_starts_when_its_script_comes_after_the_socket(
+    open_page: OpenPage, admin_user: User, bob: User, ticket: Ticket
+) -> None:
+    # A slow presence.js: the page subscribed before the script could hear it (seen in CI).
+    url = f"/admin/testapp/ticket/{ticket.pk}/change/"
+    ada = open_page(admin_user, url)
+    open_page(bob, url, hold="live_admin/presence.js")
+    expect(ada.locator("#live-admin-presence")).to_have_text("Bob Other is viewing", timeout=WAIT)
+    listing = open_page(bob, "/admin/testapp/ticket/", hold="live_admin/presence.js")
+    marker = listing.locator(f"tr:has(input[value='{ticket.pk}']) .live-admin-here")
+    expect(marker).to_have_attribute("title", "Ada Root is viewing", timeout=WAIT)
+
+
 def test_a_field_the_user_was_in_is_checked_against_what_they_saw(
     open_page: OpenPage, admin_user: User, bob: User, ticket: Ticket
 ) -> None:
