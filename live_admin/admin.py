@@ -15,6 +15,7 @@ from django.template.loader import select_template
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from . import rows
 from .broadcast import acting, batch, display_name
 from .conf import get_config
 from .observers import observe
@@ -71,10 +72,13 @@ class LiveAdminMixin(CheckedSaves, _Base):
     ``live_group_by``: fields whose values form object groups that pages can subscribe to.
     ``live_conflicts``: ``"merge"``, ``"refuse"`` or ``"off"`` (see :mod:`live_admin.conflicts`);
     None takes ``LIVE_ADMIN["CONFLICTS"]``.
+    ``live_row_refreshes``: False makes every change refresh the whole changelist (see
+    :mod:`live_admin.rows`).
     """
 
     live_fields: Sequence[str] | None = None
     live_group_by: Sequence[str] = ()
+    live_row_refreshes: bool = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -117,6 +121,7 @@ class LiveAdminMixin(CheckedSaves, _Base):
             "unsaved": kind == "change_form" and request.method == "POST",
             "state": None,  # the conflict token (set once the form or list is known)
             "conflicts": [],
+            "layout": None,  # a changelist's layout token, for row refreshes
         }
 
     def live_group(self, request: HttpRequest) -> tuple[str, str] | None:
@@ -167,10 +172,23 @@ class LiveAdminMixin(CheckedSaves, _Base):
     ) -> HttpResponse:
         live = self.live_page(request, "change_list")
         extra_context = {**(extra_context or {}), "live_admin": live}
+        pks = rows.requested(request, self.model) if self.live_row_refreshes else None
+        request._live_admin_rows = pks  # type: ignore[attr-defined]
         with self.live_acting(request), self.live_checking(request, "change_list"):
             response = super().changelist_view(request, extra_context)
         live.update(self.live_list_state(request, response))
+        cl = (getattr(response, "context_data", None) or {}).get("cl")
+        if cl is not None and pks is not None:
+            response.template_name = "live_admin/rows.html"  # type: ignore[attr-defined]
+        elif cl is not None and self.live_row_refreshes:
+            fields = rows.layout(cl)
+            live["layout"] = None if fields is None else rows.layout_token(fields)
         return response
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
+        changelist = super().get_changelist(request, **kwargs)
+        pks = getattr(request, "_live_admin_rows", None)
+        return changelist if pks is None else rows.row_changelist(changelist, pks)
 
     def render_change_form(
         self,

@@ -55,6 +55,7 @@ class _Object:
     fields: set[str]
     by: str | None
     origin: str | None
+    created: bool = False
 
     def absorb(self, later: _Object, created: bool = False) -> None:
         """Fold a later change of the same object into this one; a delete sticks unless the
@@ -62,6 +63,7 @@ class _Object:
         if self.action != "deleted" or created:
             self.action = later.action
         self.fields |= later.fields
+        self.created |= later.created
         self.by, self.origin = later.by or self.by, later.origin or self.origin
 
 
@@ -100,7 +102,7 @@ class Changes:
         """
         entry = self.models.setdefault(label, _Model())
         key = str(pk)
-        change = _Object(action, set(fields), *_actor.get())
+        change = _Object(action, set(fields), *_actor.get(), created=created)
         known = entry.objects.setdefault(key, change)
         if known is not change:
             known.absorb(change, created)
@@ -155,6 +157,8 @@ class Changes:
                     "at": at,
                     "origin": obj.origin,
                 }
+                if obj.created:  # for the sockets (row refreshes), not told to pages
+                    message["created"] = True
                 out.append((groups.object_group(label, key), message))
             for (name, value), pks in entry.groups.items():
                 out.append(
@@ -173,15 +177,24 @@ class Changes:
 def _summary(
     label: str, chosen: Iterable[_Object], known: bool, origin: str | None
 ) -> dict[str, Any]:
-    """The message for a model or object group: what kind of change, and how many objects."""
+    """The message for a model or object group: what kind of change, how many objects, and
+    (for the sockets, which decide on row refreshes; not told to pages) the fields changed,
+    ``None`` when some object was created or its fields are not known."""
     chosen = list(chosen)
     actions = {o.action for o in chosen}
+    fields: set[str] | None = set()
+    for obj in chosen:
+        if obj.created or not obj.fields or fields is None:
+            fields = None
+        else:
+            fields |= obj.fields
     return {
         "type": CHANGED,
         "model": label,
         "action": actions.pop() if len(actions) == 1 and known else "bulk",
         "count": len(chosen) if known else None,
         "origin": origin,
+        "fields": sorted(fields) if known and fields is not None else None,
     }
 
 

@@ -43,6 +43,8 @@ STATE_FIELD = "_live_state"
 CONFLICTS_FIELD = "_live_conflicts"
 CHOICE_PREFIX = "_live_keep_"
 MODES = ("merge", "refuse", "off")
+#: Tokens one ``_live_state`` may join (a list's, then one per row refresh).
+MAX_PARTS = 100
 _SALT = "live_admin.conflicts"
 #: Where a request being checked keeps its decoded token (an attribute of the request).
 _REQUEST_ATTR = "_live_admin_state"
@@ -149,10 +151,23 @@ def read_token(request: HttpRequest, obj_key: str | None) -> dict[str, Any] | No
     if value is None:
         logger.info("live_admin: %s posted without a state token; saved unchecked", request.path)
         return None
+    # A list whose rows were refreshed one by one carries the list's token and then each
+    # refresh's: later parts are newer states of the rows they hold.
+    parts = value.split()
+    state: dict[str, Any] | None = None
     try:
-        state = signing.Signer(salt=_SALT).unsign_object(value)
-        if state.get("o") != obj_key or not isinstance(state.get("f"), dict):
-            raise signing.BadSignature("the token is for another object")
+        if not 0 < len(parts) <= MAX_PARTS:
+            raise signing.BadSignature(f"{len(parts)} parts")
+        for part in parts:
+            one = signing.Signer(salt=_SALT).unsign_object(part)
+            if one.get("o") != obj_key or not isinstance(one.get("f"), dict):
+                raise signing.BadSignature("the token is for another object")
+            if state is None:
+                state = one
+                continue
+            state["f"].update(one["f"])
+            for prefix, rows in one.get("r", {}).items():
+                state["r"].setdefault(prefix, {}).update(rows)
     except (signing.BadSignature, ValueError, TypeError, AttributeError) as exc:
         logger.warning(
             "live_admin: %s posted a bad state token (%s); saved unchecked", request.path, exc

@@ -30,6 +30,7 @@ from .conf import get_config
 from .hub import Hub, hub_for
 from .permissions import Refused, Subscription, build_request, resolve, watchable
 from .presence import PresenceHandlers
+from .rows import in_place, read_layout
 from .sender import get_layer, sender
 
 logger = logging.getLogger("live_admin")
@@ -120,6 +121,9 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         self.telling: set[tuple[str, str]] = set()
         self.telling_tasks: set[asyncio.Task[None]] = set()
         self.said_at: dict[tuple[str, str], float] = {}
+        #: The layout (see live_admin.rows) of each model or group subscription and each watch
+        #: ("w:" + its id) whose page gave one.
+        self.layouts: dict[str, frozenset[str] | None] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # As channels' AsyncConsumer.__call__, but with layer events handed over by the
@@ -293,6 +297,8 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         request = build_request(self.scope, self.scope["user"])
         sub = await database_sync_to_async(resolve)(request, sub_id, label, pk, field, value)
         self.subscriptions[sub_id] = sub
+        if sub.pk is None and "layout" in message:
+            self.layouts[sub_id] = read_layout(message["layout"])
         for name in sub.groups:
             if name not in self.members:
                 self.members[name] = set()
@@ -309,6 +315,7 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
             raise Refused("not_found", "No subscription with that id.")
         await self._stop_presence(sub.id)
         await self._drop_groups(sub)
+        self.layouts.pop(sub.id, None)
         await self._send({"type": "unsubscribed", "id": sub_id})
 
     async def _drop_groups(self, sub: Subscription) -> None:
@@ -322,21 +329,24 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
     # -- channel-layer events -----------------------------------------------------------------
 
     async def live_admin_changed(self, event: dict[str, Any]) -> None:
-        for sub_id in sorted(self.members.get(event["group"], ())):
-            sub = self.subscriptions[sub_id]
+        for member in sorted(self.members.get(event["group"], ())):
+            watch = member.startswith("w:")  # a changelist's watch of its rows
+            sub = None if watch else self.subscriptions[member]
             out = {
                 "type": "changed",
-                "id": sub_id,
+                "id": member[2:] if watch else member,
                 "model": event["model"],
                 "action": event["action"],
                 "count": event.get("count", 1),
                 "origin": event.get("origin"),
             }
-            if sub.pk is not None:
-                out["pk"] = sub.pk
-                out["fields"] = event.get("fields", [])
+            if sub is None or sub.pk is not None:
+                out["pk"] = event["pk"] if sub is None else sub.pk
+                out["fields"] = event.get("fields") or []
                 out["by"] = event.get("by")
                 out["at"] = event.get("at")
+            if member in self.layouts:
+                out["in_place"] = in_place(event, self.layouts[member])
             await self._send(out)
 
     async def live_admin_logout(self, event: dict[str, Any]) -> None:

@@ -149,6 +149,7 @@ class PresenceHandlers:
     telling_tasks: set[asyncio.Task[None]]
     #: When the socket last relayed its presence on each object.
     said_at: dict[Object, float]
+    layouts: dict[str, frozenset[str] | None]
 
     def _start_presence(self, user: Any) -> None:
         self.presence = Presence(user.pk, display_name(user))
@@ -188,6 +189,7 @@ class PresenceHandlers:
         from .conf import get_config
         from .consumers import Invalid, Refused, _text
         from .permissions import build_request, watchable
+        from .rows import read_layout
 
         watch_id = _text(message, "id", limit=64) or ""
         label = _text(message, "model", limit=255) or ""
@@ -201,6 +203,8 @@ class PresenceHandlers:
             raise Refused("too_many", "Too many subscriptions on this socket.")
         request = build_request(self.scope, self.scope["user"])  # type: ignore[attr-defined]
         label, granted = await database_sync_to_async(watchable)(request, label, pks)
+        if "layout" in message:
+            self.layouts["w:" + watch_id] = read_layout(message["layout"])
         await self._set_watch(watch_id, tuple((label, pk) for pk in granted))
         await self._send({"type": "watching", "id": watch_id, "pks": granted})  # type: ignore[attr-defined]
         for obj in self.watches.get(watch_id, ()):
@@ -209,14 +213,18 @@ class PresenceHandlers:
 
     async def _set_watch(self, watch_id: str, objects: tuple[Object, ...]) -> None:
         old = set(self.watches.get(watch_id, ()))
+        member = "w:" + watch_id
         self.watches[watch_id] = objects
         if not objects:
             del self.watches[watch_id]
+            self.layouts.pop(member, None)
         for obj in old - set(objects):
-            await self._unfollow(obj, "w:" + watch_id)
+            await self._unfollow(obj, member)
+            await self._member(groups.object_group(*obj), member, False)
         new = [obj for obj in objects if obj not in old]
-        for obj in new:
-            await self._follow(obj, "w:" + watch_id)
+        for obj in new:  # who is there, and (for row refreshes) what changes
+            await self._follow(obj, member)
+            await self._member(groups.object_group(*obj), member, True)
         if new:  # one question to the model's present pages; those on these rows answer at once
             label = new[0][0]
             ask = {**self._me().event(new[0], "ask"), "group": groups.presence_ask_group(label)}

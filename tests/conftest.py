@@ -333,12 +333,36 @@ TO_CLIENT = {
     "pong": {"type"},
     "resync": {"type"},
     "error": {"type", "id", "code", "message"},
-    "changed": {"type", "id", "model", "action", "count", "origin", "pk", "fields", "by", "at"},
+    "changed": {
+        "type",
+        "id",
+        "model",
+        "action",
+        "count",
+        "origin",
+        "pk",
+        "fields",
+        "by",
+        "at",
+        "in_place",
+    },
     "presence": {"type", "id", "pk", "people"},
     "watching": {"type", "id", "pks"},
 }
 PRESENCE_ON_LAYER = {"type", "group", "model", "pk", "pks", "key", "user", "name", "state", "reply"}
-ON_LAYER = {"type", "group", "model", "action", "count", "origin", "pk", "fields", "by", "at"}
+ON_LAYER = {
+    "type",
+    "group",
+    "model",
+    "action",
+    "count",
+    "origin",
+    "pk",
+    "fields",
+    "by",
+    "at",
+    "created",
+}
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -347,7 +371,7 @@ def check_event(message: dict[str, Any]) -> None:
     assert message["action"] in ("saved", "deleted", "bulk"), message
     assert re.fullmatch(r"\w+\.\w+", message["model"]), message
     assert message.get("count") is None or isinstance(message["count"], int), message
-    assert all(IDENTIFIER.match(name) for name in message.get("fields", [])), message
+    assert all(IDENTIFIER.match(name) for name in message.get("fields") or []), message
     assert message.get("pk") is None or isinstance(message["pk"], str), message
 
 
@@ -389,6 +413,9 @@ def _all_traffic_is_content_free() -> Iterator[None]:
         assert set(message) <= TO_CLIENT[message["type"]], message
         if message["type"] == "changed":
             check_event(message)
+            # A model or group subscription hears no pk, and no fields (they may be a row's
+            # the user cannot see): its socket only says whether the change was in place.
+            assert "pk" in message or "fields" not in message, message
         if message["type"] == "presence":  # display names and a state, nothing else
             assert all(set(p) == {"name", "state"} for p in message["people"]), message
     for message in on_layer:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client, override_settings
 
+from live_admin import rows
 from live_admin.admin import LiveAdminMixin, live_admins
 from testapp.admin import OrderAdmin
 from testapp.models import Note, Order, Project, Tag, Ticket
@@ -27,7 +28,9 @@ def config(html: str) -> dict[str, str]:
 
 def test_changelist_carries_its_config(admin_client: Client) -> None:
     html = admin_client.get("/admin/testapp/ticket/").content.decode()
-    assert config(html) == {
+    found = config(html)
+    assert rows.read_layout(found.pop("layout")) == {"id"}  # signed (see test_rows)
+    assert found == {
         "live-state": "connecting",
         "ws-path": "/ws/live-admin/",
         "model": "testapp.ticket",

@@ -34,6 +34,7 @@ def test_notify_whole_model() -> None:
             "action": "bulk",
             "count": None,
             "origin": None,
+            "fields": None,
         }
     ]
     assert to(sent, groups.any_object_group("testapp.ticket"))

@@ -360,6 +360,12 @@ async def test_folding_keeps_only_what_all_folded_changes_agree_on() -> None:
     ]
     assert fold(batch[:1]) == batch[:1]
     assert fold(batch[3:4] + batch[3:4]) == [change("m", action="deleted", count=2, origin="tab1")]
+    # The fields a group's messages name (the sockets' row-refresh decisions) add up, unless
+    # one of them did not know.
+    known = [change("m", count=1, fields=["a"]), change("m", count=1, fields=["b"])]
+    assert fold(known) == [change("m", count=2, fields=["a", "b"])]
+    unknown = [known[0], change("m", count=1, fields=None)]
+    assert fold(unknown) == [change("m", count=2, fields=None)]
 
 
 async def test_a_page_opened_while_redis_is_down_hears_changes_once_it_is_back(

@@ -190,11 +190,14 @@
       const sub = { type: "subscribe", id: "page", model: cfg.model };
       if (isForm) sub.pk = cfg.pk;
       else if (cfg.groupField) sub.group = { field: cfg.groupField, value: cfg.groupValue };
+      if (!isForm && cfg.layout) sub.layout = cfg.layout;
       socket.send(JSON.stringify(sub));
     };
     socket.onmessage = (event) => receive(JSON.parse(event.data));
     socket.onclose = (event) => {
       socket = null;
+      watching.sent = ""; // a new socket follows nothing until the page asks again
+      watching.answered = -1;
       if (event.code === 4401) return stop("loggedOut");
       if (event.code === 4403) return stop("forbidden");
       if (stopped) return;
@@ -220,11 +223,19 @@
       // Changes may have come while the page was away, or between rendering and subscribing.
       if (connectedOnce || (formState && formState.reloaded)) checkAway();
       connectedOnce = true;
+      if (!isForm && message.id === "page") watch();
     } else if (message.type === "resync") {
       checkAway(); // the server lost track for a while (its channel layer failed)
+    } else if (message.type === "watching" && message.id === "rows") {
+      watching.answered = watching.asked;
+      watching.pks = new Set(message.pks);
+      el.dataset.watching = String(watching.answered); // for tests to wait on
     } else if (message.type === "changed" && message.origin !== origin) {
       if (isForm) formChanged(message);
-      else schedule();
+      else if (message.in_place && followed()) {
+        if (message.id === "rows") scheduleRow(message.pk); // the page's own group says
+        // nothing more: the rows that changed are told one by one
+      } else schedule();
     } else if (message.type === "error" && message.id === "page") {
       stop("forbidden");
     }
@@ -260,9 +271,57 @@
   // -- changelist -----------------------------------------------------------------------------
 
   const refresher = debouncer(() => refresh(false), debounceMs, debounceMs * 4);
+  let wholePage = false; // a refresh of the whole list is due
+  const dueRows = new Set(); // else: the rows due a row refresh
 
   function schedule() {
-    if (!isForm) refresher.call();
+    if (isForm) return;
+    wholePage = true;
+    refresher.call();
+  }
+
+  function scheduleRow(pk) {
+    dueRows.add(pk);
+    refresher.call();
+  }
+
+  // -- following the rows shown (row refreshes and presence.js) ------------------------------
+
+  const watching = { asked: 0, answered: -1, sent: "", pks: new Set() };
+
+  /** A row's pk: its action checkbox's value, else (no actions, a view-only user) read from its
+   * change link, undoing the admin's quote() (``_XX`` for a few characters). */
+  function pkOf(row) {
+    const box = row.querySelector("input.action-select");
+    if (box) return box.value;
+    const link = row.querySelector("th a[href]") || row.querySelector("td a[href]"); // its own
+    const found = link && link.getAttribute("href").match(/\/([^/?#]+)\/change\/(?:[?#]|$)/);
+    if (!found) return null;
+    return decodeURIComponent(found[1]).replace(/_([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+  }
+
+  function shownPks() {
+    return Array.from(document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)"), pkOf);
+  }
+
+  /** Follow the rows shown: the server tells their changes (and presence) under id "rows". */
+  function watch(again) {
+    const pks = shownPks().filter((pk) => pk !== null).slice(0, 200);
+    const sent = JSON.stringify(pks);
+    if (!again && sent === watching.sent && watching.answered === watching.asked) return;
+    const message = { type: "watch", id: "rows", model: cfg.model, pks };
+    if (cfg.layout) message.layout = cfg.layout;
+    if (pks.length && el.liveAdmin.send(message)) {
+      watching.asked += 1;
+      watching.sent = sent;
+    }
+  }
+
+  /** Whether the server follows every row shown: then a change it says is in place needs at
+   * most the refresh of the rows it names. */
+  function followed() {
+    return !!cfg.layout && watching.answered === watching.asked &&
+      shownPks().every((pk) => pk !== null && watching.pks.has(pk));
   }
 
   function changelistForm() {
@@ -404,6 +463,12 @@
       showHeld();
       return;
     }
+    if (!force && !wholePage) {
+      if (dueRows.size) await refreshRows();
+      return;
+    }
+    wholePage = false;
+    dueRows.clear();
     refreshing = true;
     held = 0;
     const notice = document.getElementById("live-admin-held");
@@ -491,8 +556,80 @@
     }
     restoreFocus(kept.focus);
     el.dataset.refreshes = String(Number(el.dataset.refreshes || 0) + 1);
+    watch();
     el.dispatchEvent(new CustomEvent("live-admin:refreshed"));
     return { changed: diff.changed.length, added: diff.added.length, removed: diff.removed.length };
+  }
+
+  /** Re-fetch only the rows due, through the admin's own view (X-Live-Admin-Rows), and swap
+   * their cells; any surprise (a row gone from the answer, an error) refreshes the whole list. */
+  async function refreshRows() {
+    const pks = Array.from(dueRows);
+    dueRows.clear();
+    refreshing = true;
+    let fresh = null;
+    try {
+      const response = await fetch(location.href, {
+        headers: { "X-Live-Admin-Rows": encodeURIComponent(JSON.stringify(pks)) },
+      });
+      if (response.ok && !response.redirected) {
+        const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+        fresh = doc.getElementById("live-admin-rows");
+      }
+    } catch (e) { /* the whole list below */ }
+    refreshing = false;
+    const found = new Map();
+    if (fresh) fresh.querySelectorAll("#result_list tbody tr").forEach((row) => found.set(pkOf(row), row));
+    const pairs = pks.map((pk) => [rowByPk(pk), found.get(pk)]);
+    if (!fresh || pairs.some(([old, row]) => !old || !row) || busy()) {
+      schedule(); // what the rows tell is not enough: the whole list (held if busy)
+      return;
+    }
+    const focus = placeOf(document.activeElement);
+    keepingPlace(() => pairs.forEach(([old, row]) => swapCells(old, row)));
+    const stateInput = changelistForm() && changelistForm().querySelector('input[name="_live_state"]');
+    if (stateInput && fresh.dataset.state) {
+      // The rows' new state, over the list's: a save is checked against what the user sees.
+      stateInput.value += " " + fresh.dataset.state;
+      if (stateInput.value.split(" ").length > 90) schedule(); // a fresh list's, one token
+    }
+    restoreFocus(focus);
+    el.dataset.rowRefreshes = String(Number(el.dataset.rowRefreshes || 0) + 1);
+    el.dispatchEvent(new CustomEvent("live-admin:refreshed"));
+    tell({ changed: pairs.length });
+  }
+
+  function rowByPk(pk) {
+    return Array.from(document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)"))
+      .find((row) => pkOf(row) === pk) || null;
+  }
+
+  /** Put a fresh row's cells in place of an old one's. The action checkbox stays (Django's
+   * actions.js holds it); list_editable inputs take the old row's formset index. */
+  function swapCells(old, row) {
+    const index = (node) => {
+      const input = node.querySelector('[name^="form-"]');
+      const found = input && input.name.match(/^form-(\d+)-/);
+      return found ? found[1] : null;
+    };
+    const from = index(row);
+    const to = index(old);
+    if (from !== null && to !== null && from !== to) {
+      row.querySelectorAll("[name], [id], label[for]").forEach((node) => {
+        for (const attr of ["name", "id", "for"]) {
+          const value = node.getAttribute(attr);
+          if (value) node.setAttribute(attr, value.replace(`form-${from}-`, `form-${to}-`));
+        }
+      });
+    }
+    const cells = Array.from(row.children);
+    Array.from(old.children).forEach((cell, i) => {
+      if (cell.classList.contains("action-checkbox") || !cells[i]) return;
+      cell.replaceWith(document.importNode(cells[i], true));
+    });
+    old.classList.remove("live-admin-flash");
+    void old.offsetWidth; // restart the flash
+    old.classList.add("live-admin-flash");
   }
 
   function applyHeldIfIdle() {
@@ -717,6 +854,8 @@
     },
     dirty: () => dirty(),
     rowKey,
+    pkOf,
+    watch: () => watch(true), // the server answers with the rows' presence again
   };
   if (isForm) setUpForm();
   connect();

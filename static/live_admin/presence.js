@@ -51,21 +51,7 @@
     return Array.from(document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)"));
   }
 
-  /** A row's pk: its action checkbox's value, else (no actions, a view-only user) read from its
-   * change link, undoing the admin's quote() (``_XX`` for a few characters). */
-  function pkOf(row) {
-    const box = row.querySelector("input.action-select");
-    if (box) return box.value;
-    const link = row.querySelector("th a[href]") || row.querySelector("td a[href]"); // its own
-    const found = link && link.getAttribute("href").match(/\/([^/?#]+)\/change\/(?:[?#]|$)/);
-    if (!found) return null;
-    return decodeURIComponent(found[1]).replace(/_([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
-  }
-
-  function watch() {
-    const pks = rows().map(pkOf).filter((pk) => pk !== null).slice(0, 200);
-    if (pks.length) api.send({ type: "watch", id: "rows", model: el.dataset.model, pks });
-  }
+  const pkOf = api.pkOf; // the rows are followed by live-admin.js (its watch "rows")
 
   function mark(row, people) {
     let marker = row.querySelector(".live-admin-here");
@@ -95,19 +81,16 @@
   // -- messages -------------------------------------------------------------------------------
 
   function start() {
-    if (isForm) {
-      announce(true); // a new socket: say it, and keep saying it
-      clearInterval(heartbeat);
-      heartbeat = setInterval(() => announce(true), HEARTBEAT_MS);
-    } else {
-      watch();
-    }
+    if (!isForm) return api.watch(); // told who is on the rows again, now that we listen
+    announce(true); // a new socket: say it, and keep saying it
+    clearInterval(heartbeat);
+    heartbeat = setInterval(() => announce(true), HEARTBEAT_MS);
   }
 
   el.addEventListener("live-admin:message", (event) => {
     const message = event.detail;
     if (message.type === "subscribed" && message.id === "page") {
-      start();
+      if (isForm) start(); // a list's rows are watched by live-admin.js, which we hear
     } else if (message.type === "presence" && message.id === "page") {
       showForm(message.people);
     } else if (message.type === "presence" && message.id === "rows") {
@@ -139,9 +122,6 @@
     document.addEventListener("input", () => announce(false));
     document.addEventListener("change", () => announce(false));
   } else {
-    el.addEventListener("live-admin:refreshed", () => {
-      markAll();
-      watch();
-    });
+    el.addEventListener("live-admin:refreshed", markAll);
   }
 })();

@@ -92,3 +92,18 @@ def test_pages_converge_after_a_random_workload(
         assert actual == expected, name
     actual, expected = converged(form, fresh, FORM_STATE)
     assert actual == expected, "change form"
+
+    # A rename more, typed and saved as a person does: the lists update just that row.
+    form.click("#id_title")
+    form.keyboard.press("Control+A")
+    form.keyboard.type("Renamed")
+    form.click("input[name=_continue]")
+    form.wait_for_load_state()
+    for name, page in watched.items():
+        actual, expected = converged(page, fresh, LIST_STATE)
+        assert actual == expected, name
+    row_refreshes = [
+        int(page.locator("#live-admin").get_attribute("data-row-refreshes") or 0)
+        for page in watched.values()
+    ]
+    assert row_refreshes[0] > 0, row_refreshes  # the whole list (by pk) took the row path

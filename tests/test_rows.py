@@ -1,0 +1,253 @@
+"""Row refreshes: the layout a changelist depends on, the rows view, and in-place changes."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from asgiref.sync import sync_to_async
+from conftest import make_user, subscribed_socket
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from forms import form_data
+
+from live_admin import conflicts, rows
+from testapp.admin import OrderAdmin
+from testapp.models import Order, Project, Ticket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT = 5
+
+
+def attribute(content: bytes, name: str) -> str | None:
+    found = re.search(rf'{name}="([^"]*)"'.encode(), content)
+    return None if found is None else html.unescape(found[1].decode())
+
+
+def page_layout(client: Client, url: str) -> frozenset[str] | None:
+    token = attribute(client.get(url).content, "data-layout")
+    return None if token is None else rows.read_layout(token)
+
+
+def fetch_rows(client: Client, url: str, *pks: object) -> Any:
+    header = quote(json.dumps([str(pk) for pk in pks]))
+    return client.get(url, headers={rows.ROWS_HEADER: header})
+
+
+def row_pks(response: Any) -> list[str]:
+    assert b'id="live-admin-rows"' in response.content
+    boxes = re.findall(r'<input[^>]*class="action-select"[^>]*>', response.content.decode())
+    return [re.search(r'value="([^"]+)"', box)[1] for box in boxes]  # type: ignore[index]
+
+
+# -- the layout -----------------------------------------------------------------------------
+
+
+def test_a_list_depends_on_its_filters_ordering_and_active_search(admin_client: Client) -> None:
+    assert page_layout(admin_client, "/admin/testapp/order/") == {"status", "id"}
+    searched = page_layout(admin_client, "/admin/testapp/order/?q=ada")
+    assert searched == {"status", "id", "customer"}
+    assert page_layout(admin_client, "/admin/testapp/order/?o=1") == {"status", "id", "customer"}
+
+
+def test_a_get_queryset_filter_through_a_foreign_key_counts_as_that_key(
+    admin_client: Client,
+) -> None:
+    staff = make_user("staff", perms=("view_ticket",))
+    client = Client()
+    client.force_login(staff)
+    assert page_layout(client, "/admin/testapp/ticket/") == {"project", "id"}
+    assert page_layout(admin_client, "/admin/testapp/ticket/") == {"id"}
+
+
+@pytest.mark.parametrize(
+    "queryset",
+    [
+        lambda: Project.objects.filter(ticket__title="x"),  # a reverse join
+        lambda: Project.objects.order_by("?"),
+        lambda: Project.objects.extra(where=["1 = 1"]),
+        lambda: Project.objects.filter(pk__in=Ticket.objects.values("project")),
+    ],
+)
+def test_a_query_whose_fields_cannot_be_told_has_no_layout(queryset: Any) -> None:
+    cl = SimpleNamespace(queryset=queryset(), list_filter=(), date_hierarchy=None, model=Project)
+    assert rows.layout(cl) is None  # type: ignore[arg-type]
+
+
+def test_a_turned_off_admin_gives_no_layout(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(OrderAdmin, "live_row_refreshes", False)
+    assert page_layout(admin_client, "/admin/testapp/order/") is None
+    Order.objects.create(customer="a")
+    assert fetch_rows(admin_client, "/admin/testapp/order/", 1).context["cl"].result_count == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"action": "saved", "fields": ["customer"]}, True),
+        ({"action": "saved", "fields": ["customer", "status"]}, False),  # could move rows
+        ({"action": "saved", "fields": ["customer"], "created": True}, False),
+        ({"action": "saved", "fields": []}, False),  # not known
+        ({"action": "saved", "fields": None}, False),
+        ({"action": "deleted", "fields": ["customer"]}, False),
+        ({"action": "bulk", "fields": ["customer"]}, False),
+    ],
+)
+def test_in_place_only_for_known_updates_outside_the_layout(
+    event: dict[str, Any], expected: bool
+) -> None:
+    assert rows.in_place(event, frozenset({"status", "id"})) is expected
+    assert rows.in_place(event, None) is False
+
+
+def test_a_bad_layout_token_is_no_layout() -> None:
+    good = rows.layout_token(frozenset({"status"}))
+    assert rows.read_layout(good) == {"status"}
+    for bad in (good + "x", "", None, 5, rows.layout_token(frozenset())[:-3]):
+        assert rows.read_layout(bad) is None
+
+
+# -- the rows view --------------------------------------------------------------------------
+
+
+def test_rows_view_renders_only_the_rows_asked_for_without_counting(
+    admin_client: Client,
+) -> None:
+    orders = [Order.objects.create(customer=f"c{i}") for i in range(5)]
+    with CaptureQueriesContext(connection) as queries:
+        response = fetch_rows(admin_client, "/admin/testapp/order/", orders[1].pk, orders[3].pk)
+    assert response.status_code == 200
+    assert row_pks(response) == [str(orders[3].pk), str(orders[1].pk)]  # the list's order
+    sql = " ".join(q["sql"].upper() for q in queries.captured_queries)
+    assert "COUNT(" not in sql
+    # The admin's own widgets for list_editable, and the rows' state token.
+    assert b'name="form-0-status"' in response.content
+    state = attribute(response.content, "data-state")
+    assert set(
+        conflicts.signing.Signer(salt=conflicts._SALT).unsign_object(state)["r"]["form"]
+    ) == {
+        str(orders[1].pk),
+        str(orders[3].pk),
+    }
+    full = admin_client.get("/admin/testapp/order/")
+    assert b"live-admin-rows" not in full.content
+
+
+def test_rows_view_shows_only_what_the_user_may_see(admin_user: User) -> None:
+    staff = make_user("staff", perms=("view_ticket",))
+    mine = Ticket.objects.create(project=Project.objects.create(name="A", owner=staff), title="m")
+    theirs = Ticket.objects.create(project=Project.objects.create(name="B"), title="t")
+    client = Client()
+    client.force_login(staff)
+    response = fetch_rows(client, "/admin/testapp/ticket/", mine.pk, theirs.pk)
+    links = re.findall(r'href="(/admin/testapp/ticket/\d+/change/)"', response.content.decode())
+    assert links == [f"/admin/testapp/ticket/{mine.pk}/change/"]
+    anonymous = fetch_rows(Client(), "/admin/testapp/ticket/", mine.pk)
+    assert anonymous.status_code == 302  # to the login page, as the stock view
+
+
+def test_rows_view_ignores_bad_headers(admin_client: Client) -> None:
+    order = Order.objects.create(customer="a")
+    for header in ("nonsense", quote(json.dumps({"a": 1})), quote(json.dumps(["x"] * 201))):
+        response = admin_client.get("/admin/testapp/order/", headers={rows.ROWS_HEADER: header})
+        assert b"live-admin-rows" not in response.content  # the whole page, as stock
+    response = fetch_rows(admin_client, "/admin/testapp/order/", "not-a-pk", order.pk)
+    assert row_pks(response) == [str(order.pk)]
+
+
+def test_a_save_after_row_refreshes_is_checked_against_the_rows_new_state(
+    admin_client: Client,
+) -> None:
+    first, second = Order.objects.create(customer="a"), Order.objects.create(customer="b")
+    data = form_data(admin_client.get("/admin/testapp/order/").content, "changelist-form")
+    Order.objects.filter(pk=first.pk).update(status="paid")  # seen by the row refresh below
+    fresh = fetch_rows(admin_client, "/admin/testapp/order/", first.pk).content
+    data["_live_state"] += " " + (attribute(fresh, "data-state") or "")
+    index = next(k for k, v in data.items() if k.endswith("-id") and v == str(first.pk))[:-3]
+    data[f"{index}-status"] = "paid"  # the row as refreshed, left alone
+    response = admin_client.post("/admin/testapp/order/", {**data, "_save": "Save"})
+    assert response.status_code == 302
+    assert Order.objects.get(pk=first.pk).status == "paid"
+    assert Order.objects.get(pk=second.pk).status == "new"
+    tampered = {**data, "_live_state": data["_live_state"] + "x", "_save": "Save"}
+    request = SimpleNamespace(POST=tampered, path="/")
+    assert conflicts.read_token(request, None) is None  # type: ignore[arg-type]
+
+
+# -- in-place changes over the socket -------------------------------------------------------
+
+
+async def next_changed(comm: Any) -> dict[str, Any]:
+    while True:
+        message = await comm.receive_json_from(timeout=TIMEOUT)
+        if message["type"] == "changed":
+            return message
+
+
+@pytest.mark.asyncio
+async def test_a_watch_hears_its_rows_changes_and_the_list_hears_whether_in_place(
+    admin_user: User,
+) -> None:
+    order, other = await sync_to_async(lambda: [Order.objects.create(customer=c) for c in "ab"])()
+    layout = rows.layout_token(frozenset({"status", "id"}))
+    comm = await subscribed_socket(admin_user, model="testapp.order", layout=layout)
+    await comm.send_json_to(
+        {
+            "type": "watch",
+            "id": "rows",
+            "model": "testapp.order",
+            "pks": [str(order.pk)],
+            "layout": layout,
+        }
+    )
+    assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "watching"
+
+    async def saved(pk: int, **values: Any) -> None:
+        def save() -> None:
+            obj = Order.objects.get(pk=pk)
+            for name, value in values.items():
+                setattr(obj, name, value)
+            obj.save()
+
+        await sync_to_async(save)()
+
+    await saved(order.pk, customer="Ada")  # in place: the list and the row say so
+    told = sorted([await next_changed(comm), await next_changed(comm)], key=lambda m: m["id"])
+    assert [(m["id"], m["in_place"]) for m in told] == [("rows", True), ("s", True)]
+    assert told[0]["pk"] == str(order.pk)
+    assert told[0]["fields"] == ["customer"]
+    assert "fields" not in told[1]
+    assert "pk" not in told[1]
+    await saved(order.pk, status="paid")  # a layout field: the whole list
+    told = [await next_changed(comm), await next_changed(comm)]
+    assert {m["in_place"] for m in told} == {False}
+    await saved(other.pk, customer="Bob")  # a row not watched: the list only, in place
+    message = await next_changed(comm)
+    assert (message["id"], message["in_place"]) == ("s", True)
+    await sync_to_async(Order.objects.create)(customer="new")  # created: never in place
+    assert (await next_changed(comm))["in_place"] is False
+    assert await comm.receive_nothing(0.3)
+    await comm.disconnect()
+
+
+def test_a_layout_that_cannot_be_read_leaves_the_page_as_it_was(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("a query shape nobody foresaw")
+
+    monkeypatch.setattr(rows, "_collect", broken)
+    response = admin_client.get("/admin/testapp/order/")
+    assert response.status_code == 200
+    assert attribute(response.content, "data-layout") is None  # whole-page refreshes
+    assert "could not read the layout" in caplog.text
