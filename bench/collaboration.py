@@ -20,6 +20,8 @@ import statistics
 import time
 from typing import Any
 
+from figures import judged, shown, spread
+
 REPEATS = 3
 HEARTBEAT = 4.0
 PAGES = 50
@@ -67,18 +69,10 @@ def conflict_check(saves: int) -> dict[str, Any]:
         added.append(checked - stock)
     return {
         "saves": saves,
-        "checked_ms": _spread(checked_ms),
-        "stock_ms": _spread(stock_ms),
-        "added_ms": _spread(added),
+        "checked_ms": spread(checked_ms),
+        "stock_ms": spread(stock_ms),
+        "added_ms": spread(added),
         "target_ms": 1.0,
-    }
-
-
-def _spread(values: list[float]) -> dict[str, float]:
-    return {
-        "median": round(statistics.median(values), 3),
-        "min": round(min(values), 3),
-        "max": round(max(values), 3),
     }
 
 
@@ -186,18 +180,8 @@ def section(r: dict[str, Any]) -> list[str]:
     from report import table
 
     c = r["conflict_check"]
-
-    def spread(x: dict[str, float]) -> str:
-        return f"{x['median']} ({x['min']} to {x['max']})"
-
     added = c["added_ms"]
-    verdict = (
-        "met"
-        if added["max"] <= c["target_ms"]
-        else "missed"
-        if added["min"] > c["target_ms"]
-        else "within noise"
-    )
+    verdict = judged(added, c["target_ms"])
     lines = [
         "",
         "## 7. Collaboration",
@@ -208,11 +192,11 @@ def section(r: dict[str, Any]) -> list[str]:
         table(
             ["save", "ms p50", "added by the conflict check, ms p50", "target", "verdict"],
             [
-                ["without a state token (stock)", spread(c["stock_ms"]), "", "", ""],
+                ["without a state token (stock)", shown(c["stock_ms"]), "", "", ""],
                 [
                     "with it (locked, checked, merged)",
-                    spread(c["checked_ms"]),
-                    spread(added),
+                    shown(c["checked_ms"]),
+                    shown(added),
                     f"≤ {c['target_ms']} ms",
                     verdict,
                 ],

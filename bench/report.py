@@ -101,6 +101,13 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         f" {m['uvicorn']}, websockets {m['websockets']}, djangochannelsrestframework"
         f" {m['djangochannelsrestframework']}, redis-server {m['redis_server']} on loopback."
         + (
+            " Machine load (1, 5 and 15 minute averages) before the run"
+            f" {', '.join(f'{x:.2f}' for x in m['load']['before'])}, after it"
+            f" {', '.join(f'{x:.2f}' for x in m['load']['after'])}."
+            if "load" in m
+            else ""
+        )
+        + (
             " Sections run in two sittings (`--resume` after a failed section); the timed"
             f" sections took {results['took_s']} s."
             if results.get("resumed")
@@ -117,6 +124,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     ]
     from collaboration import section as collaboration_section
     from reads_report import section as reads_section
+    from refresh import section as refresh_section
 
     for name, render in (
         ("saves", saves_section),
@@ -280,21 +288,6 @@ def burst_section(b: dict[str, Any]) -> list[str]:
         f" default 300 ms, at most 1.2 s): **{b['refreshes_per_page']} refresh(es) per page** —"
         f" target ≤ 3, {verdict(b['refreshes_per_page'] <= TARGETS['refreshes'])}. Saves made in"
         " one transaction, or under `live_admin.batch()`, are one message to begin with.",
-        "",
-    ]
-
-
-def refresh_section(r: dict[str, Any]) -> list[str]:
-    return [
-        "## 4. Refresh cost",
-        "",
-        f"A changelist of {r['rows']} rows on daphne, over loopback: full page load p50"
-        f" {r['full_p50_ms']} ms, the page's refresh request p50 {r['refresh_p50_ms']} ms (ratio"
-        f" {r['ratio']}; target ≤ 1, {verdict(r['ratio'] <= 1.05)} within noise). The refresh"
-        " asks for the same URL with `X-Live-Admin-Refresh` and swaps in the form, the search"
-        " bar and the filters; the server renders only those (no header, sidebar, breadcrumbs,"
-        " messages or footer). Server CPU per change with"
-        f" {r['pages']} pages watching (each refreshing once): {r['cpu_ms_per_change']} ms.",
         "",
     ]
 

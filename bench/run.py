@@ -44,6 +44,7 @@ django.setup()
 
 from collaboration import collaboration  # noqa: E402
 from reads import read_overhead  # noqa: E402
+from refresh import refresh_cost  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 MODELS = "plain,live,dcrf"
@@ -132,7 +133,7 @@ def env_for(layer: str, redis: Redis) -> dict[str, str]:
 class Server:
     """daphne or uvicorn serving the bench project, one process."""
 
-    def __init__(self, kind: str, layer: str, redis: Redis) -> None:
+    def __init__(self, kind: str, layer: str, redis: Redis, env: dict | None = None) -> None:
         self.kind, self.layer, self.port = kind, layer, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         app = "benchproject.asgi:application"
@@ -143,7 +144,7 @@ class Server:
         self.log = open(TMP / f"{kind}-{layer}-{self.port}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, *args],
-            env=env_for(layer, redis),
+            env={**env_for(layer, redis), **(env or {})},
             cwd=HERE,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -171,8 +172,8 @@ class Server:
 
 
 @contextmanager
-def server(kind: str, layer: str, redis: Redis) -> Iterator[Server]:
-    s = Server(kind, layer, redis)
+def server(kind: str, layer: str, redis: Redis, env: dict | None = None) -> Iterator[Server]:
+    s = Server(kind, layer, redis, env)
     try:
         yield s
     finally:
@@ -498,44 +499,7 @@ async def burst(redis: Redis, cookie: str, saves: int) -> dict[str, Any]:
     }
 
 
-# -- 4. refresh cost ----------------------------------------------------------------------------
-
-
-def refresh_cost(redis: Redis, cookie: str, runs: int, pages: int, changes: int) -> dict[str, Any]:
-    from concurrent.futures import ThreadPoolExecutor
-
-    path = "/admin/benchapp/item/"
-    with server("daphne", "redis", redis) as s:
-        writer = Writer("redis", redis)
-
-        def timed(headers: dict) -> float:
-            start = time.perf_counter()
-            body = s.get(path, cookie, headers)
-            if b"result_list" not in body:
-                raise RuntimeError("the changelist did not render")
-            return time.perf_counter() - start
-
-        for _ in range(5):
-            timed({})
-        full, refresh = [], []
-        for _ in range(runs):  # interleaved, so both see the same machine
-            full.append(timed({}))
-            refresh.append(timed({"X-Live-Admin-Refresh": "1", "HX-Request": "true"}))
-        cpu_before = s.json("/bench/state/")["cpu_s"]
-        with ThreadPoolExecutor(8) as pool:
-            for _ in range(changes):
-                writer.ask("save live")
-                list(pool.map(lambda _: timed({"X-Live-Admin-Refresh": "1"}), range(pages)))
-        cpu = s.json("/bench/state/")["cpu_s"] - cpu_before
-        writer.stop()
-    return {
-        "rows": 100,
-        "full_p50_ms": ms(pct(full, 50)),
-        "refresh_p50_ms": ms(pct(refresh, 50)),
-        "ratio": round(pct(refresh, 50) / pct(full, 50), 3),
-        "pages": pages,
-        "cpu_ms_per_change": ms(cpu / changes),
-    }
+# -- 4. refresh cost: bench/refresh.py ------------------------------------------------------------
 
 
 # -- 5. memory and scale ------------------------------------------------------------------------
@@ -680,6 +644,8 @@ def main() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
+    load_before = os.getloadavg()
+    print(f"bench: machine load (1, 5, 15 min) before: {load_before}")
     cookie = prepare_database()
     redis = Redis()
     ks = [10, 100] if quick else [10, 100, 200, 1000]
@@ -698,13 +664,7 @@ def main() -> None:
         ),
         "fan_out": lambda: fan_out_all(redis, cookie, ks, rounds),
         "burst": lambda: asyncio.run(burst(redis, cookie, 100 if quick else 1000)),
-        "refresh": lambda: refresh_cost(
-            redis,
-            cookie,
-            runs=10 if quick else 40,
-            pages=10 if quick else 50,
-            changes=3 if quick else 10,
-        ),
+        "refresh": lambda: refresh_cost(server, redis, cookie, quick, free_port),
         "memory": lambda: asyncio.run(
             memory(redis, cookie, [100, 500] if quick else [1000, 5000], 500 if quick else 10_000)
         ),
@@ -735,6 +695,9 @@ def main() -> None:
     finally:
         redis.stop()
     results["took_s"] = sum(results["section_s"].values())
+    load_after = os.getloadavg()
+    print(f"bench: machine load (1, 5, 15 min) after: {load_after}")
+    results["machine"]["load"] = {"before": load_before, "after": load_after}
     partial.unlink(missing_ok=True)
     from report import write_report
 

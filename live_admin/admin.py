@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.admin.sites import all_sites
@@ -13,6 +14,7 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import select_template
 from django.urls import reverse
+from django.utils.translation import get_language, override
 from django.utils.translation import gettext_lazy as _
 
 from . import rows
@@ -63,6 +65,13 @@ STRINGS = {
     "isEditing": _("%(name)s is editing"),
     "isViewing": _("%(name)s is viewing"),
 }
+
+
+@lru_cache(maxsize=64)
+def _strings_json(language: str | None) -> str:
+    """STRINGS translated into ``language``, as the page reads them (once a language)."""
+    with override(language):
+        return json.dumps({key: str(value) for key, value in STRINGS.items()})
 
 
 class LiveAdminMixin(CheckedSaves, _Base):
@@ -116,7 +125,7 @@ class LiveAdminMixin(CheckedSaves, _Base):
             "reconnect_ms": config["RECONNECT_MS"],
             "origin_field": ORIGIN_FIELD,
             "login_url": reverse(f"{self.admin_site.name}:login"),
-            "strings_json": json.dumps({key: str(value) for key, value in STRINGS.items()}),
+            "strings_json": _strings_json(get_language()),
             "refresh": request.headers.get(REFRESH_HEADER) == "1",
             "unsaved": kind == "change_form" and request.method == "POST",
             "state": None,  # the conflict token (set once the form or list is known)

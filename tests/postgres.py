@@ -8,13 +8,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
 
 def _bin(name: str) -> str:
     found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: p.parts[-3])
     path = str(found[-1]) if found else shutil.which(name)
     if path is None:
+        import pytest  # late: the bench uses this module too, without pytest
+
         pytest.fail("PostgreSQL is not installed: run `make test`, or apt-get install postgresql")
     return path
 

@@ -19,6 +19,7 @@ INSTALLED_APPS = [
     "benchapp",
 ]
 MIDDLEWARE = [
+    "benchapp.middleware.server_timing",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -46,6 +47,15 @@ DATABASES = {
         "OPTIONS": {"timeout": 30, "init_command": "PRAGMA synchronous=OFF"},
     }
 }
+if os.environ.get("BENCH_PG"):  # a PostgreSQL server the bench started, on this port
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "postgres",
+        "USER": "postgres",
+        "HOST": "127.0.0.1",
+        "PORT": os.environ["BENCH_PG"],
+        "OPTIONS": {"pool": {"min_size": 2, "max_size": 8}},  # as a deployment would
+    }
 STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
