@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from figures import judged, shown, spread
+
 TARGETS = {
     "save_added_p50_ms": 0.1,
-    "save_vs_dcrf": 10.0,
+    "save_vs_dcrf": 20.0,
     "p99_200_ms": 100.0,
     "p99_1000_ms": 250.0,
     "refreshes": 3,
@@ -164,11 +166,16 @@ def saves_section(saves: dict[str, Any]) -> list[str]:
                 ]
             )
     redis = saves["redis/sync"]
-    added = redis["live"]["added_p50_ms"]
-    vs = redis["dcrf"]["added_p50_ms"] / added if added > 0 else float("inf")
-    spaced = redis["live"]["spaced_added_p50_ms"]
-    dcrf_spaced = redis["dcrf"]["spaced_added_p50_ms"]
-    vs_spaced = dcrf_spaced / spaced if spaced > 0 else float("inf")
+    runs = {key: spread(values) for key, values in redis.get("runs", {}).items()}
+    if not runs:  # a run from before per-run figures: its pooled figures, as one
+        one = {
+            "live": redis["live"]["added_p50_ms"],
+            "spaced_live": redis["live"]["spaced_added_p50_ms"],
+        }
+        one["dcrf_over_live"] = redis["dcrf"]["added_p50_ms"] / one["live"]
+        one["spaced_dcrf_over_live"] = redis["dcrf"]["spaced_added_p50_ms"] / one["spaced_live"]
+        runs = {key: spread([value]) for key, value in one.items()}
+    count = len(redis.get("runs", {}).get("live", [None]))
     lines = [
         "## 1. Save overhead",
         "",
@@ -198,12 +205,18 @@ def saves_section(saves: dict[str, Any]) -> list[str]:
             rows,
         ),
         "",
-        f"- Target ≤ 0.1 ms added p50 per single-row save with Redis: {added} ms —"
-        f" {verdict(added <= TARGETS['save_added_p50_ms'])}.",
-        f"- The same, saves 4 ms apart (as a web worker saves, one per request):"
-        f" {spaced} ms — {verdict(spaced <= TARGETS['save_added_p50_ms'])}.",
-        f"- Target ≥ 10x less added time than DCRF in the same run: {vs:.1f}x back to back,"
-        f" {vs_spaced:.1f}x 4 ms apart — {verdict(min(vs, vs_spaced) >= TARGETS['save_vs_dcrf'])}.",
+        f"Targets, with Redis from a writer process; each figure the median of {count} runs"
+        " (min to max across them), a verdict only when the whole spread is on one side:",
+        f"- ≤ 0.1 ms added p50 per single-row save, back to back: {shown(runs['live'])} ms —"
+        f" {judged(runs['live'], TARGETS['save_added_p50_ms'])}.",
+        "- The same, saves 4 ms apart (as a web worker saves, one per request):"
+        f" {shown(runs['spaced_live'])} ms —"
+        f" {judged(runs['spaced_live'], TARGETS['save_added_p50_ms'])}.",
+        f"- ≥ {TARGETS['save_vs_dcrf']:g}x less added time than DCRF, run by run:"
+        f" {shown(runs['dcrf_over_live'])}x back to back —"
+        f" {judged(runs['dcrf_over_live'], TARGETS['save_vs_dcrf'], at_most=False)};"
+        f" {shown(runs['spaced_dcrf_over_live'])}x 4 ms apart —"
+        f" {judged(runs['spaced_dcrf_over_live'], TARGETS['save_vs_dcrf'], at_most=False)}.",
         f"- Redis connections opened by 500 saves from a writer process: live_admin"
         f" {redis['live']['redis_connections_per_500']}, DCRF"
         f" {redis['dcrf']['redis_connections_per_500']} (target: none per save).",

@@ -239,6 +239,7 @@ def save_overhead(redis: Redis, runs: int, singles: int, batches: int) -> dict[s
             samples: dict[str, dict[str, list[float]]] = {}
             connections: dict[str, int] = {}
             spaced_samples: dict[str, list[float]] = {}
+            per_run: dict[str, list[float]] = {}  # each run's own figures, for their spread
             for _ in range(runs):
                 if context == "sync":
                     writer = Writer(layer, redis)
@@ -247,6 +248,7 @@ def save_overhead(redis: Redis, runs: int, singles: int, batches: int) -> dict[s
                     spaced = writer.ask(f"saves {MODELS} {singles // 4} 0 0 0.004")
                     for model, entry in spaced.items():
                         spaced_samples.setdefault(model, []).extend(entry["single"])
+                    _added(per_run, "spaced_", spaced)
                     for model in ("live", "dcrf"):  # Redis connections opened by 500 saves
                         before = redis.connections()
                         writer.ask(f"saves {model} 500 0 0")
@@ -262,7 +264,9 @@ def save_overhead(redis: Redis, runs: int, singles: int, batches: int) -> dict[s
                         out = s.json(path)
                 for model, entry in out.items():
                     merge(samples, model, entry)
+                _added(per_run, "", out)
             results[f"{layer}/{context}"] = summarise_saves(samples, connections, context)
+            results[f"{layer}/{context}"]["runs"] = per_run
             for model, times in spaced_samples.items():
                 base = spaced_samples["plain"]
                 results[f"{layer}/{context}"][model]["spaced_added_p50_ms"] = ms(
@@ -270,6 +274,16 @@ def save_overhead(redis: Redis, runs: int, singles: int, batches: int) -> dict[s
                 )
             print(f"saves {layer}/{context}: {results[f'{layer}/{context}']['live']}", flush=True)
     return results
+
+
+def _added(per_run: dict[str, list[float]], prefix: str, out: dict) -> None:
+    """One run's added p50 (ms) of live_admin and DCRF, and DCRF's over live_admin's."""
+    base = pct(out["plain"]["single"], 50)
+    added = {m: ms(pct(out[m]["single"], 50) - base) for m in ("live", "dcrf")}
+    for model, value in added.items():
+        per_run.setdefault(f"{prefix}{model}", []).append(value)
+    ratio = added["dcrf"] / added["live"] if added["live"] > 0 else float("inf")
+    per_run.setdefault(f"{prefix}dcrf_over_live", []).append(round(ratio, 2))
 
 
 def merge(samples: dict[str, dict[str, list[float]]], model: str, out: dict) -> None:
