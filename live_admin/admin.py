@@ -190,9 +190,21 @@ class LiveAdminMixin(CheckedSaves, _Base):
         if cl is not None and pks is not None:
             response.template_name = "live_admin/rows.html"  # type: ignore[attr-defined]
         elif cl is not None and self.live_row_refreshes:
-            fields = rows.layout(cl)
-            live["layout"] = None if fields is None else rows.layout_token(fields)
+            fields = self.get_live_layout(request, cl)
+            label = self.model._meta.label_lower
+            live["layout"] = None if fields is None else rows.layout_token(fields, label)
         return response
+
+    def get_live_layout(self, request: HttpRequest, changelist: Any) -> frozenset[str] | None:
+        """The fields whose change could add, remove or move the rows of ``changelist``'s page
+        (see :mod:`live_admin.rows`); None refreshes its whole list for every change. Override
+        to name what the default cannot read (a ``SimpleListFilter``'s fields, say)."""
+        fields = rows.layout(changelist)
+        if fields is None or self.live_fields is None:
+            return fields
+        told = {*self.live_fields, *self.live_group_by, self.model._meta.pk.name}
+        # A change of a field that is not broadcast is not named: it could move rows unseen.
+        return fields if fields <= told else None
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
         changelist = super().get_changelist(request, **kwargs)

@@ -32,6 +32,10 @@ def display_name(user: Any) -> str:
 
 __all__ = ["acting", "batch", "notify"]
 
+#: Objects one model or group message describes one by one (for row refreshes); past this,
+#: pages refresh whole lists.
+MAX_OBJECTS = 200
+
 #: ``(by, origin)`` of the admin request being served, set by the admin mixin.
 _actor: ContextVar[tuple[str | None, str | None]] = ContextVar(
     "live_admin_actor", default=(None, None)
@@ -144,7 +148,7 @@ class Changes:
         for label, entry in self.models.items():
             objects = entry.objects
             origin = _common({o.origin for o in objects.values()}) if objects else None
-            everything = _summary(label, objects.values(), not entry.any_object, origin)
+            everything = _summary(label, objects.items(), not entry.any_object, origin, at)
             out.append((groups.model_group(label), everything))
             for key, obj in objects.items():
                 message = {
@@ -164,30 +168,37 @@ class Changes:
                 out.append(
                     (
                         groups.field_group(label, name, value),
-                        _summary(label, [objects[k] for k in pks], True, origin),
+                        _summary(label, [(k, objects[k]) for k in pks], True, origin, at),
                     )
                 )
             if entry.any_object:
-                out.append((groups.any_object_group(label), _summary(label, (), False, origin)))
+                out.append((groups.any_object_group(label), _summary(label, (), False, origin, at)))
             if entry.any_group:
-                out.append((groups.any_field_group(label), _summary(label, (), False, origin)))
+                out.append((groups.any_field_group(label), _summary(label, (), False, origin, at)))
         return [(group, {**message, "group": group}) for group, message in out]
 
 
 def _summary(
-    label: str, chosen: Iterable[_Object], known: bool, origin: str | None
+    label: str,
+    chosen: Iterable[tuple[str, _Object]],
+    known: bool,
+    origin: str | None,
+    at: str,
 ) -> dict[str, Any]:
-    """The message for a model or object group: what kind of change, how many objects, and
-    (for the sockets, which decide on row refreshes; not told to pages) the fields changed,
-    ``None`` when some object was created or its fields are not known."""
+    """The message for a model or object group: what kind of change, and how many objects.
+
+    For the sockets, not told to pages (see :mod:`live_admin.rows`): ``objects``, each changed
+    object's action and fields (None when unknown, or more than ``MAX_OBJECTS``), and
+    ``fields``, all of them (None when some object was created or its fields are unknown)."""
     chosen = list(chosen)
-    actions = {o.action for o in chosen}
+    actions = {o.action for _, o in chosen}
     fields: set[str] | None = set()
-    for obj in chosen:
+    for _, obj in chosen:
         if obj.created or not obj.fields or fields is None:
             fields = None
         else:
             fields |= obj.fields
+    known_objects = known and len(chosen) <= MAX_OBJECTS
     return {
         "type": CHANGED,
         "model": label,
@@ -195,7 +206,16 @@ def _summary(
         "count": len(chosen) if known else None,
         "origin": origin,
         "fields": sorted(fields) if known and fields is not None else None,
+        "objects": {key: _told(obj) for key, obj in chosen} if known_objects else None,
+        "at": at,
     }
+
+
+def _told(obj: _Object) -> dict[str, Any]:
+    told = {"action": obj.action, "fields": sorted(obj.fields), "by": obj.by, "origin": obj.origin}
+    if obj.created:
+        told["created"] = True
+    return told
 
 
 def _common(values: set[str | None]) -> str | None:

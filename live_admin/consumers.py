@@ -297,8 +297,9 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         request = build_request(self.scope, self.scope["user"])
         sub = await database_sync_to_async(resolve)(request, sub_id, label, pk, field, value)
         self.subscriptions[sub_id] = sub
-        if sub.pk is None and "layout" in message:
-            self.layouts[sub_id] = read_layout(message["layout"])
+        layout = read_layout(message.get("layout"), sub.model) if sub.pk is None else None
+        if layout is not None:
+            self.layouts[sub_id] = layout
         for name in sub.groups:
             if name not in self.members:
                 self.members[name] = set()
@@ -329,25 +330,53 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
     # -- channel-layer events -----------------------------------------------------------------
 
     async def live_admin_changed(self, event: dict[str, Any]) -> None:
-        for member in sorted(self.members.get(event["group"], ())):
-            watch = member.startswith("w:")  # a changelist's watch of its rows
-            sub = None if watch else self.subscriptions[member]
+        members = sorted(self.members.get(event["group"], ()))
+        if any(self.subscriptions[m].pk is None for m in members):
+            await self._rows_changed(event)  # first: the page then knows its rows' part
+        for sub_id in members:
+            sub = self.subscriptions[sub_id]
             out = {
                 "type": "changed",
-                "id": member[2:] if watch else member,
+                "id": sub_id,
                 "model": event["model"],
                 "action": event["action"],
                 "count": event.get("count", 1),
                 "origin": event.get("origin"),
             }
-            if sub is None or sub.pk is not None:
-                out["pk"] = event["pk"] if sub is None else sub.pk
+            if sub.pk is not None:
+                out["pk"] = sub.pk
                 out["fields"] = event.get("fields") or []
                 out["by"] = event.get("by")
                 out["at"] = event.get("at")
-            if member in self.layouts:
-                out["in_place"] = in_place(event, self.layouts[member])
+            elif sub_id in self.layouts:
+                out["in_place"] = in_place(event, self.layouts[sub_id])
             await self._send(out)
+
+    async def _rows_changed(self, event: dict[str, Any]) -> None:
+        """Tell each watch the changes of its rows, from a model or group message's objects
+        (one message for both, so a page hears a change of its rows and of its list at once)."""
+        objects = event.get("objects") or {}
+        for watch_id, watched in self.watches.items():
+            layout = self.layouts.get("w:" + watch_id)
+            for label, pk in watched:
+                obj = objects.get(pk)
+                if label != event["model"] or obj is None:
+                    continue
+                out = {
+                    "type": "changed",
+                    "id": watch_id,
+                    "model": label,
+                    "action": obj["action"],
+                    "count": 1,
+                    "origin": obj["origin"],
+                    "pk": pk,
+                    "fields": obj["fields"],
+                    "by": obj["by"],
+                    "at": event.get("at"),
+                }
+                if layout is not None:
+                    out["in_place"] = in_place(obj, layout)
+                await self._send(out)
 
     async def live_admin_logout(self, event: dict[str, Any]) -> None:
         await self.close(CLOSE_NOT_LOGGED_IN)

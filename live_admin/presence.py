@@ -203,8 +203,9 @@ class PresenceHandlers:
             raise Refused("too_many", "Too many subscriptions on this socket.")
         request = build_request(self.scope, self.scope["user"])  # type: ignore[attr-defined]
         label, granted = await database_sync_to_async(watchable)(request, label, pks)
-        if "layout" in message:
-            self.layouts["w:" + watch_id] = read_layout(message["layout"])
+        layout = read_layout(message.get("layout"), label)
+        if layout is not None:
+            self.layouts["w:" + watch_id] = layout
         await self._set_watch(watch_id, tuple((label, pk) for pk in granted))
         await self._send({"type": "watching", "id": watch_id, "pks": granted})  # type: ignore[attr-defined]
         for obj in self.watches.get(watch_id, ()):
@@ -220,11 +221,9 @@ class PresenceHandlers:
             self.layouts.pop(member, None)
         for obj in old - set(objects):
             await self._unfollow(obj, member)
-            await self._member(groups.object_group(*obj), member, False)
         new = [obj for obj in objects if obj not in old]
-        for obj in new:  # who is there, and (for row refreshes) what changes
+        for obj in new:
             await self._follow(obj, member)
-            await self._member(groups.object_group(*obj), member, True)
         if new:  # one question to the model's present pages; those on these rows answer at once
             label = new[0][0]
             ask = {**self._me().event(new[0], "ask"), "group": groups.presence_ask_group(label)}

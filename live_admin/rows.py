@@ -2,16 +2,18 @@
 
 A change that only updated rows, in fields the page's layout does not depend on, cannot add a
 row to the page, take one off it or move one: only the changed rows the page shows look
-different. The layout is every field the page's queryset filters or orders on (its
+different. The layout is every field the page's queryset filters, annotates or orders on (its
 ``get_queryset``, filters, search and ordering, read from the query itself) and every field of
 its ``list_filter`` and ``date_hierarchy``, whose sidebars and links show the field's values.
-A query the layout cannot be read from (raw SQL, a subquery, a join through a reverse or
-many-to-many relation) has no layout, and every change refreshes the whole page.
+Whatever cannot be read that way (raw SQL, a subquery, a window, a join through a reverse or
+many-to-many relation, a ``SimpleListFilter``, a generated field) leaves the page without a
+layout, and every change refreshes its whole list.
 
 The page gets its layout as a signed token, hands it to the socket with its subscription and
-its watch of the rows it shows, and the socket marks each change ``in_place`` or not. The page
-then asks for the changed rows with the ``X-Live-Admin-Rows`` header on its own URL: the
-admin's own changelist view answers, as the user, with those rows only (no counts, no facets).
+its watch of the rows it shows, and the socket marks each change ``in_place`` or not, from the
+one message of the model (or group) that names each changed object. The page then asks for
+the changed rows with the ``X-Live-Admin-Rows`` header on its own URL: the admin's own
+changelist view answers, as the user, with those rows only (no counts, no facets).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from urllib.parse import unquote
 
 from django.contrib.admin.views.main import ChangeList
 from django.core import signing
-from django.core.exceptions import ValidationError
-from django.db.models import F, Model
-from django.db.models.expressions import Col, RawSQL, Subquery
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models import F, GeneratedField, Model, Q
+from django.db.models.constants import LOOKUP_SEP
+from django.db.models.expressions import Col, RawSQL, Subquery, Window
 from django.db.models.sql import Query
 from django.db.models.sql.where import ExtraWhere, WhereNode
 from django.http import HttpRequest
@@ -91,45 +94,64 @@ def layout(cl: ChangeList) -> frozenset[str] | None:
     names: set[str] = set()
     try:
         _collect(query.where, query, names)
+        for expression in query.annotations.values():  # shown or sorted on: may read others
+            _collect(expression, query, names)
         for item in query.order_by:
             if isinstance(item, str):
                 name = item.lstrip("-")
                 if name == "?":
                     raise _Unknown("random order")
-                if name in query.annotations:
-                    _collect(query.annotations[name], query, names)
-                else:
+                if name not in query.annotations:
                     names.add(_first(name, query))
             else:
                 _collect(item, query, names)
+        for item in cl.list_filter:
+            if isinstance(item, (list, tuple)):
+                item = item[0]
+            if not isinstance(item, str):  # a SimpleListFilter: its lookups may read anything
+                raise _Unknown(f"list_filter {getattr(item, '__name__', item)}")
+            names.add(_first(item, query))
+        if cl.date_hierarchy:
+            names.add(_first(cl.date_hierarchy, query))
     except _Unknown as exc:
         logger.debug("live_admin: %s refreshes whole pages (%s)", cl.model._meta.label, exc)
         return None
     except Exception:  # a query shape not foreseen: whole pages, never a broken page
         logger.warning("live_admin: could not read the layout of %s", cl.model._meta.label)
         return None
-    for item in cl.list_filter:
-        if isinstance(item, (list, tuple)):
-            item = item[0]
-        if isinstance(item, str):
-            names.add(_first(item, query))
-    if cl.date_hierarchy:
-        names.add(_first(cl.date_hierarchy, query))
     return frozenset(names)
 
 
 def _first(path: str, query: Any) -> str:
-    """The model's own field a lookup path starts with (``pk`` as the pk's name)."""
-    name = path.split("__", 1)[0]
-    return query.model._meta.pk.name if name == "pk" else name
+    """The model's own field a lookup path starts with, by its name (``pk`` and attnames
+    too); a reverse or many-to-many relation, or a name that is no field, is unknown."""
+    opts = query.model._meta
+    name = path.split(LOOKUP_SEP, 1)[0]
+    if name == "pk":
+        return opts.pk.name
+    try:
+        field = opts.get_field(name)
+    except FieldDoesNotExist:
+        field = next((f for f in opts.concrete_fields if f.attname == name), None)
+        if field is None:
+            raise _Unknown(f"{name} is not a field") from None
+    if not getattr(field, "concrete", False) or field.many_to_many:
+        raise _Unknown(f"{name} is a reverse or many-to-many relation")
+    if isinstance(field, GeneratedField):  # its value follows other fields
+        raise _Unknown(f"{name} is generated")
+    return field.name
 
 
 def _collect(node: Any, query: Any, names: set[str]) -> None:
-    if isinstance(node, (ExtraWhere, RawSQL, Subquery, Query)):
+    if isinstance(node, (ExtraWhere, RawSQL, Subquery, Query, Window)):
         raise _Unknown(type(node).__name__)
-    if isinstance(node, WhereNode):
+    if isinstance(node, (WhereNode, Q)):
         for child in node.children:
-            _collect(child, query, names)
+            if isinstance(child, tuple):  # a Q's ("field__lookup", value)
+                names.add(_first(child[0], query))
+                _collect(child[1], query, names)
+            else:
+                _collect(child, query, names)
         return
     if isinstance(node, Col):
         names.add(_local(node, query))
@@ -137,12 +159,14 @@ def _collect(node: Any, query: Any, names: set[str]) -> None:
     if isinstance(node, F):
         names.add(_first(node.name, query))
         return
-    if isinstance(node, (str, int, float, bool, type(None))):
+    if isinstance(node, (list, tuple, set, frozenset)):
+        for item in node:
+            _collect(item, query, names)
         return
     sources = getattr(node, "get_source_expressions", None)
     if sources is None:
-        if hasattr(node, "as_sql"):  # an expression that keeps its parts to itself
-            raise _Unknown(type(node).__name__)
+        if hasattr(node, "as_sql") or hasattr(node, "resolve_expression"):
+            raise _Unknown(type(node).__name__)  # an expression that keeps its parts to itself
         return  # a plain value (a lookup's right-hand side)
     for part in sources():  # a lookup's: its left side, and its right side unless a value
         _collect(part, query, names)
@@ -152,29 +176,35 @@ def _local(col: Col, query: Any) -> str:
     """The base model's field a column stands for: its own, or the foreign key it joins by."""
     base = query.base_table
     if col.alias == base:
-        return col.target.name
+        return _first(col.target.name, query)
     join = query.alias_map.get(col.alias)
     while join is not None and join.parent_alias != base:
         join = query.alias_map.get(join.parent_alias)
     field = getattr(join, "join_field", None)
+    if getattr(getattr(field, "remote_field", None), "parent_link", False):
+        return _first(col.target.name, query)  # a parent's field (multi-table inheritance)
     if field is None or getattr(field, "model", None) is not query.model or not field.concrete:
         raise _Unknown("a join through a reverse or many-to-many relation")
     return field.name
 
 
-def layout_token(fields: frozenset[str]) -> str:
-    return signing.Signer(salt=_SALT).sign_object(sorted(fields), compress=True)
+def layout_token(fields: frozenset[str], label: str) -> str:
+    """The signed layout of a changelist of model ``label``."""
+    return signing.Signer(salt=_SALT).sign_object([label, sorted(fields)], compress=True)
 
 
-def read_layout(value: Any) -> frozenset[str] | None:
-    """The fields of a layout token; None for a missing or bad one (whole-page refreshes)."""
+def read_layout(value: Any, label: str) -> frozenset[str] | None:
+    """The fields of a layout token for model ``label``; None for a missing or bad one, or one
+    of another model (whole-page refreshes)."""
     if not isinstance(value, str):
         return None
     try:
-        fields = signing.Signer(salt=_SALT).unsign_object(value)
+        token_label, fields = signing.Signer(salt=_SALT).unsign_object(value)
     except (signing.BadSignature, ValueError, TypeError):
         return None
-    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+    if token_label != label or not isinstance(fields, list):
+        return None
+    if not all(isinstance(f, str) for f in fields):
         return None
     return frozenset(fields)
 

@@ -273,7 +273,36 @@ def _merged(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
         if "fields" in earlier or "fields" in later:  # for row refreshes: None if not known
             fields = earlier.get("fields"), later.get("fields")
             merged["fields"] = None if None in fields else sorted({*fields[0], *fields[1]})  # type: ignore[misc]
+        if "objects" in earlier or "objects" in later:
+            merged["objects"] = _objects(earlier.get("objects"), later.get("objects"))
     return merged
+
+
+def _objects(earlier: dict | None, later: dict | None) -> dict | None:
+    """Two messages' objects as one's (see broadcast's ``_summary``): None if either is not
+    known, or if there are too many."""
+    from .broadcast import MAX_OBJECTS
+
+    if earlier is None or later is None:
+        return None
+    merged = dict(earlier)
+    for key, obj in later.items():
+        known = merged.get(key)
+        if known is None:
+            merged[key] = obj
+            continue
+        merged[key] = {
+            **obj,
+            "fields": sorted({*known["fields"], *obj["fields"]}),
+            "action": known["action"]
+            if known["action"] == "deleted" and not obj.get("created")
+            else obj["action"],
+            "by": obj["by"] if obj["by"] == known["by"] else None,
+            "origin": obj["origin"] if obj["origin"] == known["origin"] else None,
+        }
+        if known.get("created") or obj.get("created"):
+            merged[key]["created"] = True
+    return merged if len(merged) <= MAX_OBJECTS else None
 
 
 async def _send_once_or_twice(

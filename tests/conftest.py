@@ -362,6 +362,7 @@ ON_LAYER = {
     "by",
     "at",
     "created",
+    "objects",
 }
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -372,6 +373,9 @@ def check_event(message: dict[str, Any]) -> None:
     assert re.fullmatch(r"\w+\.\w+", message["model"]), message
     assert message.get("count") is None or isinstance(message["count"], int), message
     assert all(IDENTIFIER.match(name) for name in message.get("fields") or []), message
+    for obj in (message.get("objects") or {}).values():  # per object: the same, no values
+        assert set(obj) <= {"action", "fields", "by", "origin", "created"}, message
+        assert all(IDENTIFIER.match(name) for name in obj["fields"]), message
     assert message.get("pk") is None or isinstance(message["pk"], str), message
 
 

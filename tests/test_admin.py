@@ -29,7 +29,9 @@ def config(html: str) -> dict[str, str]:
 def test_changelist_carries_its_config(admin_client: Client) -> None:
     html = admin_client.get("/admin/testapp/ticket/").content.decode()
     found = config(html)
-    assert rows.read_layout(found.pop("layout")) == {"id"}  # signed (see test_rows)
+    assert rows.read_layout(found.pop("layout"), "testapp.ticket") == {
+        "id"
+    }  # signed (see test_rows)
     assert found == {
         "live-state": "connecting",
         "ws-path": "/ws/live-admin/",

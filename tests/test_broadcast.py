@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from django.contrib.auth.models import User
@@ -35,6 +36,8 @@ def test_notify_whole_model() -> None:
             "count": None,
             "origin": None,
             "fields": None,
+            "objects": None,  # which: not known
+            "at": ANY,
         }
     ]
     assert to(sent, groups.any_object_group("testapp.ticket"))

@@ -12,14 +12,17 @@ from urllib.parse import quote
 import pytest
 from asgiref.sync import sync_to_async
 from conftest import make_user, subscribed_socket
+from django.contrib import admin
 from django.contrib.auth.models import User
 from django.db import connection
+from django.db.models import Case, F, OuterRef, Subquery, When, Window
+from django.db.models.functions import RowNumber
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from forms import form_data
 
 from live_admin import conflicts, rows
-from testapp.admin import OrderAdmin
+from testapp.admin import OrderAdmin, TicketAdmin
 from testapp.models import Order, Project, Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,7 +37,8 @@ def attribute(content: bytes, name: str) -> str | None:
 
 def page_layout(client: Client, url: str) -> frozenset[str] | None:
     token = attribute(client.get(url).content, "data-layout")
-    return None if token is None else rows.read_layout(token)
+    label = "testapp." + url.split("/")[3]
+    return None if token is None else rows.read_layout(token, label)
 
 
 def fetch_rows(client: Client, url: str, *pks: object) -> Any:
@@ -75,11 +79,52 @@ def test_a_get_queryset_filter_through_a_foreign_key_counts_as_that_key(
         lambda: Project.objects.order_by("?"),
         lambda: Project.objects.extra(where=["1 = 1"]),
         lambda: Project.objects.filter(pk__in=Ticket.objects.values("project")),
+        lambda: Project.objects.order_by("ticket__title"),  # ordered through a reverse relation
+        lambda: Project.objects.extra(select={"x": "1"}).order_by("x"),  # not a field
+        lambda: Project.objects.annotate(n=Window(RowNumber())),  # reads the other rows
+        lambda: Project.objects.annotate(
+            t=Subquery(Ticket.objects.filter(project=OuterRef("pk")).values("title")[:1])
+        ),
     ],
 )
 def test_a_query_whose_fields_cannot_be_told_has_no_layout(queryset: Any) -> None:
     cl = SimpleNamespace(queryset=queryset(), list_filter=(), date_hierarchy=None, model=Project)
     assert rows.layout(cl) is None  # type: ignore[arg-type]
+
+
+def test_fields_are_named_as_changes_name_them() -> None:
+    def layout_of(queryset: Any, list_filter: Any = ()) -> frozenset[str] | None:
+        cl = SimpleNamespace(
+            queryset=queryset, list_filter=list_filter, date_hierarchy=None, model=Ticket
+        )
+        return rows.layout(cl)  # type: ignore[arg-type]
+
+    assert layout_of(Ticket.objects.order_by("project_id")) == {"project"}  # an attname
+    assert layout_of(Ticket.objects.order_by(F("project_id").desc())) == {"project"}
+    by_case = Ticket.objects.order_by(Case(When(status="open", then=0), default=1))
+    assert layout_of(by_case) == {"status"}  # a Q inside an ordering expression
+    assert layout_of(Ticket.objects.order_by("project__name")) == {"project"}
+    assert layout_of(Ticket.objects.all(), ["project_id"]) == {"project"}
+
+    class Open(admin.SimpleListFilter):
+        title = parameter_name = "open"
+
+        def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+            return [("1", "open")]
+
+        def queryset(self, request: Any, queryset: Any) -> Any:
+            return queryset
+
+    assert layout_of(Ticket.objects.all(), [Open]) is None  # what it reads is not known
+
+
+def test_a_layout_field_that_is_not_broadcast_means_no_layout(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(TicketAdmin, "ordering", ("notes",))  # notes is not in live_fields
+    assert page_layout(admin_client, "/admin/testapp/ticket/") is None
+    monkeypatch.setattr(TicketAdmin, "ordering", ("title",))
+    assert page_layout(admin_client, "/admin/testapp/ticket/") == {"title", "id"}
 
 
 def test_a_turned_off_admin_gives_no_layout(
@@ -111,10 +156,11 @@ def test_in_place_only_for_known_updates_outside_the_layout(
 
 
 def test_a_bad_layout_token_is_no_layout() -> None:
-    good = rows.layout_token(frozenset({"status"}))
-    assert rows.read_layout(good) == {"status"}
-    for bad in (good + "x", "", None, 5, rows.layout_token(frozenset())[:-3]):
-        assert rows.read_layout(bad) is None
+    good = rows.layout_token(frozenset({"status"}), "testapp.order")
+    assert rows.read_layout(good, "testapp.order") == {"status"}
+    assert rows.read_layout(good, "testapp.ticket") is None  # another model's
+    for bad in (good + "x", "", None, 5, good[:-3]):
+        assert rows.read_layout(bad, "testapp.order") is None
 
 
 # -- the rows view --------------------------------------------------------------------------
@@ -199,7 +245,7 @@ async def test_a_watch_hears_its_rows_changes_and_the_list_hears_whether_in_plac
     admin_user: User,
 ) -> None:
     order, other = await sync_to_async(lambda: [Order.objects.create(customer=c) for c in "ab"])()
-    layout = rows.layout_token(frozenset({"status", "id"}))
+    layout = rows.layout_token(frozenset({"status", "id"}), "testapp.order")
     comm = await subscribed_socket(admin_user, model="testapp.order", layout=layout)
     await comm.send_json_to(
         {
@@ -222,7 +268,7 @@ async def test_a_watch_hears_its_rows_changes_and_the_list_hears_whether_in_plac
         await sync_to_async(save)()
 
     await saved(order.pk, customer="Ada")  # in place: the list and the row say so
-    told = sorted([await next_changed(comm), await next_changed(comm)], key=lambda m: m["id"])
+    told = [await next_changed(comm), await next_changed(comm)]  # the rows' part first
     assert [(m["id"], m["in_place"]) for m in told] == [("rows", True), ("s", True)]
     assert told[0]["pk"] == str(order.pk)
     assert told[0]["fields"] == ["customer"]
@@ -237,6 +283,44 @@ async def test_a_watch_hears_its_rows_changes_and_the_list_hears_whether_in_plac
     await sync_to_async(Order.objects.create)(customer="new")  # created: never in place
     assert (await next_changed(comm))["in_place"] is False
     assert await comm.receive_nothing(0.3)
+    await comm.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_a_change_made_while_the_watch_is_checked_reaches_the_watch(
+    admin_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The change and the page's watch race: the change must not fall between the two.
+    from live_admin import permissions
+
+    order = await sync_to_async(Order.objects.create)(customer="a")
+    checked = permissions.watchable
+
+    def checking(request: Any, label: str, pks: list[str]) -> Any:
+        found = checked(request, label, pks)
+        saving = Order.objects.get(pk=order.pk)
+        saving.customer = "b"
+        saving.save()  # saved while the check runs
+        return found
+
+    monkeypatch.setattr(permissions, "watchable", checking)
+    layout = rows.layout_token(frozenset({"id"}), "testapp.order")
+    comm = await subscribed_socket(admin_user, model="testapp.order", layout=layout)
+    watch = {"type": "watch", "id": "rows", "model": "testapp.order", "pks": [str(order.pk)]}
+    await comm.send_json_to({**watch, "layout": layout})
+    assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "watching"
+    told = [await next_changed(comm), await next_changed(comm)]
+    assert [(m["id"], m["in_place"]) for m in told] == [("rows", True), ("s", True)]
+    await comm.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_any_subscription_id_works_beside_a_watch(admin_user: User) -> None:
+    comm = await subscribed_socket(admin_user, model="testapp.order")
+    await comm.send_json_to({"type": "subscribe", "id": "w:rows", "model": "testapp.order"})
+    assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "subscribed"
+    await sync_to_async(Order.objects.create)(customer="a")
+    assert {(await next_changed(comm))["id"] for _ in range(2)} == {"s", "w:rows"}
     await comm.disconnect()
 
 

@@ -232,7 +232,7 @@
       el.dataset.watching = String(watching.answered); // for tests to wait on
     } else if (message.type === "changed" && message.origin !== origin) {
       if (isForm) formChanged(message);
-      else if (message.in_place && followed()) {
+      else if (message.in_place && followed() && !wholeRefresh) {
         if (message.id === "rows") scheduleRow(message.pk); // the page's own group says
         // nothing more: the rows that changed are told one by one
       } else schedule();
@@ -272,6 +272,7 @@
 
   const refresher = debouncer(() => refresh(false), debounceMs, debounceMs * 4);
   let wholePage = false; // a refresh of the whole list is due
+  let wholeRefresh = false; // one is under way: what the rows say may be about the old list
   const dueRows = new Set(); // else: the rows due a row refresh
 
   function schedule() {
@@ -294,7 +295,8 @@
   function pkOf(row) {
     const box = row.querySelector("input.action-select");
     if (box) return box.value;
-    const link = row.querySelector("th a[href]") || row.querySelector("td a[href]"); // its own
+    const own = `a[href^="${CSS.escape(location.pathname)}"]`; // its own change link
+    const link = row.querySelector(`th ${own}`) || row.querySelector(`td ${own}`);
     const found = link && link.getAttribute("href").match(/\/([^/?#]+)\/change\/(?:[?#]|$)/);
     if (!found) return null;
     return decodeURIComponent(found[1]).replace(/_([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
@@ -311,7 +313,7 @@
     if (!again && sent === watching.sent && watching.answered === watching.asked) return;
     const message = { type: "watch", id: "rows", model: cfg.model, pks };
     if (cfg.layout) message.layout = cfg.layout;
-    if (pks.length && el.liveAdmin.send(message)) {
+    if ((pks.length || watching.sent !== "") && el.liveAdmin.send(message)) { // [] stops it
       watching.asked += 1;
       watching.sent = sent;
     }
@@ -469,7 +471,7 @@
     }
     wholePage = false;
     dueRows.clear();
-    refreshing = true;
+    refreshing = wholeRefresh = true;
     held = 0;
     const notice = document.getElementById("live-admin-held");
     if (notice) notice.remove();
@@ -500,7 +502,7 @@
       swapped = afterSwap(before, kept);
       backToAnchor(anchor);
     } finally {
-      refreshing = false;
+      refreshing = wholeRefresh = false;
     }
     if (swapped) tell(swapped);
   }
@@ -566,6 +568,7 @@
   async function refreshRows() {
     const pks = Array.from(dueRows);
     dueRows.clear();
+    if (pks.length > 50) return schedule(); // a header of that many pks may be refused
     refreshing = true;
     let fresh = null;
     try {
