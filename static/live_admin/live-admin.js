@@ -475,21 +475,27 @@
     held = 0;
     const notice = document.getElementById("live-admin-held");
     if (notice) notice.remove();
-    const form = changelistForm();
-    const before = snapshot();
-    const stateInput = form && form.querySelector('input[name="_live_state"]');
-    const kept = {
-      token: stateInput ? stateInput.value : null,
-      checked: new Set(Array.from(document.querySelectorAll("input.action-select:checked"), (b) => b.value)),
-      across: form ? acrossOn(form) : false,
-      action: form && form.querySelector("select[name=action]") ? form.querySelector("select[name=action]").value : "",
-      edits: form ? editables(form).filter(edited).map((input) => [placeOf(input), input]) : [],
-      focus: placeOf(document.activeElement),
+    // What the user has is read as the swap begins, not as the fetch did: a tick, a choice or
+    // a keystroke made while the list was on its way is kept too.
+    let before = snapshot();
+    let kept = keep();
+    let anchor = anchorRow();
+    const beforeSwap = (event) => {
+      if (event.target !== changelistForm()) return;
+      before = snapshot();
+      kept = keep();
+      anchor = anchorRow();
     };
-    const toolbar = document.getElementById("toolbar");
-    const oob = ["#changelist-filter"];
-    if (toolbar && !toolbar.contains(document.activeElement)) oob.push("#toolbar");
-    const anchor = anchorRow();
+    const beforeOob = (event) => { // the search bar is left alone while the user is in it
+      const target = event.detail.target;
+      if (target && target.id === "toolbar" &&
+          (target.contains(document.activeElement) || Array.from(target.querySelectorAll("input")).some(edited))) {
+        event.detail.shouldSwap = false;
+      }
+    };
+    document.addEventListener("htmx:beforeSwap", beforeSwap);
+    document.addEventListener("htmx:oobBeforeSwap", beforeOob);
+    const oob = ["#changelist-filter", "#toolbar"];
     let swapped = null;
     try {
       await root.htmx.ajax("GET", location.href, {
@@ -503,8 +509,26 @@
       backToAnchor(anchor);
     } finally {
       refreshing = wholeRefresh = false;
+      document.removeEventListener("htmx:beforeSwap", beforeSwap);
+      document.removeEventListener("htmx:oobBeforeSwap", beforeOob);
     }
     if (swapped) tell(swapped);
+  }
+
+  /** What a swap must not lose: the user's ticks, select-across, action, unsaved list values
+   * (with the state token they were typed against) and focus. */
+  function keep() {
+    const form = changelistForm();
+    const stateInput = form && form.querySelector('input[name="_live_state"]');
+    const action = form && form.querySelector("select[name=action]");
+    return {
+      token: stateInput ? stateInput.value : null,
+      checked: new Set(Array.from(document.querySelectorAll("input.action-select:checked"), (b) => b.value)),
+      across: form ? acrossOn(form) : false,
+      action: action ? action.value : "",
+      edits: form ? editables(form).filter(edited).map((input) => [placeOf(input), input]) : [],
+      focus: placeOf(document.activeElement),
+    };
   }
 
   function afterSwap(before, kept) {

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from testapp.models import Order, Project, Ticket
 
@@ -175,3 +175,33 @@ def test_nothing_moves_under_the_pointer(open_page: OpenPage, admin_user: User) 
     after = row(page, int(key)).bounding_box()["y"]
     assert abs(after - before) < 2, (before, after)
     screenshot(page, "changelist-rows-added-above")
+
+
+def test_a_tick_and_an_action_chosen_while_the_list_is_on_its_way_are_kept(
+    open_page: OpenPage, admin_user: User
+) -> None:
+    ann = Order.objects.create(customer="Ann")
+    page = open_page(admin_user, "/admin/testapp/order/")
+    held: list[Route] = []
+
+    def hold_refreshes(route: Route) -> None:
+        if route.request.headers.get("x-live-admin-refresh"):
+            held.append(route)  # the list is on its way, slowly
+        else:
+            route.continue_()
+
+    page.route(lambda url: "/admin/testapp/order/" in url, hold_refreshes)
+    with page.expect_request(lambda r: bool(r.headers.get("x-live-admin-refresh"))):
+        Order.objects.create(customer="Cid")  # a new row: the whole list
+    row(page, ann.pk).locator("input.action-select").click()  # meanwhile, the user ticks
+    page.focus("select[name=action]")
+    page.keyboard.press("ArrowDown")  # and picks an action
+    chosen = page.locator("select[name=action]").input_value()
+    assert chosen
+    for route in held:
+        route.continue_()
+    expect(page.locator("#result_list tbody tr", has_text="Cid")).to_have_count(1, timeout=WAIT)
+    expect(row(page, ann.pk).locator("input.action-select")).to_be_checked()
+    expect(page.locator("select[name=action]")).to_have_value(chosen)
+    page.click("button[name=index]")  # Go: the action's own page (delete: "Are you sure?")
+    expect(page.locator("input[name=post][value=yes]")).to_have_count(1, timeout=WAIT)
