@@ -121,9 +121,10 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         self.telling: set[tuple[str, str]] = set()
         self.telling_tasks: set[asyncio.Task[None]] = set()
         self.said_at: dict[tuple[str, str], float] = {}
-        #: The layout (see live_admin.rows) of each model or group subscription and each watch
-        #: ("w:" + its id) whose page gave one.
-        self.layouts: dict[str, frozenset[str] | None] = {}
+        #: The layouts (see live_admin.rows) pages gave: of model or group subscriptions, and
+        #: of watches, by id.
+        self.layouts: dict[str, frozenset[str]] = {}
+        self.watch_layouts: dict[str, frozenset[str]] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # As channels' AsyncConsumer.__call__, but with layer events handed over by the
@@ -298,7 +299,9 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         sub = await database_sync_to_async(resolve)(request, sub_id, label, pk, field, value)
         self.subscriptions[sub_id] = sub
         layout = read_layout(message.get("layout"), sub.model) if sub.pk is None else None
-        if layout is not None:
+        if layout is None:
+            self.layouts.pop(sub_id, None)  # left by an ended subscription of that id
+        else:
             self.layouts[sub_id] = layout
         for name in sub.groups:
             if name not in self.members:
@@ -357,7 +360,7 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         (one message for both, so a page hears a change of its rows and of its list at once)."""
         objects = event.get("objects") or {}
         for watch_id, watched in self.watches.items():
-            layout = self.layouts.get("w:" + watch_id)
+            layout = self.watch_layouts.get(watch_id)
             for label, pk in watched:
                 obj = objects.get(pk)
                 if label != event["model"] or obj is None:

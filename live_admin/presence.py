@@ -149,7 +149,7 @@ class PresenceHandlers:
     telling_tasks: set[asyncio.Task[None]]
     #: When the socket last relayed its presence on each object.
     said_at: dict[Object, float]
-    layouts: dict[str, frozenset[str] | None]
+    watch_layouts: dict[str, frozenset[str]]
 
     def _start_presence(self, user: Any) -> None:
         self.presence = Presence(user.pk, display_name(user))
@@ -204,8 +204,10 @@ class PresenceHandlers:
         request = build_request(self.scope, self.scope["user"])  # type: ignore[attr-defined]
         label, granted = await database_sync_to_async(watchable)(request, label, pks)
         layout = read_layout(message.get("layout"), label)
-        if layout is not None:
-            self.layouts["w:" + watch_id] = layout
+        if layout is None:
+            self.watch_layouts.pop(watch_id, None)
+        else:
+            self.watch_layouts[watch_id] = layout
         await self._set_watch(watch_id, tuple((label, pk) for pk in granted))
         await self._send({"type": "watching", "id": watch_id, "pks": granted})  # type: ignore[attr-defined]
         for obj in self.watches.get(watch_id, ()):
@@ -218,7 +220,7 @@ class PresenceHandlers:
         self.watches[watch_id] = objects
         if not objects:
             del self.watches[watch_id]
-            self.layouts.pop(member, None)
+            self.watch_layouts.pop(watch_id, None)
         for obj in old - set(objects):
             await self._unfollow(obj, member)
         new = [obj for obj in objects if obj not in old]
