@@ -43,8 +43,9 @@ import django  # noqa: E402
 django.setup()
 
 from collaboration import collaboration  # noqa: E402
+from figures import spread  # noqa: E402
 from reads import read_overhead  # noqa: E402
-from refresh import refresh_cost  # noqa: E402
+from refresh import REPEATS, refresh_cost  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 MODELS = "plain,live,dcrf"
@@ -519,10 +520,9 @@ async def burst(redis: Redis, cookie: str, saves: int) -> dict[str, Any]:
 # -- 5. memory and scale ------------------------------------------------------------------------
 
 
-async def memory(redis: Redis, cookie: str, levels: list[int], cycles: int) -> dict[str, Any]:
-    from live_admin import groups
-
-    group_key = f"asgi:group:{groups.model_group('benchapp.item')}"
+async def memory(
+    redis: Redis, cookie: str, levels: list[int], cycles: int, big: int
+) -> dict[str, Any]:
     hello = {"type": "subscribe", "id": "i", "model": "benchapp.item"}
 
     async def rss(s: Server) -> int:
@@ -559,8 +559,55 @@ async def memory(redis: Redis, cookie: str, levels: list[int], cycles: int) -> d
             await asyncio.sleep(0.5)
         writer.stop()
 
-    # The cycles run on a fresh server: after 5,000 sockets the allocator hands memory back
-    # over minutes, which would read as the cycles shrinking the process.
+    # One uvicorn process holding ``big`` idle sockets: memory per socket, and one change to all.
+    with server("uvicorn", "redis", redis) as s:
+        writer = Writer("redis", redis)
+        url = f"ws://127.0.0.1:{s.port}/ws/live-admin/"
+        warm = Clients()
+        await warm.grow(50, url, s.url, cookie, hello, "live")
+        await warm.close()
+        base = await rss(s)
+        clients = Clients()
+        started = time.monotonic()
+        await clients.grow(big, url, s.url, cookie, hello, "live")
+        connected_s = time.monotonic() - started
+        used = await rss(s)
+
+        async def save() -> float:
+            return (await asyncio.to_thread(writer.ask, "save live"))["committed"]
+
+        big_fan = await measure_rounds(clients, save, 3)
+        await clients.close()
+        writer.stop()
+    big_run = {
+        "sockets": big,
+        "connected_s": round(connected_s, 1),
+        "rss_kb": used,
+        "kb_per_socket": round((used - base) / big, 1),
+        "fan_out": big_fan,
+    }
+    print(f"memory {big_run}", flush=True)
+
+    runs = [await _cycles(redis, cookie, hello, cycles, rss) for _ in range(REPEATS)]
+    return {
+        "levels": per_level,
+        "fan_out_all": fan,
+        "big": big_run,
+        "cycles": cycles,
+        **runs[-1],  # the last run's counts, as before repeated runs
+        "cycle_runs": runs,
+        "growth_pct": spread([r["growth_pct"] for r in runs], 2),
+    }
+
+
+async def _cycles(redis: Redis, cookie: str, hello: dict, cycles: int, rss: Any) -> dict[str, Any]:
+    """``cycles`` connect/subscribe/disconnect cycles on a fresh daphne: RSS before and after,
+    and what is left behind."""
+    from live_admin import groups
+
+    group_key = f"asgi:group:{groups.model_group('benchapp.item')}"
+    # A fresh server: after thousands of sockets the allocator hands memory back over minutes,
+    # which would read as the cycles shrinking the process.
     with server("daphne", "redis", redis) as s:
         url = f"ws://127.0.0.1:{s.port}/ws/live-admin/"
         resyncs = 0
@@ -584,10 +631,8 @@ async def memory(redis: Redis, cookie: str, levels: list[int], cycles: int) -> d
         after = await rss(s)
         state = await asyncio.to_thread(s.json, "/bench/state/")
         members = int(redis.command("ZCARD", group_key))
+    print(f"memory cycles: {before} -> {after} KB", flush=True)
     return {
-        "levels": per_level,
-        "fan_out_all": fan,
-        "cycles": cycles,
         "cycles_took_s": round(took, 1),
         "rss_before_cycles_kb": before,
         "rss_after_cycles_kb": after,
@@ -680,7 +725,13 @@ def main() -> None:
         "burst": lambda: asyncio.run(burst(redis, cookie, 100 if quick else 1000)),
         "refresh": lambda: refresh_cost(server, redis, cookie, quick, free_port),
         "memory": lambda: asyncio.run(
-            memory(redis, cookie, [100, 500] if quick else [1000, 5000], 500 if quick else 10_000)
+            memory(
+                redis,
+                cookie,
+                [100, 500] if quick else [1000, 5000],
+                500 if quick else 10_000,
+                1000 if quick else 10_000,
+            )
         ),
         "reads": lambda: read_overhead(redis.url, f"redis://127.0.0.1:{free_port()}/0", quick),
         "collaboration": lambda: collaboration(server, redis, cookie, quick),
