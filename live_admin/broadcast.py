@@ -63,8 +63,10 @@ class _Object:
 
     def absorb(self, later: _Object, created: bool = False) -> None:
         """Fold a later change of the same object into this one; a delete sticks unless the
-        object was created again."""
-        if self.action != "deleted" or created:
+        object was created again, and so does a bulk change (what it changed is not known)
+        unless a later delete or creation settles it."""
+        sticky = self.action == "deleted" or (self.action == "bulk" and later.action == "saved")
+        if not sticky or created:
             self.action = later.action
         self.fields |= later.fields
         self.created |= later.created
@@ -199,6 +201,8 @@ def _summary(
         else:
             fields |= obj.fields
     known_objects = known and len(chosen) <= MAX_OBJECTS
+    if not known_objects:  # the sockets tell rows from objects: without them, nothing in place
+        fields = None
     return {
         "type": CHANGED,
         "model": label,

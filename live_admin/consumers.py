@@ -125,6 +125,8 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         #: of watches, by id.
         self.layouts: dict[str, frozenset[str]] = {}
         self.watch_layouts: dict[str, frozenset[str]] = {}
+        #: Held while a watch changes (a page's watch, or a re-check's narrowing of one).
+        self.watch_lock = asyncio.Lock()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # As channels' AsyncConsumer.__call__, but with layer events handed over by the
@@ -351,8 +353,9 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
                 out["fields"] = event.get("fields") or []
                 out["by"] = event.get("by")
                 out["at"] = event.get("at")
-            elif sub_id in self.layouts:
-                out["in_place"] = in_place(event, self.layouts[sub_id])
+            elif sub_id in self.layouts:  # in place only when the rows' part could be told
+                told = event.get("objects") is not None
+                out["in_place"] = told and in_place(event, self.layouts[sub_id])
             await self._send(out)
 
     async def _rows_changed(self, event: dict[str, Any]) -> None:
@@ -425,7 +428,11 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
                 _, granted = await database_sync_to_async(watchable)(request, label, pks)
             except Refused:
                 granted = []
-            if len(granted) != len(pks):  # rows the user may no longer see: told which remain
+            if len(granted) == len(pks):
+                continue
+            async with self.watch_lock:  # rows the user may no longer see: told which remain
+                if self.watches.get(watch_id) is not objects:
+                    continue  # the page watched other rows meanwhile, checked as it did
                 await self._set_watch(watch_id, tuple((label, pk) for pk in granted))
                 await self._send({"type": "watching", "id": watch_id, "pks": granted})
 

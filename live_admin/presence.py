@@ -150,6 +150,7 @@ class PresenceHandlers:
     #: When the socket last relayed its presence on each object.
     said_at: dict[Object, float]
     watch_layouts: dict[str, frozenset[str]]
+    watch_lock: asyncio.Lock
 
     def _start_presence(self, user: Any) -> None:
         self.presence = Presence(user.pk, display_name(user))
@@ -204,12 +205,13 @@ class PresenceHandlers:
         request = build_request(self.scope, self.scope["user"])  # type: ignore[attr-defined]
         label, granted = await database_sync_to_async(watchable)(request, label, pks)
         layout = read_layout(message.get("layout"), label)
-        if layout is None:
-            self.watch_layouts.pop(watch_id, None)
-        else:
-            self.watch_layouts[watch_id] = layout
-        await self._set_watch(watch_id, tuple((label, pk) for pk in granted))
-        await self._send({"type": "watching", "id": watch_id, "pks": granted})  # type: ignore[attr-defined]
+        async with self.watch_lock:
+            if layout is None:
+                self.watch_layouts.pop(watch_id, None)
+            else:
+                self.watch_layouts[watch_id] = layout
+            await self._set_watch(watch_id, tuple((label, pk) for pk in granted))
+            await self._send({"type": "watching", "id": watch_id, "pks": granted})  # type: ignore[attr-defined]
         for obj in self.watches.get(watch_id, ()):
             if people(self._me().seen.get(obj, {}), self._me().user):
                 await self._tell(obj)

@@ -113,6 +113,15 @@ def layout(cl: ChangeList) -> frozenset[str] | None:
             names.add(_first(item, query))
         if cl.date_hierarchy:
             names.add(_first(cl.date_hierarchy, query))
+        for item in getattr(cl, "list_display", ()):  # a column showing another row of its own
+            if isinstance(item, str) and item != "action_checkbox":
+                name = item.split(LOOKUP_SEP, 1)[0]
+                try:
+                    field = query.model._meta.get_field(name)
+                except FieldDoesNotExist:
+                    continue  # an admin or model method: see live_row_refreshes
+                if _to_itself(field, query.model._meta):
+                    raise _Unknown(f"list_display {item} shows rows of the model itself")
     except _Unknown as exc:
         logger.debug("live_admin: %s refreshes whole pages (%s)", cl.model._meta.label, exc)
         return None
@@ -130,16 +139,25 @@ def _first(path: str, query: Any) -> str:
     if name == "pk":
         return opts.pk.name
     try:
-        field = opts.get_field(name)
+        field = opts.get_field(name)  # by name or attname
     except FieldDoesNotExist:
-        field = next((f for f in opts.concrete_fields if f.attname == name), None)
-        if field is None:
-            raise _Unknown(f"{name} is not a field") from None
+        raise _Unknown(f"{name} is not a field") from None
     if not getattr(field, "concrete", False) or field.many_to_many:
         raise _Unknown(f"{name} is a reverse or many-to-many relation")
     if isinstance(field, GeneratedField):  # its value follows other fields
         raise _Unknown(f"{name} is generated")
+    if _to_itself(field, opts):  # its rows' changes are this list's too, heard as in place
+        raise _Unknown(f"{name} relates the model to itself")
     return field.name
+
+
+def _to_itself(field: Any, opts: Any) -> bool:
+    """Whether ``field`` relates a model to itself (or to a model in its inheritance line)."""
+    related = getattr(field, "related_model", None)
+    if related is None or isinstance(related, str):
+        return False
+    line = {opts.model, *opts.get_parent_list()}
+    return related in line or opts.model in related._meta.get_parent_list()
 
 
 def _collect(node: Any, query: Any, names: set[str]) -> None:
@@ -185,7 +203,7 @@ def _local(col: Col, query: Any) -> str:
         return _first(col.target.name, query)  # a parent's field (multi-table inheritance)
     if field is None or getattr(field, "model", None) is not query.model or not field.concrete:
         raise _Unknown("a join through a reverse or many-to-many relation")
-    return field.name
+    return _first(field.name, query)
 
 
 def layout_token(fields: frozenset[str], label: str) -> str:

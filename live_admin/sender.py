@@ -275,6 +275,8 @@ def _merged(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
             merged["fields"] = None if None in fields else sorted({*fields[0], *fields[1]})  # type: ignore[misc]
         if "objects" in earlier or "objects" in later:
             merged["objects"] = _objects(earlier.get("objects"), later.get("objects"))
+            if merged["objects"] is None:  # as broadcast's _summary: no objects, no fields
+                merged["fields"] = None
     return merged
 
 
@@ -295,7 +297,11 @@ def _objects(earlier: dict | None, later: dict | None) -> dict | None:
             **obj,
             "fields": sorted({*known["fields"], *obj["fields"]}),
             "action": known["action"]
-            if known["action"] == "deleted" and not obj.get("created")
+            if (
+                known["action"] == "deleted"
+                or (known["action"] == "bulk" and obj["action"] == "saved")
+            )
+            and not obj.get("created")
             else obj["action"],
             "by": obj["by"] if obj["by"] == known["by"] else None,
             "origin": obj["origin"] if obj["origin"] == known["origin"] else None,

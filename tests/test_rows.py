@@ -15,7 +15,7 @@ from conftest import make_user, subscribed_socket
 from django.contrib import admin
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import Case, F, OuterRef, Subquery, When, Window
+from django.db.models import Case, F, OuterRef, Q, Subquery, When, Window
 from django.db.models.functions import RowNumber
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -23,7 +23,7 @@ from forms import form_data
 
 from live_admin import conflicts, rows
 from testapp.admin import OrderAdmin, TicketAdmin
-from testapp.models import Order, Project, Ticket
+from testapp.models import Category, Order, Programme, Project, Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -118,6 +118,79 @@ def test_fields_are_named_as_changes_name_them() -> None:
     assert layout_of(Ticket.objects.all(), [Open]) is None  # what it reads is not known
 
 
+def test_layouts_read_every_part_of_a_list() -> None:
+    from django.contrib.admin import RelatedOnlyFieldListFilter
+    from django.db.models import Count
+
+    def layout_of(queryset: Any, **parts: Any) -> frozenset[str] | None:
+        cl = SimpleNamespace(
+            **{"list_filter": (), "date_hierarchy": None, "model": queryset.model, **parts},
+            queryset=queryset,
+        )
+        return rows.layout(cl)  # type: ignore[arg-type]
+
+    tickets = Ticket.objects.all()
+    filtered = layout_of(tickets, list_filter=[("project", RelatedOnlyFieldListFilter)])
+    assert filtered == {"project"}
+    assert layout_of(tickets, date_hierarchy="project__name") == {"project"}
+    assert layout_of(tickets.filter(project__owner__username="ada")) == {"project"}  # two hops
+    assert layout_of(Programme.objects.filter(name="Apollo")) == {"name"}  # a parent's field
+    by_count = Project.objects.annotate(n=Count("owner")).order_by("n")
+    assert layout_of(by_count) == {"owner"}  # ordered by an annotation: what it reads
+    assert layout_of(tickets, list_filter=["tags"]) is None  # many-to-many
+    in_list = tickets.order_by(Case(When(pk__in=[1, 2], then=0), default=1))
+    assert layout_of(in_list) == {"id"}
+    opaque = SimpleNamespace(resolve_expression=None)  # an expression keeping its parts
+    assert layout_of(tickets.order_by(Case(When(Q(status=opaque), then=0)))) is None
+
+
+def test_a_relation_of_a_model_to_itself_means_no_layout() -> None:
+    # Renaming a parent is a change of this very list's model: the children it no longer
+    # matches, or the parent's name in their rows, would be left as they were.
+    def layout_of(queryset: Any, list_display: Any = ("name",)) -> frozenset[str] | None:
+        cl = SimpleNamespace(
+            queryset=queryset,
+            list_filter=(),
+            date_hierarchy=None,
+            model=Category,
+            list_display=list_display,
+        )
+        return rows.layout(cl)  # type: ignore[arg-type]
+
+    assert layout_of(Category.objects.all()) == set()
+    assert layout_of(Category.objects.filter(parent__name="foo")) is None
+    assert layout_of(Category.objects.order_by("parent__name")) is None
+    assert layout_of(Category.objects.all(), ["name", "parent"]) is None
+    assert layout_of(Category.objects.order_by("lowered")) is None  # generated: follows name
+
+
+def test_many_objects_or_a_bulk_change_are_never_in_place(admin_user: User) -> None:
+    from live_admin import batch, groups, notify
+    from live_admin.testing import capture_broadcasts
+
+    orders = Order.objects.bulk_create(Order(customer=f"c{i}") for i in range(201))
+    layout = frozenset({"status", "id"})
+
+    def model_message(sent: list[Any]) -> dict[str, Any]:
+        group = groups.model_group("testapp.order")
+        return next(m for m in sent if m["group"] == group)
+
+    with capture_broadcasts() as sent, batch():
+        for order in orders:
+            order.customer += "!"
+            order.save()
+    message = model_message(sent)
+    assert message["objects"] is None  # too many to tell one by one
+    assert not rows.in_place(message, layout)
+    with capture_broadcasts() as sent, batch():
+        notify(Order, [orders[0].pk])  # what it changed is not known...
+        orders[0].customer = "Ann"
+        orders[0].save()  # ...and a save of a known field does not make it known
+    message = model_message(sent)
+    assert message["objects"][str(orders[0].pk)]["action"] == "bulk"
+    assert not rows.in_place(message, layout)
+
+
 def test_a_layout_field_that_is_not_broadcast_means_no_layout(
     admin_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -159,7 +232,9 @@ def test_a_bad_layout_token_is_no_layout() -> None:
     good = rows.layout_token(frozenset({"status"}), "testapp.order")
     assert rows.read_layout(good, "testapp.order") == {"status"}
     assert rows.read_layout(good, "testapp.ticket") is None  # another model's
-    for bad in (good + "x", "", None, 5, good[:-3]):
+    signer = rows.signing.Signer(salt=rows._SALT)
+    odd = [signer.sign_object(["testapp.order", value]) for value in ("status", [1])]
+    for bad in (good + "x", "", None, 5, good[:-3], *odd):
         assert rows.read_layout(bad, "testapp.order") is None
 
 

@@ -10,6 +10,7 @@ import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -366,6 +367,34 @@ async def test_folding_keeps_only_what_all_folded_changes_agree_on() -> None:
     assert fold(known) == [change("m", count=2, fields=["a", "b"])]
     unknown = [known[0], change("m", count=1, fields=None)]
     assert fold(unknown) == [change("m", count=2, fields=None)]
+
+
+async def test_folding_adds_up_the_objects_as_one_transaction_would() -> None:
+    from live_admin.broadcast import MAX_OBJECTS
+    from live_admin.sender import fold
+
+    def obj(action: str = "saved", fields: tuple[str, ...] = ("a",), **extra: Any) -> dict:
+        return {"action": action, "fields": list(fields), "by": "ann", "origin": "t", **extra}
+
+    def told(objects: dict | None) -> tuple[str, dict]:
+        return change("m", count=len(objects or ()), fields=["a"], objects=objects)
+
+    first = told({"1": obj(), "2": obj("deleted"), "3": obj("bulk")})
+    later = told(
+        {"1": obj(fields=("b",), by="bob", created=True), "2": obj(), "3": obj(), "4": obj()}
+    )
+    ((_, merged),) = fold([first, later])
+    assert merged["objects"] == {
+        "1": {"action": "saved", "fields": ["a", "b"], "by": None, "origin": "t", "created": True},
+        "2": obj("deleted"),  # a delete sticks
+        "3": obj("bulk"),  # so does a change whose fields are not known
+        "4": obj(),
+    }
+    many = told({str(i): obj() for i in range(MAX_OBJECTS)})
+    ((_, merged),) = fold([many, told({"x": obj()})])
+    assert (merged["objects"], merged["fields"]) == (None, None)  # too many: nothing in place
+    ((_, merged),) = fold([first, told(None)])
+    assert (merged["objects"], merged["fields"]) == (None, None)
 
 
 async def test_a_page_opened_while_redis_is_down_hears_changes_once_it_is_back(

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models.functions import Lower
 from model_utils import FieldTracker
 
 
@@ -105,3 +106,19 @@ class Blob(models.Model):
         null=True,
         related_name="+",
     )
+
+
+class Category(models.Model):
+    """A tree: rows that point at rows of their own model."""
+
+    name = models.CharField(max_length=100)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE)
+    lowered = models.GeneratedField(
+        expression=Lower("name"), output_field=models.CharField(max_length=100), db_persist=True
+    )
+
+
+class Programme(Project):
+    """Multi-table inheritance: a Project with a table of its own."""
+
+    budget = models.IntegerField(default=0)
