@@ -557,14 +557,18 @@ async def memory(
         await asyncio.sleep(1)
         return (await asyncio.to_thread(s.json, "/bench/state/?trim=1"))["rss_kb"]
 
-    with server("daphne", "redis", redis) as s:
-        writer = Writer("redis", redis)
+    async def warmed(s: Server) -> tuple[str, int]:
+        """The server's socket URL, and its RSS once a few sockets came and went (so that the
+        baseline includes its code and caches)."""
         url = f"ws://127.0.0.1:{s.port}/ws/live-admin/"
-        # warm the server up with a few sockets, so the baseline includes its code and caches
         warm = Clients()
         await warm.grow(50, url, s.url, cookie, hello, "live")
         await warm.close()
-        base = await rss(s)
+        return url, await rss(s)
+
+    with server("daphne", "redis", redis) as s:
+        writer = Writer("redis", redis)
+        url, base = await warmed(s)
         clients = Clients()
         per_level = []
         for n in levels:
@@ -590,11 +594,7 @@ async def memory(
     # One uvicorn process holding ``big`` idle sockets: memory per socket, and one change to all.
     with server("uvicorn", "redis", redis) as s:
         writer = Writer("redis", redis)
-        url = f"ws://127.0.0.1:{s.port}/ws/live-admin/"
-        warm = Clients()
-        await warm.grow(50, url, s.url, cookie, hello, "live")
-        await warm.close()
-        base = await rss(s)
+        url, base = await warmed(s)
         clients = Clients()
         started = time.monotonic()
         await clients.grow(big, url, s.url, cookie, hello, "live")

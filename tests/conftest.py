@@ -350,20 +350,8 @@ TO_CLIENT = {
     "watching": {"type", "id", "pks"},
 }
 PRESENCE_ON_LAYER = {"type", "group", "model", "pk", "pks", "key", "user", "name", "state", "reply"}
-ON_LAYER = {
-    "type",
-    "group",
-    "model",
-    "action",
-    "count",
-    "origin",
-    "pk",
-    "fields",
-    "by",
-    "at",
-    "created",
-    "objects",
-}
+# A change on the layer: what pages are told, less their ids, plus what sockets read themselves.
+ON_LAYER = TO_CLIENT["changed"] - {"id", "in_place"} | {"group", "created", "objects"}
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
