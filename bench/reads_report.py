@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from figures import shown
 from report import table, verdict
 
 
@@ -22,9 +23,11 @@ def section(r: dict[str, Any]) -> list[str]:
             r[key]["unobserved_ms"],
             r[key]["observed_us_each"],
             r[key]["unobserved_us_each"],
-            f"{r[key]['ratio']}x",
+            f"{shown(r[key]['ratio_spread'])}x"
+            if "ratio_spread" in r[key]
+            else f"{r[key]['ratio']}x",
             f"≤ {r[key]['target']}x",
-            verdict(r[key]["met"]),
+            r[key].get("verdict") or verdict(r[key]["met"]),
         ]
         for key in ("load", "attributes", "attributes_hot", "init")
         if key in r
