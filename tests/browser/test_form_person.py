@@ -119,6 +119,7 @@ def test_a_long_outage_says_the_server_is_unreachable(
         "data-live-reason", "unreachable", timeout=15_000
     )
     expect(page.locator("#live-admin")).to_contain_text("Server unreachable")
+    page.close()  # the page would go on trying, and Chromium on logging each refusal
     console_errors[:] = [e for e in console_errors if "ERR_CONNECTION_REFUSED" not in e]
 
 
