@@ -150,7 +150,8 @@ class Changes:
         for label, entry in self.models.items():
             objects = entry.objects
             origin = _common({o.origin for o in objects.values()}) if objects else None
-            everything = _summary(label, objects.items(), not entry.any_object, origin, at)
+            told = {key: _told(obj) for key, obj in objects.items()}  # once, for every summary
+            everything = _summary(label, objects.values(), told, not entry.any_object, origin, at)
             out.append((groups.model_group(label), everything))
             for key, obj in objects.items():
                 message = {
@@ -163,54 +164,52 @@ class Changes:
                     "at": at,
                     "origin": obj.origin,
                 }
-                if obj.created:  # for the sockets (row refreshes), not told to pages
-                    message["created"] = True
                 out.append((groups.object_group(label, key), message))
             for (name, value), pks in entry.groups.items():
                 out.append(
                     (
                         groups.field_group(label, name, value),
-                        _summary(label, [(k, objects[k]) for k in pks], True, origin, at),
+                        _summary(
+                            label,
+                            [objects[k] for k in pks],
+                            {k: told[k] for k in pks},
+                            True,
+                            origin,
+                            at,
+                        ),
                     )
                 )
             if entry.any_object:
-                out.append((groups.any_object_group(label), _summary(label, (), False, origin, at)))
+                out.append(
+                    (groups.any_object_group(label), _summary(label, (), {}, False, origin, at))
+                )
             if entry.any_group:
-                out.append((groups.any_field_group(label), _summary(label, (), False, origin, at)))
+                out.append(
+                    (groups.any_field_group(label), _summary(label, (), {}, False, origin, at))
+                )
         return [(group, {**message, "group": group}) for group, message in out]
 
 
 def _summary(
     label: str,
-    chosen: Iterable[tuple[str, _Object]],
+    chosen: Iterable[_Object],
+    told: dict[str, dict[str, Any]],
     known: bool,
     origin: str | None,
     at: str,
 ) -> dict[str, Any]:
-    """The message for a model or object group: what kind of change, and how many objects.
-
-    For the sockets, not told to pages (see :mod:`live_admin.rows`): ``objects``, each changed
-    object's action and fields (None when unknown, or more than ``MAX_OBJECTS``), and
-    ``fields``, all of them (None when some object was created or its fields are unknown)."""
+    """The message for a model or object group: what kind of change, and how many objects;
+    for the sockets, not told to pages (see :mod:`live_admin.rows`), ``objects``: each changed
+    object's part, None when they are not known or more than ``MAX_OBJECTS``."""
     chosen = list(chosen)
-    actions = {o.action for _, o in chosen}
-    fields: set[str] | None = set()
-    for _, obj in chosen:
-        if obj.created or not obj.fields or fields is None:
-            fields = None
-        else:
-            fields |= obj.fields
-    known_objects = known and len(chosen) <= MAX_OBJECTS
-    if not known_objects:  # the sockets tell rows from objects: without them, nothing in place
-        fields = None
+    actions = {o.action for o in chosen}
     return {
         "type": CHANGED,
         "model": label,
         "action": actions.pop() if len(actions) == 1 and known else "bulk",
         "count": len(chosen) if known else None,
         "origin": origin,
-        "fields": sorted(fields) if known and fields is not None else None,
-        "objects": {key: _told(obj) for key, obj in chosen} if known_objects else None,
+        "objects": told if known and len(told) <= MAX_OBJECTS else None,
         "at": at,
     }
 

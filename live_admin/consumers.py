@@ -30,7 +30,7 @@ from .conf import get_config
 from .hub import Hub, hub_for
 from .permissions import Refused, Subscription, build_request, resolve, watchable
 from .presence import PresenceHandlers
-from .rows import in_place, read_layout
+from .rows import all_in_place, in_place, read_layout
 from .sender import get_layer, sender
 
 logger = logging.getLogger("live_admin")
@@ -353,9 +353,8 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
                 out["fields"] = event.get("fields") or []
                 out["by"] = event.get("by")
                 out["at"] = event.get("at")
-            elif sub_id in self.layouts:  # in place only when the rows' part could be told
-                told = event.get("objects") is not None
-                out["in_place"] = told and in_place(event, self.layouts[sub_id])
+            elif sub_id in self.layouts:
+                out["in_place"] = all_in_place(event, self.layouts[sub_id])
             await self._send(out)
 
     async def _rows_changed(self, event: dict[str, Any]) -> None:

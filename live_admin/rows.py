@@ -227,9 +227,17 @@ def read_layout(value: Any, label: str) -> frozenset[str] | None:
     return frozenset(fields)
 
 
+def all_in_place(event: dict[str, Any], fields: frozenset[str] | None) -> bool:
+    """Whether a model's or group's change ``event`` left every row of a page laid out on
+    ``fields`` where it was: known objects, each changed :func:`in_place`."""
+    objects = event.get("objects")
+    return bool(objects) and all(in_place(obj, fields) for obj in objects.values())
+
+
 def in_place(event: dict[str, Any], fields: frozenset[str] | None) -> bool:
-    """Whether change ``event`` could only have changed rows in place for a page laid out on
-    ``fields``: objects updated (none created or deleted), in known fields outside the layout."""
+    """Whether the change of one object (its part of a message's ``objects``) could only have
+    changed its row in place for a page laid out on ``fields``: updated (not created, deleted
+    or bulk-changed), in known fields outside the layout."""
     changed = event.get("fields")
     return (
         fields is not None

@@ -261,8 +261,6 @@ def _merged(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
         merged["origin"] = None
     if "pk" in later:  # one object: as broadcast's _Object.absorb
         merged["fields"] = sorted({*earlier.get("fields", ()), *later.get("fields", ())})
-        if earlier.get("created") or later.get("created"):
-            merged["created"] = True
         if earlier.get("by") != later.get("by"):
             merged["by"] = None
     else:
@@ -270,13 +268,8 @@ def _merged(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
             merged["action"] = "bulk"
         counts = earlier.get("count"), later.get("count")
         merged["count"] = None if None in counts else sum(counts)  # type: ignore[arg-type]
-        if "fields" in earlier or "fields" in later:  # for row refreshes: None if not known
-            fields = earlier.get("fields"), later.get("fields")
-            merged["fields"] = None if None in fields else sorted({*fields[0], *fields[1]})  # type: ignore[misc]
-        if "objects" in earlier or "objects" in later:
+        if "objects" in earlier or "objects" in later:  # for row refreshes: None if not known
             merged["objects"] = _objects(earlier.get("objects"), later.get("objects"))
-            if merged["objects"] is None:  # as broadcast's _summary: no objects, no fields
-                merged["fields"] = None
     return merged
 
 

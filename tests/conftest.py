@@ -351,7 +351,7 @@ TO_CLIENT = {
 }
 PRESENCE_ON_LAYER = {"type", "group", "model", "pk", "pks", "key", "user", "name", "state", "reply"}
 # A change on the layer: what pages are told, less their ids, plus what sockets read themselves.
-ON_LAYER = TO_CLIENT["changed"] - {"id", "in_place"} | {"group", "created", "objects"}
+ON_LAYER = TO_CLIENT["changed"] - {"id", "in_place"} | {"group", "objects"}
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 

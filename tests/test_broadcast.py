@@ -35,7 +35,6 @@ def test_notify_whole_model() -> None:
             "action": "bulk",
             "count": None,
             "origin": None,
-            "fields": None,
             "objects": None,  # which: not known
             "at": ANY,
         }

@@ -56,7 +56,6 @@ def test_create_update_delete(project: Project) -> None:
         "action": "saved",
         "count": 1,
         "origin": None,
-        "fields": None,  # created: for row refreshes, not an update in known fields
         "at": None,
     }
     assert groups.field_group("testapp.ticket", "project", project.pk) in created

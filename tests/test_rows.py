@@ -181,14 +181,14 @@ def test_many_objects_or_a_bulk_change_are_never_in_place(admin_user: User) -> N
             order.save()
     message = model_message(sent)
     assert message["objects"] is None  # too many to tell one by one
-    assert not rows.in_place(message, layout)
+    assert not rows.all_in_place(message, layout)
     with capture_broadcasts() as sent, batch():
         notify(Order, [orders[0].pk])  # what it changed is not known...
         orders[0].customer = "Ann"
         orders[0].save()  # ...and a save of a known field does not make it known
     message = model_message(sent)
     assert message["objects"][str(orders[0].pk)]["action"] == "bulk"
-    assert not rows.in_place(message, layout)
+    assert not rows.all_in_place(message, layout)
 
 
 def test_a_layout_field_that_is_not_broadcast_means_no_layout(

@@ -361,12 +361,6 @@ async def test_folding_keeps_only_what_all_folded_changes_agree_on() -> None:
     ]
     assert fold(batch[:1]) == batch[:1]
     assert fold(batch[3:4] + batch[3:4]) == [change("m", action="deleted", count=2, origin="tab1")]
-    # The fields a group's messages name (the sockets' row-refresh decisions) add up, unless
-    # one of them did not know.
-    known = [change("m", count=1, fields=["a"]), change("m", count=1, fields=["b"])]
-    assert fold(known) == [change("m", count=2, fields=["a", "b"])]
-    unknown = [known[0], change("m", count=1, fields=None)]
-    assert fold(unknown) == [change("m", count=2, fields=None)]
 
 
 async def test_folding_adds_up_the_objects_as_one_transaction_would() -> None:
@@ -377,7 +371,7 @@ async def test_folding_adds_up_the_objects_as_one_transaction_would() -> None:
         return {"action": action, "fields": list(fields), "by": "ann", "origin": "t", **extra}
 
     def told(objects: dict | None) -> tuple[str, dict]:
-        return change("m", count=len(objects or ()), fields=["a"], objects=objects)
+        return change("m", count=len(objects or ()), objects=objects)
 
     first = told({"1": obj(), "2": obj("deleted"), "3": obj("bulk")})
     later = told(
@@ -392,9 +386,9 @@ async def test_folding_adds_up_the_objects_as_one_transaction_would() -> None:
     }
     many = told({str(i): obj() for i in range(MAX_OBJECTS)})
     ((_, merged),) = fold([many, told({"x": obj()})])
-    assert (merged["objects"], merged["fields"]) == (None, None)  # too many: nothing in place
+    assert merged["objects"] is None  # too many: nothing in place
     ((_, merged),) = fold([first, told(None)])
-    assert (merged["objects"], merged["fields"]) == (None, None)
+    assert merged["objects"] is None  # one did not know: nothing in place
 
 
 async def test_a_page_opened_while_redis_is_down_hears_changes_once_it_is_back(

@@ -337,9 +337,10 @@
     return link ? link.getAttribute("href") : null;
   }
 
-  function rowOf(key) {
+  /** The row shown whose key (by ``keyOf``: rowKey, or pkOf) is ``key``. */
+  function rowOf(key, keyOf = rowKey) {
     return Array.from(document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)"))
-      .find((row) => rowKey(row) === key) || null;
+      .find((row) => keyOf(row) === key) || null;
   }
 
   function rowSignature(row) {
@@ -607,7 +608,7 @@
     refreshing = false;
     const found = new Map();
     if (fresh) fresh.querySelectorAll("#result_list tbody tr").forEach((row) => found.set(pkOf(row), row));
-    const pairs = pks.map((pk) => [rowByPk(pk), found.get(pk)]);
+    const pairs = pks.map((pk) => [rowOf(pk, pkOf), found.get(pk)]);
     if (!fresh || pairs.some(([old, row]) => !old || !row) || busy()) {
       schedule(); // what the rows tell is not enough: the whole list (held if busy)
       return;
@@ -624,11 +625,6 @@
     el.dataset.rowRefreshes = String(Number(el.dataset.rowRefreshes || 0) + 1);
     el.dispatchEvent(new CustomEvent("live-admin:refreshed"));
     tell({ changed: pairs.length });
-  }
-
-  function rowByPk(pk) {
-    return Array.from(document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)"))
-      .find((row) => pkOf(row) === pk) || null;
   }
 
   /** Put a fresh row's cells in place of an old one's. The action checkbox stays (Django's
@@ -880,7 +876,6 @@
       return true;
     },
     dirty: () => dirty(),
-    rowKey,
     pkOf,
     watch: () => watch(true), // the server answers with the rows' presence again
   };
