@@ -329,9 +329,19 @@ def burst_section(b: dict[str, Any]) -> list[str]:
     ]
 
 
+def _kb(figure: dict[str, Any]) -> dict[str, float]:
+    """A level's KB per socket with its spread (a run from before repetitions has one)."""
+    return figure.get("kb") or spread([figure["kb_per_socket"]], 1)
+
+
+def _fan(fan: dict[str, Any]) -> str:
+    p99 = fan.get("p99") or spread([fan["p99_ms"]])
+    return f"p50 {fan['p50_ms']} ms, p99 {shown(p99)} ms, lost {fan['lost']}"
+
+
 def memory_section(mem: dict[str, Any], png: str) -> list[str]:
-    rows = [[lv["sockets"], lv["rss_kb"], lv["kb_per_socket"]] for lv in mem["levels"]]
-    worst = max(lv["kb_per_socket"] for lv in mem["levels"])
+    rows = [[lv["sockets"], lv["rss_kb"], shown(_kb(lv))] for lv in mem["levels"]]
+    worst = mem.get("worst_kb") or max((_kb(lv) for lv in mem["levels"]), key=lambda k: k["max"])
     fan = mem["fan_out_all"]
     return [
         "## 5. Memory and scale",
@@ -339,16 +349,16 @@ def memory_section(mem: dict[str, Any], png: str) -> list[str]:
         "Idle sockets, each subscribed to one model, on one daphne process with Redis; RSS of"
         " the server above its warmed-up baseline. Every RSS is read after a garbage collection"
         " and glibc's `malloc_trim(0)` in the server, so memory freed but kept by the allocator"
-        " is not counted as used. The connect/disconnect cycles run on a fresh server process.",
+        " is not counted as used. Each run is on a fresh server process, repeated 3 times:"
+        " the median with its spread (min to max); the RSS column is the median.",
         "",
         table(["sockets", "server RSS KB", "KB per socket"], rows),
         "",
         f"![server memory against sockets](images/{png})",
         "",
-        f"- Target ≤ 48 KB per idle socket: worst {worst} KB —"
-        f" {verdict(worst <= TARGETS['kb_per_socket'])}.",
-        f"- Fan-out to all {fan['clients']} sockets at once: p50 {fan['p50_ms']} ms, p99"
-        f" {fan['p99_ms']} ms, lost {fan['lost']}.",
+        f"- Target ≤ 48 KB per idle socket: worst level {shown(worst)} KB —"
+        f" {judged(worst, TARGETS['kb_per_socket'])}.",
+        f"- Fan-out to all {fan['clients']:,} sockets at once (3 changes a run): {_fan(fan)}.",
         *_big(mem),
         *_cycles(mem),
         "",
@@ -359,12 +369,12 @@ def _big(mem: dict[str, Any]) -> list[str]:
     big = mem.get("big")
     if big is None:
         return []
-    fan = big["fan_out"]
+    connected = big["connected_s"]
+    connected = connected if isinstance(connected, dict) else spread([connected], 1)
     return [
         f"- One uvicorn process (Redis) holding {big['sockets']:,} idle sockets, connected in"
-        f" {big['connected_s']} s: {big['kb_per_socket']} KB per socket (RSS {big['rss_kb']} KB);"
-        f" one change to all of them: p50 {fan['p50_ms']} ms, p99 {fan['p99_ms']} ms, lost"
-        f" {fan['lost']}."
+        f" {shown(connected)} s: {shown(_kb(big))} KB per socket (RSS {big['rss_kb']} KB);"
+        f" one change to all of them (3 a run): {_fan(big['fan_out'])}."
     ]
 
 

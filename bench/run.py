@@ -566,65 +566,101 @@ async def memory(
         await warm.close()
         return url, await rss(s)
 
-    with server("daphne", "redis", redis) as s:
-        writer = Writer("redis", redis)
-        url, base = await warmed(s)
-        clients = Clients()
-        per_level = []
-        for n in levels:
-            await clients.grow(n, url, s.url, cookie, hello, "live")
+    async def levels_run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """One fresh daphne: RSS at each level of idle sockets, then one change to all."""
+        with server("daphne", "redis", redis) as s:
+            writer = Writer("redis", redis)
+            url, base = await warmed(s)
+            clients = Clients()
+            per_level = []
+            for n in levels:
+                await clients.grow(n, url, s.url, cookie, hello, "live")
+                used = await rss(s)
+                per_level.append(
+                    {"sockets": n, "rss_kb": used, "kb_per_socket": round((used - base) / n, 1)}
+                )
+                print(f"memory {per_level[-1]}", flush=True)
+
+            async def trigger() -> float:
+                return (await asyncio.to_thread(writer.ask, "save live"))["committed"]
+
+            fan = await measure_rounds(clients, trigger, 3)
+            await clients.close()
+            deadline = time.monotonic() + 120
+            while (await asyncio.to_thread(s.json, "/bench/state/"))["sockets"]:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("sockets still counted 2 minutes after they closed")
+                await asyncio.sleep(0.5)
+            writer.stop()
+        return per_level, fan
+
+    async def big_run() -> dict[str, Any]:
+        """One fresh uvicorn process holding ``big`` idle sockets: memory per socket, and one
+        change to all of them."""
+        with server("uvicorn", "redis", redis) as s:
+            writer = Writer("redis", redis)
+            url, base = await warmed(s)
+            clients = Clients()
+            started = time.monotonic()
+            await clients.grow(big, url, s.url, cookie, hello, "live")
+            connected_s = time.monotonic() - started
             used = await rss(s)
-            per_level.append(
-                {"sockets": n, "rss_kb": used, "kb_per_socket": round((used - base) / n, 1)}
-            )
-            print(f"memory {per_level[-1]}", flush=True)
 
-        async def trigger() -> float:
-            return (await asyncio.to_thread(writer.ask, "save live"))["committed"]
+            async def save() -> float:
+                return (await asyncio.to_thread(writer.ask, "save live"))["committed"]
 
-        fan = await measure_rounds(clients, trigger, 3)
-        await clients.close()
-        deadline = time.monotonic() + 120
-        while (await asyncio.to_thread(s.json, "/bench/state/"))["sockets"]:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server still counts sockets 2 minutes after they closed")
-            await asyncio.sleep(0.5)
-        writer.stop()
+            fan = await measure_rounds(clients, save, 3)
+            await clients.close()
+            writer.stop()
+        run = {
+            "sockets": big,
+            "connected_s": round(connected_s, 1),
+            "rss_kb": used,
+            "kb_per_socket": round((used - base) / big, 1),
+            "fan_out": fan,
+        }
+        print(f"memory {run}", flush=True)
+        return run
 
-    # One uvicorn process holding ``big`` idle sockets: memory per socket, and one change to all.
-    with server("uvicorn", "redis", redis) as s:
-        writer = Writer("redis", redis)
-        url, base = await warmed(s)
-        clients = Clients()
-        started = time.monotonic()
-        await clients.grow(big, url, s.url, cookie, hello, "live")
-        connected_s = time.monotonic() - started
-        used = await rss(s)
-
-        async def save() -> float:
-            return (await asyncio.to_thread(writer.ask, "save live"))["committed"]
-
-        big_fan = await measure_rounds(clients, save, 3)
-        await clients.close()
-        writer.stop()
-    big_run = {
+    level_runs = [await levels_run() for _ in range(REPEATS)]
+    per_level = [
+        {
+            "sockets": n,
+            "rss_kb": statistics.median(run[i]["rss_kb"] for run, _ in level_runs),
+            "kb_per_socket": statistics.median(run[i]["kb_per_socket"] for run, _ in level_runs),
+            "kb": spread([run[i]["kb_per_socket"] for run, _ in level_runs], 1),
+        }
+        for i, n in enumerate(levels)
+    ]
+    big_runs = [await big_run() for _ in range(REPEATS)]
+    big_summary = {
         "sockets": big,
-        "connected_s": round(connected_s, 1),
-        "rss_kb": used,
-        "kb_per_socket": round((used - base) / big, 1),
-        "fan_out": big_fan,
+        "connected_s": spread([r["connected_s"] for r in big_runs], 1),
+        "rss_kb": statistics.median(r["rss_kb"] for r in big_runs),
+        "kb": spread([r["kb_per_socket"] for r in big_runs], 1),
+        "fan_out": _fans([r["fan_out"] for r in big_runs]),
     }
-    print(f"memory {big_run}", flush=True)
-
     runs = [await _cycles(redis, cookie, hello, cycles, rss) for _ in range(REPEATS)]
     return {
         "levels": per_level,
-        "fan_out_all": fan,
-        "big": big_run,
+        "worst_kb": spread([max(lv["kb_per_socket"] for lv in run) for run, _ in level_runs], 1),
+        "fan_out_all": _fans([fan for _, fan in level_runs]),
+        "big": big_summary,
         "cycles": cycles,
         **runs[-1],  # the last run's counts, as before repeated runs
         "cycle_runs": runs,
         "growth_pct": spread([r["growth_pct"] for r in runs], 2),
+    }
+
+
+def _fans(fans: list[dict[str, Any]]) -> dict[str, Any]:
+    """Repetitions of one fan-out: the median p50 and p99, the p99's spread, every loss."""
+    return {
+        "clients": fans[0]["clients"],
+        "p50_ms": statistics.median(f["p50_ms"] for f in fans),
+        "p99_ms": statistics.median(f["p99_ms"] for f in fans),
+        "p99": spread([f["p99_ms"] for f in fans]),
+        "lost": sum(f["lost"] for f in fans),
     }
 
 
