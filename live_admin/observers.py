@@ -242,12 +242,13 @@ def _differ(before: Any, after: Any) -> bool:
 def _group_values(
     instance: Model, view: View, changed: dict[str, Any], created: bool = False
 ) -> list[tuple[str, object]] | None:
-    """The object groups ``instance`` is in and was in; None when a group it left is unknown."""
+    """The object groups ``instance`` is in and was in; None when one of them is unknown."""
     values: list[tuple[str, object]] = []
     for name in view.group_by:  # a field name or an attname, as the admin lists it
         field = instance._meta.get_field(name)
-        if field.attname in instance.__dict__:
-            values.append((name, instance.__dict__[field.attname]))
+        if field.attname not in instance.__dict__:  # deferred: the group is unknown
+            return None
+        values.append((name, instance.__dict__[field.attname]))
         previous = changed.get(field.name, UNKNOWN)
         if previous is not UNKNOWN:
             values.append((name, previous))

@@ -283,6 +283,18 @@ def test_deferred_fields(project: Project) -> None:
     assert by_group(sent)[groups.object_group("testapp.ticket", ticket.pk)]["fields"] == ["title"]
 
 
+def test_a_save_without_its_group_field_loaded_tells_every_group(project: Project) -> None:
+    """The row's group is unknown without a query; the save must not cost one, so the pages of
+    every group are told (the pages of the row's own group would otherwise miss it)."""
+    ticket = Ticket.objects.create(project=project, title="T")
+    loaded = Ticket.objects.only("id", "title").get(pk=ticket.pk)
+    loaded.title = "retitled"
+    with CaptureQueriesContext(connection) as queries, capture_broadcasts() as sent:
+        loaded.save(update_fields=["title"])
+    assert len(queries) == 1
+    assert groups.any_field_group("testapp.ticket") in by_group(sent)
+
+
 def test_registered_on_two_sites_connects_once() -> None:
     from testapp.admin import other_site
 
