@@ -117,7 +117,7 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         self.waiter: asyncio.Future[None] | None = None
         self.hub: Hub | None = None
         self.present_on: dict[str, tuple[str, str]] = {}
-        self.watches: dict[str, tuple[tuple[str, str], ...]] = {}
+        self.watches: dict[str, dict[tuple[str, str], None]] = {}
         self.telling: set[tuple[str, str]] = set()
         self.telling_tasks: set[asyncio.Task[None]] = set()
         self.said_at: dict[tuple[str, str], float] = {}
@@ -361,11 +361,11 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         """Tell each watch the changes of its rows, from a model or group message's objects
         (one message for both, so a page hears a change of its rows and of its list at once)."""
         objects = event.get("objects") or {}
-        for watch_id, watched in self.watches.items():
+        label = event["model"]
+        for watch_id, watched in list(self.watches.items()):  # a re-check may end one meanwhile
             layout = self.watch_layouts.get(watch_id)
-            for label, pk in watched:
-                obj = objects.get(pk)
-                if label != event["model"] or obj is None:
+            for pk, obj in objects.items():  # at most MAX_OBJECTS; a watch is an ordered set
+                if (label, pk) not in watched:
                     continue
                 out = {
                     "type": "changed",
@@ -422,7 +422,7 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
                 await self._drop_groups(sub)
                 await self._error(sub.id, exc.code, "Subscription ended: " + exc.message)
         for watch_id, objects in list(self.watches.items()):
-            label, pks = objects[0][0], [pk for _, pk in objects]
+            label, pks = next(iter(objects))[0], [pk for _, pk in objects]
             try:
                 _, granted = await database_sync_to_async(watchable)(request, label, pks)
             except Refused:

@@ -140,9 +140,10 @@ class PresenceHandlers:
     """The presence messages of :class:`~live_admin.consumers.LiveAdminConsumer` (mixed in)."""
 
     presence: Presence | None = None
-    #: Object subscriptions the socket is present on, and watches: id -> objects.
+    #: Object subscriptions the socket is present on, and watches: id -> objects (an ordered
+    #: set, so that an event's objects are looked up in it at once).
     present_on: dict[str, Object]
-    watches: dict[str, tuple[Object, ...]]
+    watches: dict[str, dict[Object, None]]
     sweeper: asyncio.Task[None] | None = None
     #: Objects whose people the page is about to be told, and the tasks that will tell it.
     telling: set[Object]
@@ -219,7 +220,7 @@ class PresenceHandlers:
     async def _set_watch(self, watch_id: str, objects: tuple[Object, ...]) -> None:
         old = set(self.watches.get(watch_id, ()))
         member = "w:" + watch_id
-        self.watches[watch_id] = objects
+        self.watches[watch_id] = dict.fromkeys(objects)
         if not objects:
             del self.watches[watch_id]
             self.watch_layouts.pop(watch_id, None)
