@@ -640,7 +640,8 @@ async def memory(
         "kb": spread([r["kb_per_socket"] for r in big_runs], 1),
         "fan_out": _fans([r["fan_out"] for r in big_runs]),
     }
-    runs = [await _cycles(redis, cookie, hello, cycles, rss) for _ in range(REPEATS)]
+    cycled = await _cycles(redis, cookie, hello, cycles, rss)
+    runs = cycled["runs"]
     return {
         "levels": per_level,
         "worst_kb": spread([max(lv["kb_per_socket"] for lv in run) for run, _ in level_runs], 1),
@@ -649,6 +650,7 @@ async def memory(
         "cycles": cycles,
         **runs[-1],  # the last run's counts, as before repeated runs
         "cycle_runs": runs,
+        "first_cycles": cycled["first"],
         "growth_pct": spread([r["growth_pct"] for r in runs], 2),
     }
 
@@ -665,8 +667,9 @@ def _fans(fans: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def _cycles(redis: Redis, cookie: str, hello: dict, cycles: int, rss: Any) -> dict[str, Any]:
-    """``cycles`` connect/subscribe/disconnect cycles on a fresh daphne: RSS before and after,
-    and what is left behind."""
+    """On one fresh daphne, a first batch of ``cycles`` connect/subscribe/disconnect cycles
+    (the process grows its caches and allocator arenas), then ``REPEATS`` more: RSS before and
+    after each, and what each leaves behind. A leak grows every batch alike."""
     from live_admin import groups
 
     group_key = f"asgi:group:{groups.model_group('benchapp.item')}"
@@ -674,38 +677,40 @@ async def _cycles(redis: Redis, cookie: str, hello: dict, cycles: int, rss: Any)
     # which would read as the cycles shrinking the process.
     with server("daphne", "redis", redis) as s:
         url = f"ws://127.0.0.1:{s.port}/ws/live-admin/"
-        resyncs = 0
 
-        async def cycle(n: int) -> None:
-            nonlocal resyncs
+        async def cycle(n: int) -> int:
+            resyncs = 0
             for _ in range(n):
                 c = Clients()
                 await c.add(url, s.url, cookie, hello, "live")
                 await c.close()
                 resyncs += c.resyncs
+            return resyncs
 
-        workers = 25
-        await asyncio.gather(*(cycle(cycles // workers // 10) for _ in range(workers)))  # warm-up
-        await asyncio.sleep(2)
-        before = await rss(s)
-        start = time.monotonic()
-        await asyncio.gather(*(cycle(cycles // workers) for _ in range(workers)))
-        took = time.monotonic() - start
-        await asyncio.sleep(3)  # closes still in flight
-        after = await rss(s)
-        state = await asyncio.to_thread(s.json, "/bench/state/")
-        members = int(redis.command("ZCARD", group_key))
-    print(f"memory cycles: {before} -> {after} KB", flush=True)
-    return {
-        "cycles_took_s": round(took, 1),
-        "rss_before_cycles_kb": before,
-        "rss_after_cycles_kb": after,
-        "growth_pct": round(100 * (after - before) / before, 2),
-        "sockets_left": state["sockets"],
-        "buffers_left": state["buffers"],
-        "group_members_left": members,
-        "resyncs_in_cycles": resyncs,
-    }
+        async def batch() -> dict[str, Any]:
+            workers = 25
+            before = await rss(s)
+            start = time.monotonic()
+            resyncs = await asyncio.gather(*(cycle(cycles // workers) for _ in range(workers)))
+            took = time.monotonic() - start
+            await asyncio.sleep(3)  # closes still in flight
+            after = await rss(s)
+            state = await asyncio.to_thread(s.json, "/bench/state/")
+            print(f"memory cycles: {before} -> {after} KB", flush=True)
+            return {
+                "cycles_took_s": round(took, 1),
+                "rss_before_cycles_kb": before,
+                "rss_after_cycles_kb": after,
+                "growth_pct": round(100 * (after - before) / before, 2),
+                "sockets_left": state["sockets"],
+                "buffers_left": state["buffers"],
+                "group_members_left": int(redis.command("ZCARD", group_key)),
+                "resyncs_in_cycles": sum(resyncs),
+            }
+
+        first = await batch()
+        runs = [await batch() for _ in range(REPEATS)]
+    return {"first": first, "runs": runs}
 
 
 # -- report -------------------------------------------------------------------------------------
