@@ -7,7 +7,8 @@ different. The layout is every field the page's queryset filters, annotates or o
 its ``list_filter`` and ``date_hierarchy``, whose sidebars and links show the field's values.
 Whatever cannot be read that way (raw SQL, a subquery, a window, a join through a reverse or
 many-to-many relation, a ``SimpleListFilter``, a generated field) leaves the page without a
-layout, and every change refreshes its whole list.
+layout, and every change refreshes its whole list. A ``list_filter`` on a many-to-many field of
+the model's own is read: its changes are heard by the field's name.
 
 The page gets its layout as a signed token, hands it to the socket with its subscription and
 its watch of the rows it shows, and the socket marks each change ``in_place`` or not, from the
@@ -110,7 +111,7 @@ def layout(cl: ChangeList) -> frozenset[str] | None:
                 item = item[0]
             if not isinstance(item, str):  # a SimpleListFilter: its lookups may read anything
                 raise _Unknown(f"list_filter {getattr(item, '__name__', item)}")
-            names.add(_first(item, query))
+            names.add(_filtered(item, query))
         if cl.date_hierarchy:
             names.add(_first(cl.date_hierarchy, query))
         for item in getattr(cl, "list_display", ()):  # a column showing another row of its own
@@ -149,6 +150,21 @@ def _first(path: str, query: Any) -> str:
     if _to_itself(field, opts):  # its rows' changes are this list's too, heard as in place
         raise _Unknown(f"{name} relates the model to itself")
     return field.name
+
+
+def _filtered(path: str, query: Any) -> str:
+    """The field of a ``list_filter`` item: as :func:`_first`, and also a many-to-many field of
+    the model's own, whose changes are heard by its name (its sidebar shows related rows, and
+    its facets count by it)."""
+    name = path.split(LOOKUP_SEP, 1)[0]
+    try:
+        field = query.model._meta.get_field(name)
+    except FieldDoesNotExist:
+        field = None
+    own = getattr(field, "many_to_many", False) and getattr(field, "concrete", False)
+    if own and not _to_itself(field, query.model._meta):
+        return field.name
+    return _first(path, query)
 
 
 def _to_itself(field: Any, opts: Any) -> bool:

@@ -137,7 +137,10 @@ def test_layouts_read_every_part_of_a_list() -> None:
     assert layout_of(Programme.objects.filter(name="Apollo")) == {"name"}  # a parent's field
     by_count = Project.objects.annotate(n=Count("owner")).order_by("n")
     assert layout_of(by_count) == {"owner"}  # ordered by an annotation: what it reads
-    assert layout_of(tickets, list_filter=["tags"]) is None  # many-to-many
+    # A many-to-many sidebar: its changes are heard by the field's name; filtering through
+    # it is a join whose rows' changes are not.
+    assert layout_of(tickets, list_filter=["tags"]) == {"tags"}
+    assert layout_of(tickets.filter(tags__name="bug"), list_filter=["tags"]) is None
     in_list = tickets.order_by(Case(When(pk__in=[1, 2], then=0), default=1))
     assert layout_of(in_list) == {"id"}
     opaque = SimpleNamespace(resolve_expression=None)  # an expression keeping its parts
