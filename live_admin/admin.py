@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from . import rows
 from .broadcast import acting, batch, display_name
 from .conf import get_config
-from .observers import observe
+from .observers import excluded, observe
 from .saves import CheckedSaves
 
 if TYPE_CHECKING:
@@ -78,6 +78,8 @@ class LiveAdminMixin(CheckedSaves, _Base):
     """Mix into a ModelAdmin to broadcast its model's changes to live admin pages.
 
     ``live_fields``: only changes to these fields are broadcast (default: every field).
+    ``live_exclude``: changes to these fields alone are not broadcast, nor named beside others;
+    None (the default) excludes ``last_login`` of the user model, which every login saves.
     ``live_group_by``: fields whose values form object groups that pages can subscribe to.
     ``live_conflicts``: ``"merge"``, ``"refuse"`` or ``"off"`` (see :mod:`live_admin.conflicts`);
     None takes ``LIVE_ADMIN["CONFLICTS"]``.
@@ -86,8 +88,11 @@ class LiveAdminMixin(CheckedSaves, _Base):
     """
 
     live_fields: Sequence[str] | None = None
+    live_exclude: Sequence[str] | None = None
     live_group_by: Sequence[str] = ()
     live_row_refreshes: bool = True
+    #: The ``LIVE_ADMIN["MODELS"]`` label that made this admin live, if settings did.
+    live_settings_label: str | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -200,10 +205,14 @@ class LiveAdminMixin(CheckedSaves, _Base):
         (see :mod:`live_admin.rows`); None refreshes its whole list for every change. Override
         to name what the default cannot read (a ``SimpleListFilter``'s fields, say)."""
         fields = rows.layout(changelist)
-        if fields is None or self.live_fields is None:
+        if fields is None:
+            return None
+        # A change of a field that is not broadcast is not named: it could move rows unseen.
+        if fields & set(excluded(self)) - set(self.live_group_by):
+            return None
+        if self.live_fields is None:
             return fields
         told = {*self.live_fields, *self.live_group_by, self.model._meta.pk.name}
-        # A change of a field that is not broadcast is not named: it could move rows unseen.
         return fields if fields <= told else None
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class LiveAdminConfig(AppConfig):
@@ -12,5 +12,22 @@ class LiveAdminConfig(AppConfig):
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .broadcast import logged_out
+        from .by_settings import apply, entries
 
         user_logged_out.connect(logged_out, dispatch_uid="live_admin.logged_out")
+        if entries():
+            _discover_admins()
+            apply()
+
+
+def _discover_admins() -> None:
+    """Import the apps' admin modules now, as the admin's own ``ready()`` does (a no-op when it
+    ran first), so that LIVE_ADMIN["MODELS"] finds their registrations. Under the admin's
+    ``SimpleAdminConfig`` the project registers by hand; nothing is imported for it."""
+    from django.contrib.admin import autodiscover
+    from django.contrib.admin.apps import AdminConfig
+
+    for config in apps.get_app_configs():
+        if isinstance(config, AdminConfig):
+            autodiscover()
+            return

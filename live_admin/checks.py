@@ -20,6 +20,8 @@ from .conflicts import MODES
 IN_MEMORY = "channels.layers.InMemoryChannelLayer"
 APP_DIRS_LOADER = "django.template.loaders.app_directories.Loader"
 Check = Callable[..., list[CheckMessage]]
+#: The mixin's options that name fields.
+NAMED = ("live_fields", "live_exclude", "live_group_by")
 
 
 def register(deploy: bool = False) -> Callable[[Check], Check]:
@@ -199,7 +201,7 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
             if mode is not None and mode not in MODES:
                 messages.append(
                     Error(
-                        f"{type(admin).__name__}.live_conflicts is {mode!r}; it must be one of "
+                        f"{_option(admin, 'live_conflicts')} is {mode!r}; it must be one of "
                         + ", ".join(repr(m) for m in MODES)
                         + ", or None. Until fixed, saves are merged.",
                         hint="'merge' keeps others' changes and refuses real conflicts, "
@@ -211,23 +213,23 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
                 )
             bad = [
                 attr
-                for attr in ("live_fields", "live_group_by")
-                if not valid_names(getattr(admin, attr), attr == "live_fields")
+                for attr in NAMED
+                if not valid_names(getattr(admin, attr), attr != "live_group_by")
             ]
             for attr in bad:
+                none = {"live_fields": "every field", "live_exclude": "the default"}.get(attr)
                 messages.append(
                     Error(
-                        f"{type(admin).__name__}.{attr} must be a list, tuple or set of "
-                        "field names.",
+                        f"{_option(admin, attr)} must be a list, tuple or set of field names.",
                         hint=f"For example {attr} = ('status',)"
-                        + (", or None for every field." if attr == "live_fields" else "."),
+                        + (f", or None for {none}." if none else "."),
                         obj=admin,
                         id="live_admin.E011",
                     )
                 )
             if bad:
                 continue
-            names = [*(admin.live_fields or ()), *admin.live_group_by]
+            names = [*(admin.live_fields or ()), *(admin.live_exclude or ()), *admin.live_group_by]
             for name in names:
                 try:
                     field = model._meta.get_field(name)
@@ -236,12 +238,24 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
                 if field is None or (name in admin.live_group_by and not field.concrete):
                     messages.append(
                         Error(
-                            f"{type(admin).__name__} names {name!r}, which is not a "
+                            f"{_option(admin)} names {name!r}, which is not a "
                             f"{'concrete ' if name in admin.live_group_by else ''}field of "
                             f"{model._meta.label}.",
-                            hint="live_fields and live_group_by take field names of the model.",
+                            hint="live_fields, live_exclude and live_group_by take field names "
+                            "of the model.",
                             obj=admin,
                             id="live_admin.E009",
                         )
                     )
     return messages
+
+
+def _option(admin: Any, attr: str = "") -> str:
+    """Where an admin's option was written: its class, or LIVE_ADMIN["MODELS"]."""
+    from .by_settings import entries
+
+    label = getattr(admin, "live_settings_label", None)
+    if label is None or (attr and attr not in entries().get(label, {})):
+        return f"{type(admin).__name__}.{attr}" if attr else type(admin).__name__
+    where = f"LIVE_ADMIN['MODELS'][{label!r}]"
+    return f"{where}[{attr!r}]" if attr else where

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PENDING": 10_000,
     "FLUSH_TIMEOUT": 2.0,
     "CONFLICTS": "merge",
+    "MODELS": {},
 }
 
 #: The type each value must have; checked by the system check ``live_admin.E002``.
@@ -44,6 +45,7 @@ TYPES: dict[str, type | tuple[type, ...]] = {
     "MAX_PENDING": int,
     "FLUSH_TIMEOUT": (int, float),
     "CONFLICTS": str,
+    "MODELS": dict,
 }
 
 

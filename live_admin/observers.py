@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.conf import settings
 from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import Model, signals
 from django.forms.models import _get_foreign_key
@@ -53,9 +54,12 @@ class View:
 
     fields: set[str] | None  # None: every field counts
     group_by: tuple[str, ...]
+    exclude: frozenset[str] = frozenset()  # changes of these alone are not broadcast
 
     def counts(self, name: str) -> bool:
-        return self.fields is None or name in self.fields or name in self.group_by
+        if name in self.group_by:
+            return True
+        return name not in self.exclude and (self.fields is None or name in self.fields)
 
 
 @dataclass
@@ -95,11 +99,16 @@ def observe(admin: ModelAdmin[Any]) -> None:
     spec = _spec(model)
     concrete = {*spec.attnames, *spec.attnames.values()}  # field names and attnames
     group_by = [name for name in _names(admin, "live_group_by") if name in concrete]
-    view = View(fields=_names(admin, "live_fields"), group_by=tuple(group_by))  # E009: the rest
+    view = View(  # E009: the rest
+        fields=_names(admin, "live_fields"),
+        group_by=tuple(group_by),
+        exclude=frozenset(excluded(admin)),
+    )
     known = spec.views.get(model._meta.label_lower)
     if known is not None:  # registered on another site too: watch the union
         view.fields = None if None in (known.fields, view.fields) else known.fields | view.fields
         view.group_by = tuple(dict.fromkeys(known.group_by + view.group_by))
+        view.exclude = known.exclude & view.exclude
     spec.views[model._meta.label_lower] = view
     _choose_detection(model._meta.concrete_model, spec)
     for inline_model, fk_name in _inlines(admin):
@@ -120,6 +129,23 @@ def observe(admin: ModelAdmin[Any]) -> None:
             weak=False,
             dispatch_uid=f"live_admin.m2m.{through._meta.label_lower}.{m2m.name}",
         )
+
+
+def forget(model: type[Model]) -> None:
+    """Drop what is observed for ``model``'s admins, before admins observe it anew."""
+    spec = _specs.get(model._meta.concrete_model)
+    if spec is not None:
+        spec.views.pop(model._meta.label_lower, None)
+
+
+def excluded(admin: ModelAdmin[Any]) -> list[str]:
+    """``live_exclude``; unset (None), the user model's ``last_login`` (a login saves it)."""
+    value = getattr(admin, "live_exclude", None)
+    if value is None:
+        meta = admin.model._meta.concrete_model._meta
+        user = meta.label_lower == settings.AUTH_USER_MODEL.lower()
+        return ["last_login"] if user and any(f.name == "last_login" for f in meta.fields) else []
+    return list(value) if valid_names(value, False) else []  # else E011
 
 
 def valid_names(value: Any, none_allowed: bool) -> bool:

@@ -54,7 +54,11 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "/static/"
 
-LIVE_ADMIN = {"DEBOUNCE_MS": 300}
+LIVE_ADMIN = {
+    "DEBOUNCE_MS": 300,
+    # Django's own user and group admins, made live by settings alone.
+    "MODELS": {"auth.user": {}, "auth.group": {}},
+}
 
 # One process on channels' in-memory layer by default; DEMO_REDIS_URL=redis://... for Redis. That
 # layer serves only live_admin here, so it takes the README's advice directly: group_expiry about

@@ -6,10 +6,12 @@ share a process well.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Daphne, RedisServer, session_cookie
@@ -67,8 +69,15 @@ def open_page(
     contexts: list[BrowserContext] = []
     errors = console_errors
 
-    def open_page(user: User, path: str, state: str = "live", hold: str | None = None) -> Page:
-        """``hold``: a static file whose response is held back until the page is ``state``."""
+    def open_page(
+        user: User,
+        path: str,
+        state: str = "live",
+        hold: str | None = None,
+        frames: list[dict[str, Any]] | None = None,
+    ) -> Page:
+        """``hold``: a static file whose response is held back until the page is ``state``;
+        ``frames``: a list to append each message the page's socket receives to."""
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         contexts.append(context)
         context.add_cookies(
@@ -77,6 +86,11 @@ def open_page(
         page = context.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
+        if frames is not None:
+            page.on(
+                "websocket",
+                lambda ws: ws.on("framereceived", lambda f: frames.append(json.loads(f))),
+            )
         held: list[Route] = []
         if hold:
             page.route(f"**/static/{hold}", lambda route: held.append(route))

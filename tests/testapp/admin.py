@@ -19,6 +19,7 @@ from .models import (
     Tag,
     Ticket,
     UrgentTicket,
+    Widget,
 )
 
 
@@ -108,6 +109,16 @@ class BlobAdmin(LiveAdminMixin, admin.ModelAdmin):
 
 admin.site.register(Tag)
 admin.site.register(Secret)
+
+
+@admin.register(Widget)
+class WidgetAdmin(admin.ModelAdmin):
+    """Not live in code: the test settings' LIVE_ADMIN["MODELS"] make it live."""
+
+    list_display = ["name", "stock", "counted_at"]
+    list_editable = ["stock"]
+    search_fields = ["name"]
+
 
 #: A second site registering Project again: observers must still connect once.
 other_site = admin.AdminSite(name="other")

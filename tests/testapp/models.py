@@ -76,6 +76,14 @@ class Secret(models.Model):
     code = models.CharField(max_length=10)
 
 
+class Widget(models.Model):
+    """Its admin is a plain ModelAdmin, made live by LIVE_ADMIN["MODELS"] alone."""
+
+    name = models.CharField(max_length=100)
+    stock = models.IntegerField(default=0)
+    counted_at = models.DateTimeField(null=True, blank=True)  # excluded by the setting
+
+
 class UrgentTicket(Ticket):
     class Meta:
         proxy = True

@@ -1,5 +1,6 @@
 """Settings for live_admin's own test suite."""
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -93,4 +94,8 @@ LIVE_ADMIN = {
     "SEND_TIMEOUT": 1.0,
     "RECONNECT_MS": 1000,  # quick reconnects keep browser tests short
     "RECHECK_SECONDS": float(os.environ.get("LIVE_ADMIN_TEST_RECHECK", "60")),
+    # Admins made live by settings alone: django.contrib.auth's own UserAdmin (live in code
+    # on the other site too, where the options merge), and a plain ModelAdmin.
+    "MODELS": json.loads(os.environ.get("LIVE_ADMIN_TEST_MODELS", "null"))
+    or {"auth.user": {}, "testapp.widget": {"live_exclude": ["counted_at"]}},
 }

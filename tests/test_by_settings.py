@@ -1,0 +1,175 @@
+"""LIVE_ADMIN["MODELS"]: registered admins made live by settings alone, and their checks.
+
+The test project's settings make django.contrib.auth's own UserAdmin and a plain WidgetAdmin
+live; other settings are tried in processes of their own, since they act at start-up."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import run_django
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
+from django.core.checks import run_checks
+from django.test import Client, override_settings
+
+from live_admin import groups
+from live_admin.admin import LiveAdminMixin, live_admins
+from live_admin.observers import _specs
+from live_admin.testing import capture_broadcasts
+from testapp.admin import LiveUserAdmin, WidgetAdmin, other_site
+from testapp.models import Tag, Widget
+
+pytestmark = pytest.mark.django_db
+
+
+def by_group(sent: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {m["group"]: m for m in sent}
+
+
+def test_a_plain_admin_becomes_live_and_keeps_what_it_was() -> None:
+    made = admin.site._registry[Widget]
+    assert isinstance(made, LiveAdminMixin)
+    assert isinstance(made, WidgetAdmin)
+    assert type(made).__mro__[1:3] == (LiveAdminMixin, LiveAdminMixin.__mro__[1])
+    assert (type(made).__name__, made.live_settings_label) == ("WidgetAdmin", "testapp.widget")
+    assert made.list_editable == ["stock"]
+    assert made.live_exclude == ["counted_at"]
+    assert live_admins(Widget) == [made]
+
+
+def test_djangos_own_user_admin_is_live_and_a_code_admin_merges() -> None:
+    stock, merged = admin.site._registry[User], other_site._registry[User]
+    assert isinstance(stock, UserAdmin)
+    assert isinstance(stock, LiveAdminMixin)
+    assert isinstance(merged, LiveUserAdmin)  # the mixin it had, with the settings' options
+    assert merged.live_settings_label == stock.live_settings_label == "auth.user"
+    assert type(merged).__mro__.count(LiveAdminMixin) == 1
+
+
+def test_a_settings_admin_serves_its_pages_live(admin_client: Client) -> None:
+    Widget.objects.create(name="bolt")
+    page = admin_client.get("/admin/testapp/widget/").content.decode()
+    assert 'id="live-admin"' in page
+    assert 'data-model="testapp.widget"' in page
+    assert "bolt" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_its_saves_are_broadcast_but_an_excluded_field_alone_is_not() -> None:
+    widget = Widget.objects.create(name="nut")
+    group = groups.object_group("testapp.widget", widget.pk)
+    with capture_broadcasts() as sent:
+        widget.counted_at = "2026-01-01T00:00:00Z"
+        widget.save()
+    assert sent == []
+    with capture_broadcasts() as sent:
+        widget.stock, widget.counted_at = 3, "2026-01-02T00:00:00Z"
+        widget.save()
+    assert by_group(sent)[group]["fields"] == ["stock"]  # the excluded field is not named
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_login_does_not_refresh_user_lists(admin_user: User) -> None:
+    with capture_broadcasts() as sent:
+        assert Client().login(username="root", password="pw")
+    admin_user.refresh_from_db()
+    assert admin_user.last_login is not None  # logins still set it
+    assert not [m for m in sent if m["model"] == "auth.user"]
+    with capture_broadcasts() as sent:
+        admin_user.first_name = "Grace"
+        admin_user.save()
+    message = by_group(sent)[groups.object_group("auth.user", admin_user.pk)]
+    assert message["fields"] == ["first_name"]
+
+
+def ids(models: Any) -> list[str]:
+    with override_settings(LIVE_ADMIN={"MODELS": models}):
+        return [m.id for m in run_checks() if m.id and m.id.startswith("live_admin.")]
+
+
+@pytest.mark.parametrize(
+    ("models", "expected"),
+    [
+        ({"testapp.widgets": {}}, ["live_admin.E013"]),
+        ({"nope.*": {}}, ["live_admin.E013"]),
+        ({"widget": {}}, ["live_admin.E013"]),
+        ({7: {}}, ["live_admin.E013"]),
+        ({"testapp.widget": ["live_fields"]}, ["live_admin.E014"]),
+        ({"testapp.widget": {"live_field": ["stock"], "x": 1}}, ["live_admin.E014"] * 2),
+        ({"testapp.orderline": {}}, ["live_admin.E015"]),  # only an inline, on no site
+        ({"testapp.tag": {}}, ["live_admin.E016"]),  # registered, but not made live at start-up
+        ({"auth.user": {}, "testapp.widget": {"live_exclude": ["counted_at"]}}, []),
+    ],
+)
+def test_checks_of_the_setting(models: Any, expected: list[str]) -> None:
+    assert ids(models) == expected
+
+
+def test_check_hints_name_the_closest_model_and_option() -> None:
+    with override_settings(LIVE_ADMIN={"MODELS": {"testapp.widgets": {}}}):
+        (message,) = [m for m in run_checks() if m.id == "live_admin.E013"]
+    assert message.hint == "Did you mean 'testapp.widget'?"
+    with override_settings(LIVE_ADMIN={"MODELS": {"testapp.widget": {"live_field": []}}}):
+        (message,) = [m for m in run_checks() if m.id == "live_admin.E014"]
+    assert message.hint == "Did you mean 'live_fields'?"
+
+
+def started_with(models: dict[str, Any], code: str) -> Any:
+    """What ``code`` prints (as JSON) in a fresh process started with ``models``."""
+    done = run_django(
+        "shell", "-c", code, env={"LIVE_ADMIN_TEST_MODELS": json.dumps(models)}, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+LIVE = """
+import json
+from django.contrib import admin
+from live_admin.admin import LiveAdminMixin
+from live_admin.observers import _specs
+from testapp.admin import other_site
+from testapp.models import Project, Secret, Tag
+def view(model):
+    v = _specs[model].views[model._meta.label_lower]
+    return sorted(v.fields) if v.fields is not None else None
+print(json.dumps({
+    "tag": isinstance(admin.site._registry[Tag], LiveAdminMixin),
+    "secret": isinstance(admin.site._registry[Secret], LiveAdminMixin),
+    "project": [site._registry[Project].live_fields for site in (admin.site, other_site)],
+    "observed": view(Project),
+}))
+"""
+
+
+def test_an_apps_models_and_a_models_own_entry_that_wins() -> None:
+    """``testapp.*`` makes every registered testapp admin live; the model's own entry wins over
+    it, and over what the admins say in code (one has live_fields, one has none)."""
+    got = started_with({"testapp.*": {}, "testapp.project": {"live_fields": ["status"]}}, LIVE)
+    assert got == {
+        "tag": True,
+        "secret": True,
+        "project": [["status"], ["status"]],
+        "observed": ["status"],  # the code admins' views are replaced, not widened
+    }
+
+
+def test_bad_options_are_check_errors_never_a_crash() -> None:
+    env = {
+        "LIVE_ADMIN_TEST_MODELS": json.dumps(
+            {"testapp.widget": {"live_fields": "stock", "live_conflicts": "sometimes"}}
+        )
+    }
+    done = run_django("check", env=env, timeout=120)
+    assert done.returncode != 0
+    assert "live_admin.E011" in done.stderr
+    assert "live_admin.E012" in done.stderr
+    assert "LIVE_ADMIN['MODELS']['testapp.widget']['live_fields'] must be" in done.stderr
+
+
+def test_nothing_is_observed_for_a_model_the_setting_does_not_name() -> None:
+    assert Tag not in _specs or "testapp.tag" not in _specs[Tag].views
