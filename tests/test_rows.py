@@ -23,7 +23,7 @@ from forms import form_data
 
 from live_admin import conflicts, rows
 from testapp.admin import OrderAdmin, TicketAdmin
-from testapp.models import Category, Order, Programme, Project, Ticket
+from testapp.models import Category, Order, Programme, Project, Tag, Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -192,6 +192,28 @@ def test_many_objects_or_a_bulk_change_are_never_in_place(admin_user: User) -> N
     message = model_message(sent)
     assert message["objects"][str(orders[0].pk)]["action"] == "bulk"
     assert not rows.all_in_place(message, layout)
+
+
+def test_a_many_to_many_change_is_not_in_place_on_a_list_filtered_by_it(admin_user: User) -> None:
+    """From either side of the relation, and cleared: a list with the field in its sidebar
+    refreshes whole (its facets and related-only choices count by it)."""
+    from live_admin import groups
+    from live_admin.testing import capture_broadcasts
+
+    ticket = Ticket.objects.create(project=Project.objects.create(name="P"), title="T")
+    tag = Tag.objects.create(name="bug")
+    group = groups.model_group("testapp.ticket")
+    for change in (
+        lambda: ticket.tags.add(tag),
+        lambda: tag.ticket_set.remove(ticket),
+        lambda: ticket.tags.set([tag]),
+        lambda: ticket.tags.clear(),
+    ):
+        with capture_broadcasts() as sent:
+            change()
+        message = next(m for m in sent if m["group"] == group)
+        assert not rows.all_in_place(message, frozenset({"tags"}))
+        assert rows.all_in_place(message, frozenset({"status"}))
 
 
 def test_a_layout_field_that_is_not_broadcast_means_no_layout(
