@@ -80,7 +80,7 @@ class CheckedSaves(_Base):
     def get_form(
         self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
     ) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)  # UserAdmin: no slot
         state = conflicts.state_of(request)
         if state is not None and change and obj is not None:
             return checked.checked_form(form, self.live_conflict_mode(), base=state["f"])

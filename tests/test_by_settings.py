@@ -173,3 +173,12 @@ def test_bad_options_are_check_errors_never_a_crash() -> None:
 
 def test_nothing_is_observed_for_a_model_the_setting_does_not_name() -> None:
     assert Tag not in _specs or "testapp.tag" not in _specs[Tag].views
+
+
+def test_djangos_user_admin_forms_open(admin_client: Client, admin_user: User) -> None:
+    """UserAdmin.get_form takes no ``change`` argument by position."""
+    for site in ("admin", "other-admin"):
+        assert admin_client.get(f"/{site}/auth/user/add/").status_code == 200
+        page = admin_client.get(f"/{site}/auth/user/{admin_user.pk}/change/")
+        assert page.status_code == 200
+        assert 'id="live-admin"' in page.content.decode()
