@@ -17,10 +17,10 @@ from django.urls import reverse
 from django.utils.translation import get_language, override
 from django.utils.translation import gettext_lazy as _
 
-from . import rows
+from . import options, rows
 from .broadcast import acting, batch, display_name
 from .conf import get_config
-from .observers import excluded, observe
+from .observers import observe
 from .saves import CheckedSaves
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ class LiveAdminMixin(CheckedSaves, _Base):
     def live_group(self, request: HttpRequest) -> tuple[str, str] | None:
         """The ``live_group_by`` group a changelist is filtered to, if exactly one value of one
         such field is in its query string; the page then follows that group, not the model."""
-        for name in self.live_group_by:
+        for name in options.group_by(self):
             field = self.model._meta.get_field(name)
             keys = {name, field.attname, f"{name}__exact", f"{field.attname}__exact"}
             if field.is_relation:
@@ -208,12 +208,13 @@ class LiveAdminMixin(CheckedSaves, _Base):
         if fields is None:
             return None
         # A change of a field that is not broadcast is not named: it could move rows unseen.
-        if fields & set(excluded(self)) - set(self.live_group_by):
+        group_by = {self.model._meta.get_field(name).name for name in options.group_by(self)}
+        if fields & options.excluded(self) - group_by:
             return None
-        if self.live_fields is None:
+        live_fields = options.fields(self)
+        if live_fields is None:
             return fields
-        told = {*self.live_fields, *self.live_group_by, self.model._meta.pk.name}
-        return fields if fields <= told else None
+        return fields if fields <= {*live_fields, *group_by, self.model._meta.pk.name} else None
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
         changelist = super().get_changelist(request, **kwargs)

@@ -3,7 +3,8 @@
 At start-up (the app's ``ready()``), each ModelAdmin registered, on any AdminSite, for a model
 the setting names is replaced by an instance of a subclass that has ``LiveAdminMixin`` first
 among its bases and the setting's options as class attributes. An admin that already uses the
-mixin is subclassed with the options, which win over its own.
+mixin is subclassed with the options, which win over its own. An option the checks refuse
+(``live_admin.E014``) is left out: the admin is live with that option's default.
 """
 
 from __future__ import annotations
@@ -13,13 +14,23 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.admin.sites import all_sites
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage, Error, Warning
 from django.db.models import Model
+from django.urls import NoReverseMatch, resolve, reverse
 
 from .checks import register
+from .conflicts import MODES
+from .options import valid_names
 
-#: The mixin options the setting may give, each as the mixin spells it.
-OPTIONS = ("live_fields", "live_exclude", "live_group_by", "live_conflicts", "live_row_refreshes")
+#: The mixin options the setting may give, each as the mixin spells it, with its test.
+OPTIONS = {
+    "live_fields": lambda v: valid_names(v, True),
+    "live_exclude": lambda v: valid_names(v, True),
+    "live_group_by": lambda v: valid_names(v, False),
+    "live_conflicts": lambda v: v is None or v in MODES,
+    "live_row_refreshes": lambda v: isinstance(v, bool),
+}
+_applied = False
 
 
 def entries() -> dict[Any, Any]:
@@ -31,8 +42,9 @@ def entries() -> dict[Any, Any]:
 
 
 def models_for(label: str) -> list[type[Model]]:
-    """The models ``label`` names: ``"app.model"`` or ``"app.*"``; LookupError if none."""
-    app_label, _, name = label.lower().partition(".")
+    """The models ``label`` names: ``"app_label.model"`` or ``"app_label.*"``; LookupError if
+    none. The model name is read case-insensitively, as Django reads it."""
+    app_label, _, name = label.partition(".")
     if not name:
         raise LookupError(f"{label!r} is not of the form 'app_label.model' or 'app_label.*'.")
     config = apps.get_app_config(app_label)  # LookupError for an unknown app
@@ -41,133 +53,204 @@ def models_for(label: str) -> list[type[Model]]:
     return [config.get_model(name)]
 
 
+def accepted(options: dict[Any, Any]) -> dict[str, Any]:
+    """The options the checks accept; the others are left out (E014)."""
+    return {k: v for k, v in options.items() if k in OPTIONS and OPTIONS[k](v)}
+
+
 def chosen() -> dict[type[Model], tuple[str, dict[str, Any]]]:
-    """Each model the setting makes live, with the label that names it and its options; a
-    model's own label wins over its app's ``*``. Entries the checks refuse are left out."""
+    """Each model the setting makes live, with the label that names it and its accepted
+    options; a model's own label wins over its app's ``*``."""
     found: dict[type[Model], tuple[str, dict[str, Any]]] = {}
     for label, options in entries().items():
-        if not isinstance(label, str) or not isinstance(options, dict) or unknown(options):
+        if not isinstance(label, str) or not isinstance(options, dict):
             continue
         try:
             models = models_for(label)
         except LookupError:
             continue
         for model in models:
-            if label.endswith(".*") and model in found:
-                continue
-            found[model] = (label, options)
+            if not (label.endswith(".*") and model in found):
+                found[model] = (label, accepted(options))
     return found
-
-
-def unknown(options: dict[Any, Any]) -> list[Any]:
-    return [key for key in options if key not in OPTIONS]
-
-
-def close_option(key: object) -> str:
-    close = difflib.get_close_matches(str(key), OPTIONS, n=1)
-    return f"Did you mean {close[0]!r}?" if close else "The options are " + ", ".join(OPTIONS)
 
 
 def live_class(cls: type, label: str, options: dict[str, Any]) -> type:
     """``cls`` made live: the mixin first among its bases (unless it has it), the options on
-    top."""
+    top. Named ``Live<cls>`` (or ``<cls>`` plus ``FromSettings``, for a class live already)."""
     from .admin import LiveAdminMixin
 
-    bases = (cls,) if issubclass(cls, LiveAdminMixin) else (LiveAdminMixin, cls)
+    live = issubclass(cls, LiveAdminMixin)
+    name = f"{cls.__name__}FromSettings" if live else f"Live{cls.__name__}"
     namespace = {
         **options,
         "__module__": cls.__module__,
-        "__qualname__": cls.__qualname__,
+        "__qualname__": name,
         "__doc__": cls.__doc__,
         "live_settings_label": label,
     }
-    return type(cls)(cls.__name__, bases, namespace)
+    return type(cls)(name, (cls,) if live else (LiveAdminMixin, cls), namespace)
 
 
 def apply() -> None:
-    """Make the chosen models' registered admins live, on every site."""
+    """Make the chosen models' registered admins live, on every site; once a process."""
+    global _applied
     from .observers import forget
 
     wanted = chosen()
-    if not wanted:
+    if _applied or not wanted:
         return
-    for model in wanted:
+    _applied = True
+    replaced = [
+        (site, model, admin)
+        for site in list(all_sites)
+        for model, admin in list(site._registry.items())
+        if model in wanted
+    ]
+    for model in {model for _, model, _ in replaced}:
         forget(model)  # an admin live in code is observed anew, with the settings' options
-    for site in list(all_sites):
-        for model, admin in list(site._registry.items()):
-            if model not in wanted or getattr(admin, "live_settings_label", None):
-                continue
-            label, options = wanted[model]
-            site._registry[model] = live_class(type(admin), label, options)(model, site)
+    for site, model, admin in replaced:
+        label, options = wanted[model]
+        site._registry[model] = live_class(type(admin), label, options)(model, site)
+
+
+def _url_admin(site: Any, model: type[Model]) -> Any:
+    """The admin the site's changelist URL is bound to (None if the URL is not routed)."""
+    meta = model._meta
+    try:
+        match = resolve(reverse(f"{site.name}:{meta.app_label}_{meta.model_name}_changelist"))
+    except (NoReverseMatch, Exception):
+        return None
+    return getattr(match.func, "model_admin", None)
 
 
 @register()
 def check_models(**kwargs: Any) -> list[CheckMessage]:
-    """live_admin.E013 to E016: the ``MODELS`` setting's labels, options and admins."""
+    """live_admin.E013 to E016 and W010: the ``MODELS`` setting's labels, options and admins."""
     messages: list[CheckMessage] = []
-    registered = {
-        model: admin for site in list(all_sites) for model, admin in site._registry.items()
-    }
+    registered = {model for site in list(all_sites) for model in site._registry}
     labels = [m._meta.label_lower for m in apps.get_models()]
     for label, options in entries().items():
-        where = f"LIVE_ADMIN['MODELS'][{label!r}]"
-        try:
-            models = models_for(label) if isinstance(label, str) else []
-        except LookupError:
-            models = []
-        if not models:
-            close = difflib.get_close_matches(str(label).lower(), labels, n=1)
-            messages.append(
-                Error(
-                    f"LIVE_ADMIN['MODELS'] names {label!r}, which is no installed model or app.",
-                    hint=f"Did you mean {close[0]!r}?"
-                    if close
-                    else "Write 'app_label.model_name', or 'app_label.*' for an app's models.",
-                    id="live_admin.E013",
-                )
-            )
-            continue
-        if not isinstance(options, dict):
-            messages.append(
-                Error(
-                    f"{where} must be a dict of mixin options, not {type(options).__name__}.",
-                    hint="Use {} for the defaults, or e.g. {'live_fields': ('status',)}.",
-                    id="live_admin.E014",
-                )
-            )
-            continue
-        for key in unknown(options):
-            messages.append(
-                Error(
-                    f"{where} has an unknown option {key!r}; the entry is not made live.",
-                    hint=close_option(key),
-                    id="live_admin.E014",
-                )
-            )
-        if not any(model in registered for model in models):
-            messages.append(
-                Error(
-                    f"{where}: no ModelAdmin is registered for "
-                    + ("any model of the app" if label.endswith(".*") else models[0]._meta.label)
-                    + " on any admin site, so nothing is made live.",
-                    hint="Register an admin for it (admin.site.register(Model) will do), "
-                    "or remove the entry.",
-                    id="live_admin.E015",
-                )
-            )
+        messages += _check_entry(label, options, registered, labels)
     for model, (label, _) in chosen().items():
         for site in list(all_sites):
-            admin = site._registry.get(model)
-            if admin is not None and getattr(admin, "live_settings_label", None) is None:
-                messages.append(
-                    Error(
-                        f"The admin of {model._meta.label} on site {site.name!r} was registered "
-                        f"after live_admin started, so LIVE_ADMIN['MODELS'][{label!r}] did not "
-                        "make it live.",
-                        hint="Register it in an app's admin.py, or list live_admin in "
-                        "INSTALLED_APPS after the app that registers it in its ready().",
-                        obj=admin,
-                        id="live_admin.E016",
-                    )
-                )
+            messages += _check_admin(site, model, label)
     return messages
+
+
+def _check_entry(label: Any, options: Any, registered: set, labels: list[str]) -> list[Any]:
+    where = f"LIVE_ADMIN['MODELS'][{label!r}]"
+    try:
+        models = models_for(label) if isinstance(label, str) else []
+    except LookupError:
+        models = []
+    if not models:
+        close = difflib.get_close_matches(str(label).lower(), labels, n=1)
+        hint = f"Did you mean {close[0]!r}?" if close else "Write 'app_label.model_name'."
+        return [
+            Error(
+                f"LIVE_ADMIN['MODELS'] names {label!r}, which is no installed model or app.",
+                hint=hint + " 'app_label.*' names every model of an app.",
+                id="live_admin.E013",
+            )
+        ]
+    messages: list[Any] = []
+    if not isinstance(options, dict):
+        return [
+            Error(
+                f"{where} must be a dict of mixin options, not {type(options).__name__}; the "
+                "entry is ignored.",
+                hint="Use {} for the defaults, or e.g. {'live_fields': ['status']}.",
+                id="live_admin.E014",
+            )
+        ]
+    for key, value in options.items():
+        if key not in OPTIONS:
+            close = difflib.get_close_matches(str(key), OPTIONS, n=1)
+            messages.append(
+                Error(
+                    f"{where} has an unknown option {key!r}; it is left out.",
+                    hint=f"Did you mean {close[0]!r}?"
+                    if close
+                    else "The options are " + ", ".join(OPTIONS) + ".",
+                    id="live_admin.E014",
+                )
+            )
+        elif not OPTIONS[key](value):
+            messages.append(
+                Error(
+                    f"{where}[{key!r}] is {value!r}, which the mixin does not accept; it is left "
+                    "out, so the admin is live with that option's default.",
+                    hint="live_fields and live_exclude: a list of field names, or None; "
+                    "live_group_by: a list of field names; live_conflicts: "
+                    + ", ".join(repr(m) for m in MODES)
+                    + " or None; live_row_refreshes: True or False.",
+                    id="live_admin.E014",
+                )
+            )
+    if not any(model in registered for model in models):
+        swapped = models[0]._meta.swapped
+        hint = (
+            f"{models[0]._meta.label} is swapped for {swapped}: name {swapped.lower()!r}."
+            if swapped
+            else "Register an admin for it (admin.site.register(Model) will do), or remove "
+            "the entry."
+        )
+        what = "any model of the app" if label.endswith(".*") else models[0]._meta.label
+        messages.append(
+            Error(
+                f"{where}: no ModelAdmin is registered for {what} on any admin site, so nothing "
+                "is made live.",
+                hint=hint,
+                id="live_admin.E015",
+            )
+        )
+    return messages
+
+
+def _check_admin(site: Any, model: type[Model], label: str) -> list[Any]:
+    """An admin of a chosen model that start-up did not reach, or whose URLs were built before
+    it was replaced."""
+    from .admin import LiveAdminMixin
+
+    admin = site._registry.get(model)
+    if admin is None:
+        return []
+    where = f"LIVE_ADMIN['MODELS'][{label!r}]"
+    hint = (
+        "Register it in an app's admin.py; list live_admin in INSTALLED_APPS after "
+        "django.contrib.admin and after any app that registers admins in its ready()."
+    )
+    if getattr(admin, "live_settings_label", None) is None:
+        if isinstance(admin, LiveAdminMixin):
+            return [
+                Warning(
+                    f"The admin of {model._meta.label} on site {site.name!r} was registered after "
+                    f"live_admin started: it is live, but without the options of {where}.",
+                    hint=hint,
+                    obj=admin,
+                    id="live_admin.W010",
+                )
+            ]
+        return [
+            Error(
+                f"The admin of {model._meta.label} on site {site.name!r} was registered after "
+                f"live_admin started, so {where} did not make it live.",
+                hint=hint,
+                obj=admin,
+                id="live_admin.E016",
+            )
+        ]
+    bound = _url_admin(site, model)
+    if bound is not None and bound is not admin:
+        return [
+            Error(
+                f"The URLs of site {site.name!r} were built before live_admin made the admin of "
+                f"{model._meta.label} live: its pages are served by the admin it replaced.",
+                hint="Do not reverse or resolve URLs in an AppConfig.ready() that runs before "
+                "live_admin's; " + hint,
+                obj=admin,
+                id="live_admin.E016",
+            )
+        ]
+    return []

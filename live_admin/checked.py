@@ -33,6 +33,8 @@ class Checked:
     live_rows: dict[str, dict[str, Hashes]] = {}
     live_mode = "merge"
     live_list = False
+    #: Fields whose changes are not broadcast (``live_exclude``): taken, never refused over.
+    live_quiet: frozenset[str] = frozenset()
 
     def _clean_form(self) -> None:
         # After the fields are cleaned and before clean(), so that the form's own rules see the
@@ -116,6 +118,7 @@ def merge(form: Any) -> None:
                 _take_theirs(form, name)
             elif choice != "mine":
                 _conflict(form, name, _("Choose whether to keep your value or theirs."))
+    others = [name for name in others if name not in form.live_quiet]
     if form.live_mode == "refuse" and others and not form.live_conflicts:
         labels = ", ".join(str(form.fields[name].label or name) for name in others)
         form.live_refused = labels
@@ -215,6 +218,7 @@ def checked_form(
     base: Hashes | None = None,
     rows: dict[str, dict[str, Hashes]] | None = None,
     as_list: bool = False,
+    quiet: frozenset[str] = frozenset(),
 ) -> type[Any]:
     """``form_class`` checked against a token. Made without the form metaclass (which would
     build every field again, a millisecond or more): the fields, Meta and media are inherited."""
@@ -225,6 +229,7 @@ def checked_form(
         "live_rows": rows or {},
         "live_mode": mode,
         "live_list": as_list,
+        "live_quiet": quiet,
     }
     return type.__new__(type(form_class), form_class.__name__, (Checked, form_class), namespace)
 
@@ -246,11 +251,12 @@ def checked_formset(
     rows: dict[str, dict[str, Hashes]],
     *,
     found: list[Any] | None = None,
+    quiet: frozenset[str] = frozenset(),
 ) -> type[Any]:
     """An inline formset class checked against a token's rows; with ``found``, a changelist's
     (``list_editable``), whose conflicting rows are skipped and reported, not refused."""
     as_list = found is not None
-    form = checked_form(formset_class.form, mode, rows=rows, as_list=as_list)
+    form = checked_form(formset_class.form, mode, rows=rows, as_list=as_list, quiet=quiet)
     if not as_list:
         return type(formset_class.__name__, (formset_class,), {"form": form})
     namespace = {"form": form, "live_found": found}

@@ -177,7 +177,7 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
     from django.contrib.admin import ModelAdmin
 
     from .admin import LiveAdminMixin
-    from .observers import valid_names
+    from .options import valid_names
 
     messages: list[CheckMessage] = []
     for site in list(all_sites):

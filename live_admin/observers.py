@@ -16,13 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.conf import settings
 from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import Model, signals
 from django.forms.models import _get_foreign_key
 from model_utils import FieldTracker
 
-from . import snapshots
+from . import options, snapshots
 from .broadcast import Changes, recording
 from .sender import Throttled
 
@@ -97,12 +96,10 @@ def observe(admin: ModelAdmin[Any]) -> None:
     """
     model = admin.model
     spec = _spec(model)
-    concrete = {*spec.attnames, *spec.attnames.values()}  # field names and attnames
-    group_by = [name for name in _names(admin, "live_group_by") if name in concrete]
-    view = View(  # E009: the rest
-        fields=_names(admin, "live_fields"),
-        group_by=tuple(group_by),
-        exclude=frozenset(excluded(admin)),
+    view = View(
+        fields=options.fields(admin),
+        group_by=tuple(options.group_by(admin)),
+        exclude=frozenset(options.excluded(admin)),
     )
     known = spec.views.get(model._meta.label_lower)
     if known is not None:  # registered on another site too: watch the union
@@ -136,35 +133,6 @@ def forget(model: type[Model]) -> None:
     spec = _specs.get(model._meta.concrete_model)
     if spec is not None:
         spec.views.pop(model._meta.label_lower, None)
-
-
-def excluded(admin: ModelAdmin[Any]) -> list[str]:
-    """``live_exclude``; unset (None), the user model's ``last_login`` (a login saves it)."""
-    value = getattr(admin, "live_exclude", None)
-    if value is None:
-        meta = admin.model._meta.concrete_model._meta
-        user = meta.label_lower == settings.AUTH_USER_MODEL.lower()
-        return ["last_login"] if user and any(f.name == "last_login" for f in meta.fields) else []
-    return list(value) if valid_names(value, False) else []  # else E011
-
-
-def valid_names(value: Any, none_allowed: bool) -> bool:
-    """Is ``value`` a list, tuple or set of field names (or None, meaning every field)?"""
-    if value is None:
-        return none_allowed
-    return isinstance(value, (list, tuple, set, frozenset)) and all(
-        isinstance(name, str) for name in value
-    )
-
-
-def _names(admin: ModelAdmin[Any], attr: str) -> Any:
-    """``live_fields`` (a set; None: every field) or ``live_group_by`` (a list); a value the
-    checks refuse (live_admin.E011) counts as unset."""
-    value = getattr(admin, attr, None)
-    every = attr == "live_fields"
-    if value is None or not valid_names(value, every):
-        return None if every else []
-    return set(value) if every else list(value)
 
 
 def _inlines(admin: ModelAdmin[Any]) -> list[tuple[type[Model], str | None]]:
@@ -299,6 +267,14 @@ def _record_parents(instance: Model, spec: Spec, changed: dict[str, Any], change
                 changes.add(label, pk, "saved", [link.accessor], values)
 
 
+def _quiet(spec: Spec, instance: Model) -> frozenset[str]:
+    """Fields whose changes alone do not reach the parents: excluded by every view of the
+    model, or (a model only inlined) excluded by default."""
+    if spec.views:
+        return frozenset.intersection(*(v.exclude for v in spec.views.values()))
+    return frozenset(options.default_excluded(type(instance)))
+
+
 def _record(
     instance: Model, action: str, changed: dict[str, Any], using: str, created: bool
 ) -> None:
@@ -310,7 +286,8 @@ def _record(
                 continue
             values = _group_values(instance, view, changed, created)
             changes.add(label, instance.pk, action, fields, values, created=created)
-        if changed or action == "deleted":
+        quiet = _quiet(spec, instance)
+        if action == "deleted" or any(name not in quiet for name in changed):
             _record_parents(instance, spec, changed, changes)
 
 

@@ -9,7 +9,7 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.http import HttpRequest
 
-from . import groups
+from . import groups, options
 from .admin import live_admins
 
 
@@ -117,7 +117,7 @@ def _group(
     field: str,
     value: str | None,
 ) -> Subscription:
-    candidates = [a for a in viewers if field in a.live_group_by]
+    candidates = [a for a in viewers if field in options.group_by(a)]
     if not candidates:
         raise Refused("invalid", "That field is not in the admin's live_group_by.")
     try:

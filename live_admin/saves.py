@@ -14,7 +14,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from . import checked, conflicts
+from . import checked, conflicts, options
 from .conf import get_config
 
 if TYPE_CHECKING:
@@ -83,7 +83,10 @@ class CheckedSaves(_Base):
         form = super().get_form(request, obj, change=change, **kwargs)  # UserAdmin: no slot
         state = conflicts.state_of(request)
         if state is not None and change and obj is not None:
-            return checked.checked_form(form, self.live_conflict_mode(), base=state["f"])
+            quiet = frozenset(options.excluded(self))
+            return checked.checked_form(
+                form, self.live_conflict_mode(), base=state["f"], quiet=quiet
+            )
         return form
 
     def get_formsets_with_inlines(self, request: HttpRequest, obj: Model | None = None) -> Any:
@@ -102,7 +105,8 @@ class CheckedSaves(_Base):
             return formset
         mode = self.live_conflict_mode()
         found = request._live_admin_formsets = []  # type: ignore[attr-defined]
-        return checked.checked_formset(formset, mode, state.get("r", {}), found=found)
+        quiet = frozenset(options.excluded(self))
+        return checked.checked_formset(formset, mode, state.get("r", {}), found=found, quiet=quiet)
 
     def live_form_state(self, context: dict[str, Any], obj: Model) -> dict[str, Any]:
         """The change form's state token and, after a conflict, what the conflict panel shows."""

@@ -35,7 +35,7 @@ def test_a_plain_admin_becomes_live_and_keeps_what_it_was() -> None:
     assert isinstance(made, LiveAdminMixin)
     assert isinstance(made, WidgetAdmin)
     assert type(made).__mro__[1:3] == (LiveAdminMixin, LiveAdminMixin.__mro__[1])
-    assert (type(made).__name__, made.live_settings_label) == ("WidgetAdmin", "testapp.widget")
+    assert (type(made).__name__, made.live_settings_label) == ("LiveWidgetAdmin", "testapp.widget")
     assert made.list_editable == ["stock"]
     assert made.live_exclude == ["counted_at"]
     assert live_admins(Widget) == [made]
@@ -112,7 +112,7 @@ def test_checks_of_the_setting(models: Any, expected: list[str]) -> None:
 def test_check_hints_name_the_closest_model_and_option() -> None:
     with override_settings(LIVE_ADMIN={"MODELS": {"testapp.widgets": {}}}):
         (message,) = [m for m in run_checks() if m.id == "live_admin.E013"]
-    assert message.hint == "Did you mean 'testapp.widget'?"
+    assert message.hint.startswith("Did you mean 'testapp.widget'?")
     with override_settings(LIVE_ADMIN={"MODELS": {"testapp.widget": {"live_field": []}}}):
         (message,) = [m for m in run_checks() if m.id == "live_admin.E014"]
     assert message.hint == "Did you mean 'live_fields'?"
@@ -158,17 +158,91 @@ def test_an_apps_models_and_a_models_own_entry_that_wins() -> None:
     }
 
 
-def test_bad_options_are_check_errors_never_a_crash() -> None:
-    env = {
-        "LIVE_ADMIN_TEST_MODELS": json.dumps(
-            {"testapp.widget": {"live_fields": "stock", "live_conflicts": "sometimes"}}
-        )
-    }
+BAD = {
+    "live_fields": "stock",
+    "live_group_by": None,
+    "live_conflicts": "sometimes",
+    "live_row_refreshes": "no",
+}
+SERVED = """
+import json
+from django.contrib.auth.models import User
+from django.test import Client
+client = Client()
+client.force_login(User.objects.create_superuser("bad-options", password="pw"))
+from testapp.models import Widget
+Widget.objects.create(name="bolt")
+page = client.get("/admin/testapp/widget/")
+from django.contrib import admin
+made = admin.site._registry[Widget]
+print(json.dumps([page.status_code, 'id="live-admin"' in page.content.decode(),
+    made.live_fields, list(made.live_group_by), made.live_conflicts, made.live_row_refreshes]))
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bad_options_are_check_errors_and_left_out_never_a_crash() -> None:
+    env = {"LIVE_ADMIN_TEST_MODELS": json.dumps({"testapp.widget": BAD})}
     done = run_django("check", env=env, timeout=120)
     assert done.returncode != 0
-    assert "live_admin.E011" in done.stderr
-    assert "live_admin.E012" in done.stderr
-    assert "LIVE_ADMIN['MODELS']['testapp.widget']['live_fields'] must be" in done.stderr
+    assert done.stderr.count("live_admin.E014") == 4
+    assert "LIVE_ADMIN['MODELS']['testapp.widget']['live_fields'] is 'stock'" in done.stderr
+    # Served all the same, live, with each bad option's default.
+    got = started_with({"testapp.widget": BAD}, SERVED)
+    assert got == [200, True, None, [], None, True]
+
+
+def test_late_registrations_are_reported() -> None:
+    import gc
+
+    late = admin.AdminSite(name="late")
+    late.register(User, LiveUserAdmin)  # live in code, without the settings' options
+    late.register(Widget, WidgetAdmin)  # not live at all
+    found = {m.id: m for m in run_checks() if m.id and m.id.startswith("live_admin.")}
+    assert set(found) == {"live_admin.W010", "live_admin.E016"}
+    assert (
+        "without the options of LIVE_ADMIN['MODELS']['auth.user']" in found["live_admin.W010"].msg
+    )
+    del late, found
+    gc.collect()  # out of the admin's set of sites
+    assert ids({"auth.user": {}, "testapp.widget": {"live_exclude": ["counted_at"]}}) == []
+
+
+def test_pages_served_by_a_replaced_admin_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from live_admin import by_settings
+
+    assert by_settings._url_admin(admin.site, Widget) is admin.site._registry[Widget]
+    monkeypatch.setattr(by_settings, "_url_admin", lambda site, model: WidgetAdmin)
+    (message,) = by_settings._check_admin(admin.site, Widget, "testapp.widget")
+    assert (message.id, "were built before" in message.msg) == ("live_admin.E016", True)
+
+
+def test_start_up_runs_once() -> None:
+    from live_admin import by_settings
+
+    before = dict(admin.site._registry)
+    by_settings.apply()
+    assert admin.site._registry == before
+    assert "auth.user" in _specs[User].views  # still observed
+
+
+def test_what_the_options_mean_for_the_user_model() -> None:
+    from types import SimpleNamespace
+
+    from live_admin import options
+    from live_admin.observers import _quiet
+    from testapp.models import Ticket
+
+    def admin_of(model: Any, **attrs: Any) -> Any:
+        return SimpleNamespace(model=model, **{"live_fields": None, "live_group_by": (), **attrs})
+
+    assert options.excluded(admin_of(User)) == {"last_login"}
+    assert options.excluded(admin_of(User, live_fields=["last_login", "email"])) == set()
+    assert options.excluded(admin_of(User, live_exclude=())) == set()
+    assert options.excluded(admin_of(Ticket, live_exclude=["project_id"])) == {"project"}
+    assert options.fields(admin_of(Ticket, live_fields=("project_id",))) == {"project"}
+    user = User(username="u")
+    assert _quiet(_specs[User], user) == {"last_login"}  # nor do logins reach inline parents
 
 
 def test_nothing_is_observed_for_a_model_the_setting_does_not_name() -> None:
@@ -182,3 +256,21 @@ def test_djangos_user_admin_forms_open(admin_client: Client, admin_user: User) -
         page = admin_client.get(f"/{site}/auth/user/{admin_user.pk}/change/")
         assert page.status_code == 200
         assert 'id="live-admin"' in page.content.decode()
+
+
+@override_settings(LIVE_ADMIN={"CONFLICTS": "refuse"})
+@pytest.mark.django_db(transaction=True)
+def test_a_login_meanwhile_does_not_refuse_a_user_save(admin_client: Client) -> None:
+    """Refuse mode refuses a save over a change made meanwhile; a login is one nobody was told
+    of (last_login is excluded), so it is taken, not refused over."""
+    from forms import form_data
+
+    bob = User.objects.create_user("bob", password="pw")
+    url = f"/admin/auth/user/{bob.pk}/change/"
+    data = form_data(admin_client.get(url).content, "user_form")
+    assert Client().login(username="bob", password="pw")
+    logged_in = User.objects.get(pk=bob.pk).last_login
+    response = admin_client.post(url, {**data, "first_name": "Bobby"})
+    assert response.status_code == 302
+    bob.refresh_from_db()
+    assert (bob.first_name, bob.last_login) == ("Bobby", logged_in)
