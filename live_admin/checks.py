@@ -235,7 +235,9 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
                     field = model._meta.get_field(name)
                 except FieldDoesNotExist:
                     field = None
-                if field is None or (name in admin.live_group_by and not field.concrete):
+                if field is None or (
+                    name in admin.live_group_by and (not field.concrete or field.many_to_many)
+                ):
                     messages.append(
                         Error(
                             f"{_option(admin)} names {name!r}, which is not a "

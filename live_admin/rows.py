@@ -161,7 +161,8 @@ def _filtered(path: str, query: Any) -> str:
         field = query.model._meta.get_field(name)
     except FieldDoesNotExist:
         field = None
-    own = getattr(field, "many_to_many", False) and getattr(field, "concrete", False)
+    # Declared on the model (a forward field; ``concrete`` is False for it since Django 6.0).
+    own = getattr(field, "many_to_many", False) and not getattr(field, "auto_created", True)
     if own and not _to_itself(field, query.model._meta):
         return field.name
     return _first(path, query)

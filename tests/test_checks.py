@@ -117,6 +117,23 @@ def test_live_fields_must_name_fields() -> None:
         site.unregister(Secret)
 
 
+def test_live_group_by_may_not_name_a_many_to_many_field() -> None:
+    """On every Django (the field is concrete up to 5.2, not from 6.0): it has no one value."""
+    from testapp.models import Ticket
+
+    site = admin.AdminSite(name="checks")
+
+    class ByTags(LiveAdminMixin, admin.ModelAdmin):
+        live_group_by = ("tags",)
+
+    site.register(Ticket, ByTags)
+    try:
+        messages = [m.msg for m in run_checks() if m.id == "live_admin.E009"]
+        assert messages == ["ByTags names 'tags', which is not a concrete field of testapp.Ticket."]
+    finally:
+        site.unregister(Ticket)
+
+
 def test_mixin_listed_after_model_admin() -> None:
     site = admin.AdminSite(name="checks-mro")
 
