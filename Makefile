@@ -7,11 +7,15 @@ SHELL := bash
 runs = $(firstword $(foreach p,$(1),$(shell $(p) -c "" >/dev/null 2>&1 && command -v $(p))))
 PYTHON ?= $(call runs,python3.11 python3)
 PYTHON_NEW ?= $(call runs,$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3.13)
+PYTHON_OLDEST ?= $(call runs,$(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) python3.10)
+PYTHON_MID ?= $(call runs,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3.12)
 VENV := .venv
 VENV_NEW := .venv-py313
+VENV_OLDEST := .venv-py310
+VENV_MID := .venv-py312
 DIST := dist
 
-.PHONY: demo test test-primary test-newest lint wheel clean bench
+.PHONY: demo test test-primary test-newest test-claimed lint wheel clean bench
 
 $(VENV)/.ready: pyproject.toml
 	@$(PYTHON) -m venv $(VENV)
@@ -45,10 +49,21 @@ define run_suite
 	$(1)/bin/coverage report
 endef
 
+# The other ends of what pyproject.toml claims (Python 3.10-3.13, Django 5.2 and 6.0): the
+# server-side suite only, on the wheel. $(1): virtualenv, $(2): interpreter, $(3): Django spec
+define run_server_suite
+	$(2) -m venv $(1)
+	$(1)/bin/pip install -q --upgrade pip
+	$(1)/bin/pip install -q --force-reinstall --no-deps $(DIST)/*.whl
+	$(1)/bin/pip install -q "$$(ls $(DIST)/*.whl)[redis]" --group test "django$(3)"
+	$(1)/bin/python -c "import django, sys; print('Python', sys.version.split()[0], '· Django', django.get_version())"
+	LIVE_ADMIN_SOAK_SECONDS=10 LIVE_ADMIN_TEST_WHEEL=1 PYTHONDEVMODE=1 $(1)/bin/pytest -q --ignore=tests/browser -p no:cacheprovider
+endef
+
 test: lint wheel
 	@scripts/system-deps redis-server chromium chromedriver:chromium-driver node:nodejs pg_ctlcluster:postgresql
 	node --test tests/js/
-	$(MAKE) --no-print-directory test-primary test-newest
+	$(MAKE) --no-print-directory test-primary test-newest test-claimed
 
 test-primary:
 	@$(call run_suite,$(VENV),$(PYTHON),120)
@@ -63,6 +78,16 @@ test-newest:
 	fi
 	$(call run_suite,$(VENV_NEW),$(PYTHON_NEW),30)
 
+test-claimed:
+	@for python in "$(PYTHON_OLDEST)" "$(PYTHON_MID)"; do
+	  if [ -z "$$python" ]; then
+	    if [ "$${CI:-}" = "true" ]; then echo "error: CI needs Python 3.10 and 3.12 for the claimed-versions runs" >&2; exit 1; fi
+	    echo "*** SKIPPED a claimed-versions run: no python3.10 or python3.12 found (set PYTHON_OLDEST/PYTHON_MID=...) ***"
+	  fi
+	done
+	$(if $(PYTHON_OLDEST),$(call run_server_suite,$(VENV_OLDEST),$(PYTHON_OLDEST),~=5.2.0))
+	$(if $(PYTHON_MID),$(call run_server_suite,$(VENV_MID),$(PYTHON_MID),~=6.0.0))
+
 demo: $(VENV)/.ready
 	@$(VENV)/bin/pip install -q -e ".[redis]"
 	cd demo && ../$(VENV)/bin/python manage.py migrate -v 0
@@ -70,7 +95,7 @@ demo: $(VENV)/.ready
 	exec ../$(VENV)/bin/python manage.py rundemo
 
 clean:
-	@rm -rf $(VENV) $(VENV_NEW) $(VENV_BENCH) $(DIST) .coverage .coverage.* demo/db.sqlite3
+	@rm -rf $(VENV) $(VENV_NEW) $(VENV_OLDEST) $(VENV_MID) $(VENV_BENCH) $(DIST) .coverage .coverage.* demo/db.sqlite3
 
 # The benchmarks (docs/benchmarks.md): their own virtualenv with DCRF and uvicorn, their own
 # redis-server and servers on loopback. BENCH_ARGS=--quick for a small smoke run.
