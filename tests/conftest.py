@@ -295,10 +295,24 @@ class Uvicorn(Daphne):
 
     def command(self) -> list[str]:
         address = ["--host", "127.0.0.1", "--port", str(self.port)]
-        return ["uvicorn", *address, "--ws", "websockets", "testproject.asgi:application"]
+        # After a handshake channels refuses (a foreign origin) on a channels-redis layer,
+        # uvicorn waits at shutdown until Redis goes away: bounded, as a deployment should.
+        bounded = ["--timeout-graceful-shutdown", "5"]
+        return ["uvicorn", *address, *bounded, "--ws", "websockets", "testproject.asgi:application"]
 
 
-SERVERS = {"daphne": Daphne, "uvicorn": Uvicorn}
+class Gunicorn(Daphne):
+    """gunicorn with two uvicorn workers: two server processes behind one port."""
+
+    WORKERS = 2
+
+    def command(self) -> list[str]:
+        address = ["--bind", f"127.0.0.1:{self.port}", "--workers", str(self.WORKERS)]
+        worker = ["--worker-class", "uvicorn_worker.UvicornWorker", "--graceful-timeout", "5"]
+        return ["gunicorn", *address, *worker, "testproject.asgi:application"]
+
+
+SERVERS = {"daphne": Daphne, "uvicorn": Uvicorn, "gunicorn": Gunicorn}
 
 
 def run_django(

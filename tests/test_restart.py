@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
-from conftest import Daphne, RedisServer, make_user, redis_layers, session_cookie, until
+from conftest import SERVERS, Daphne, RedisServer, make_user, redis_layers, session_cookie, until
 from django.test import override_settings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -27,12 +27,15 @@ EXPIRY = 4  # group_expiry of the server's layer, seconds
 ENV = {"LIVE_ADMIN_TEST_GROUP_EXPIRY": str(EXPIRY), "LIVE_ADMIN_TEST_RECHECK": "1"}
 
 
-@pytest.fixture
-def server(redis_layer: RedisServer, tmp_path: Path) -> Iterator[Daphne]:
+@pytest.fixture(params=["daphne", "uvicorn"])
+def server(
+    request: pytest.FixtureRequest, redis_layer: RedisServer, tmp_path: Path
+) -> Iterator[Daphne]:
     """live_admin re-joins every second; the layer forgets members after EXPIRY seconds."""
-    daphne = Daphne(tmp_path / "daphne.log", redis_layer.url, env=ENV)
-    yield daphne
-    daphne.stop()
+    kind = request.param
+    process = SERVERS[kind](tmp_path / f"{kind}.log", redis_layer.url, env=ENV)
+    yield process
+    process.stop()
 
 
 async def test_restart_under_200_sockets(server: Daphne, redis_layer: RedisServer) -> None:
@@ -68,7 +71,7 @@ async def test_restart_under_200_sockets(server: Daphne, redis_layer: RedisServe
         assert redis_layer.group_size() == 1  # the server's one membership
 
         await asyncio.to_thread(server.stop)
-        # daphne may stop before its last socket has left the group: a dead member remains...
+        # a server may stop before its last socket has left the group: a dead member remains...
         left_behind = redis_layer.group_size()
         await asyncio.to_thread(server.start)
         await until(lambda: min(subscribed) == 2, 60)  # every client came back, once

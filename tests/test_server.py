@@ -1,4 +1,5 @@
-"""A real daphne process serving the consumer to a real websocket client, fed over Redis."""
+"""Real ASGI servers (daphne, uvicorn, and gunicorn with uvicorn workers) serving the consumer to
+a real websocket client, fed over Redis."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from unittest.mock import ANY
 import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
-from conftest import SERVERS, Daphne, RedisServer, make_user, session_cookie
+from conftest import (
+    SERVERS,
+    Daphne,
+    Gunicorn,
+    RedisServer,
+    make_user,
+    session_cookie,
+    until,
+)
 from django.contrib.auth.models import User
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -23,12 +32,24 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 TIMEOUT = 10
 
 
-@pytest.fixture
-def daphne(redis_layer: RedisServer, tmp_path: Path) -> Iterator[str]:
-    """daphne serving the test project on the test database and Redis; yields its ws URL."""
-    server = Daphne(tmp_path / "daphne.log", redis_layer.url)
-    yield f"ws://127.0.0.1:{server.port}/ws/live-admin/"
+@pytest.fixture(scope="module", params=sorted(SERVERS))
+def served(
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    django_db_setup: None,
+) -> Iterator[Daphne]:
+    """Each server in turn, once for the module, on the test database and the session's Redis."""
+    log = tmp_path_factory.mktemp(request.param) / f"{request.param}.log"
+    server = SERVERS[request.param](log, redis_server.url)
+    yield server
     server.stop()
+
+
+@pytest.fixture
+def daphne(served: Daphne, redis_layer: RedisServer) -> str:
+    """The server's ws URL; this process sends on the same Redis."""
+    return f"ws://127.0.0.1:{served.port}/ws/live-admin/"
 
 
 @pytest_asyncio.fixture
@@ -44,7 +65,7 @@ async def receive(ws: ClientConnection) -> dict[str, object]:
     return json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
 
 
-async def test_save_here_reaches_a_socket_served_by_daphne(socket_of: ClientConnection) -> None:
+async def test_a_save_here_reaches_a_socket_served_there(socket_of: ClientConnection) -> None:
     ws = socket_of
     await ws.send(json.dumps({"type": "subscribe", "id": "m", "model": "testapp.project"}))
     assert await receive(ws) == {"type": "subscribed", "id": "m", "sockets": ANY}
@@ -62,7 +83,7 @@ async def test_save_here_reaches_a_socket_served_by_daphne(socket_of: ClientConn
     assert await receive(ws) == {"type": "pong"}
 
 
-async def test_daphne_refuses_a_foreign_origin(daphne: str, admin_user: User) -> None:
+async def test_a_foreign_origin_is_refused(daphne: str, admin_user: User) -> None:
     cookie = await sync_to_async(session_cookie)(admin_user)
     with pytest.raises(InvalidStatus) as refused:
         async with connect(
@@ -74,7 +95,7 @@ async def test_daphne_refuses_a_foreign_origin(daphne: str, admin_user: User) ->
     assert refused.value.response.status_code == 403
 
 
-async def test_daphne_closes_an_anonymous_socket(daphne: str, transactional_db: None) -> None:
+async def test_an_anonymous_socket_is_closed(daphne: str, transactional_db: None) -> None:
     async with connect(daphne, origin="http://localhost") as ws:
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), TIMEOUT)
@@ -185,7 +206,7 @@ async def test_authorization_attacks_from_a_raw_client(
 async def test_every_close_code_reaches_the_client(
     kind: str, tmp_path: Path, admin_user: User
 ) -> None:
-    """Both servers pass on each documented close code (autobahn refuses 1001-2999 ones)."""
+    """Every server passes on each documented close code (autobahn refuses 1001-2999 ones)."""
     server = SERVERS[kind](tmp_path / f"{kind}.log")
     url = f"ws://127.0.0.1:{server.port}/ws/live-admin/"
 
@@ -212,8 +233,43 @@ async def test_every_close_code_reaches_the_client(
             )
             for _ in range(20)
         ]
-        assert await close_code(staff) == 4429
+        if kind != "gunicorn":  # per server process: 20 sockets over two workers are allowed
+            assert await close_code(staff) == 4429
         for ws in held:
+            await ws.close()
+    finally:
+        server.stop()
+
+
+async def test_a_save_reaches_sockets_on_every_gunicorn_worker(
+    redis_layer: RedisServer, tmp_path: Path, admin_user: User
+) -> None:
+    """Several server processes behind one port: each socket is served by one of them, and a
+    save in another process reaches every one, through Redis."""
+    server = Gunicorn(tmp_path / "gunicorn.log", redis_layer.url)
+    url = f"ws://127.0.0.1:{server.port}/ws/live-admin/"
+    cookie = await sync_to_async(session_cookie)(admin_user)
+    headers = {"Cookie": f"sessionid={cookie}"}
+    try:
+        sockets = [
+            await connect(url, origin="http://localhost", additional_headers=headers)
+            for _ in range(8)
+        ]
+        for ws in sockets:
+            await ws.send(json.dumps({"type": "subscribe", "id": "m", "model": "testapp.project"}))
+            assert (await receive(ws))["type"] == "subscribed"
+        workers: set[int] = set()  # the pids answering fresh connections
+
+        async def both_answer() -> bool:
+            workers.add((await asyncio.to_thread(server.state))["pid"])
+            return len(workers) == Gunicorn.WORKERS
+
+        await until(both_answer, 30)
+        await sync_to_async(Project.objects.create)(name="from the test process")
+        for ws in sockets:
+            event = await receive(ws)
+            assert (event["type"], event["action"]) == ("changed", "saved")
+        for ws in sockets:
             await ws.close()
     finally:
         server.stop()

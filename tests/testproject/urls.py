@@ -1,4 +1,5 @@
 import asyncio
+import os
 
 from django.contrib import admin
 from django.http import HttpResponse, JsonResponse
@@ -18,6 +19,7 @@ async def server_state(request):
             "tasks": len(asyncio.all_tasks()),
             "rss_kb": rss_kb,
             "sockets": sum(_sockets_per_user.values()),
+            "pid": os.getpid(),
         }
     )
 
