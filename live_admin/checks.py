@@ -230,7 +230,7 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
             if bad:
                 continue
             names = [*(admin.live_fields or ()), *(admin.live_exclude or ()), *admin.live_group_by]
-            for name in names:
+            for name in dict.fromkeys(names):  # once, if named by two options
                 try:
                     field = model._meta.get_field(name)
                 except FieldDoesNotExist:

@@ -212,6 +212,7 @@ def test_pages_served_by_a_replaced_admin_are_reported(monkeypatch: pytest.Monke
     from live_admin import by_settings
 
     assert by_settings._url_admin(admin.site, Widget) is admin.site._registry[Widget]
+    assert by_settings._url_admin(admin.AdminSite(name="unrouted"), Widget) is None
     monkeypatch.setattr(by_settings, "_url_admin", lambda site, model: WidgetAdmin)
     (message,) = by_settings._check_admin(admin.site, Widget, "testapp.widget")
     assert (message.id, "were built before" in message.msg) == ("live_admin.E016", True)

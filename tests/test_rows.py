@@ -141,6 +141,7 @@ def test_layouts_read_every_part_of_a_list() -> None:
     # it is a join whose rows' changes are not.
     assert layout_of(tickets, list_filter=["tags"]) == {"tags"}
     assert layout_of(tickets.filter(tags__name="bug"), list_filter=["tags"]) is None
+    assert layout_of(tickets, list_filter=["no_such_field"]) is None
     in_list = tickets.order_by(Case(When(pk__in=[1, 2], then=0), default=1))
     assert layout_of(in_list) == {"id"}
     opaque = SimpleNamespace(resolve_expression=None)  # an expression keeping its parts
