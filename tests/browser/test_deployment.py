@@ -1,4 +1,5 @@
-"""A production-shaped deployment: two ASGI server processes and a separate writer, one Redis."""
+"""A production-shaped deployment: daphne, uvicorn and gunicorn (two uvicorn workers) side by side,
+a separate writer process, one Redis."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Daphne, RedisServer, run_django, session_cookie
+from conftest import SERVERS, Daphne, RedisServer, run_django, session_cookie
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Page, expect
 
@@ -18,8 +19,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def two_servers(redis_layer: RedisServer, tmp_path: Path) -> Iterator[list[Daphne]]:
-    servers = [Daphne(tmp_path / f"daphne-{i}.log", redis_layer.url) for i in range(2)]
+def servers(redis_layer: RedisServer, tmp_path: Path) -> Iterator[list[Daphne]]:
+    servers = [kind(tmp_path / f"{name}.log", redis_layer.url) for name, kind in SERVERS.items()]
     yield servers
     for server in servers:
         server.stop()
@@ -34,17 +35,15 @@ def page_on(browser: Browser, server: Daphne, user: User, path: str) -> Page:
     return page
 
 
-def test_a_writer_process_reaches_pages_on_both_servers(
-    browser: Browser, two_servers: list[Daphne], redis_layer: RedisServer, admin_user: User
+def test_a_writer_process_reaches_pages_on_every_server(
+    browser: Browser, servers: list[Daphne], redis_layer: RedisServer, admin_user: User
 ) -> None:
     project = Project.objects.create(name="Apollo")
     ticket = Ticket.objects.create(project=project, title="Shared", status="open")
-    lists = [
-        page_on(browser, server, admin_user, "/admin/testapp/ticket/") for server in two_servers
-    ]
+    lists = [page_on(browser, server, admin_user, "/admin/testapp/ticket/") for server in servers]
     forms = [
         page_on(browser, server, admin_user, f"/admin/testapp/ticket/{ticket.pk}/change/")
-        for server in two_servers
+        for server in servers
     ]
     result = run_django(
         "touch_ticket", str(ticket.pk), "closed", env={"LIVE_ADMIN_TEST_REDIS": redis_layer.url}
