@@ -286,8 +286,7 @@ def _record(
                 continue
             values = _group_values(instance, view, changed, created)
             changes.add(label, instance.pk, action, fields, values, created=created)
-        quiet = _quiet(spec, instance)
-        if action == "deleted" or any(name not in quiet for name in changed):
+        if spec.parents and (action == "deleted" or not set(changed) <= _quiet(spec, instance)):
             _record_parents(instance, spec, changed, changes)
 
 
