@@ -47,6 +47,9 @@ class Command(BaseCommand):
         first, second = (form_data(c.get(url).content, "ticket_form") for c in clients)
 
         inside, locking = threading.Event(), threading.Event()
+        # Unlocked, the second save reads the row, then waits until the first has committed
+        # (or failed), so the race is the same on every run rather than left to timing.
+        second_read, first_done = threading.Event(), threading.Event()
         real_lock, real_save = conflicts.lock, TicketAdmin.save_model
 
         def lock(model, using, **lookup):
@@ -56,10 +59,15 @@ class Command(BaseCommand):
                 real_lock(model, using, **lookup)
 
         def save_model(admin, request, obj, form, change):
-            if threading.current_thread().name == "first":
+            name = threading.current_thread().name
+            if name == "first":
                 inside.set()
-                if not locking.wait(30):
+                if not (second_read if no_lock else locking).wait(30):
                     raise RuntimeError("the second save never came")
+            elif no_lock:
+                second_read.set()
+                if not first_done.wait(30):
+                    raise RuntimeError("the first save never ended")
             real_save(admin, request, obj, form, change)
 
         conflicts.lock, TicketAdmin.save_model = lock, save_model
@@ -72,6 +80,8 @@ class Command(BaseCommand):
                 codes[name] = repr(exc)
             finally:
                 connection.close()
+                if name == "first":
+                    first_done.set()
 
         one = threading.Thread(
             target=post, name="first", args=("first", clients[0], {**first, "title": "after"})
