@@ -6,12 +6,16 @@ subtest fails the test; an error in ``tearDownClass`` is reported on the class's
 Class and module fixtures that fail before any test are recorded under unittest's own ids, such
 as ``setUpClass (admin_views.tests.AdminViewBasicTest)``. A test during which live_admin logged
 an error (``compat.inject.LoggedErrors``) has the outcome "logged" unless it failed anyway.
+When nothing has started or ended a test for ``WATCH_SECONDS``, every thread's stack is written
+to the log: a hung run is killed by ``scripts/django-compat``, and the stacks say where it hung.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import time
 import traceback
 import unittest
 from typing import Any
@@ -20,6 +24,10 @@ from django.test.runner import DiscoverRunner
 
 #: Worst last: the outcome kept for a test is the highest ranked one.
 RANKS = ["xfail", "skip", "ok", "logged", "xpass", "fail", "error"]
+#: Seconds without a test starting or ending before the process's stacks are dumped (stderr).
+WATCH_SECONDS = 60
+#: Seconds between saves of the outcomes while the run goes on.
+SAVE_EVERY = 5
 
 
 class Recording:
@@ -28,6 +36,7 @@ class Recording:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.outcomes: dict[str, dict[str, str]] = {}
+        self.saved = time.monotonic()
 
     def record(self, test: Any, outcome: str, err: Any = None) -> None:
         known = self.outcomes.get(test.id())
@@ -39,6 +48,8 @@ class Recording:
             entry["error"] = "".join(traceback.format_exception_only(*err[:2])).strip()
             entry["traceback"] = "".join(lines)[-6000:]
         self.outcomes[test.id()] = entry
+        if time.monotonic() - self.saved > SAVE_EVERY:  # a run killed as hung keeps the rest
+            self.save(complete=False)
 
     def addSuccess(self, test: Any) -> None:
         super().addSuccess(test)
@@ -85,8 +96,11 @@ class Recording:
                     del self.outcomes[test]["test"]
 
     def save(self, complete: bool) -> None:
-        with open(os.environ["COMPAT_RESULTS"], "w") as f:
+        path = os.environ["COMPAT_RESULTS"]
+        with open(f"{path}.part", "w") as f:  # replaced whole: a kill never leaves half a file
             json.dump({"complete": complete, "tests": self.outcomes}, f, indent=1)
+        os.replace(f"{path}.part", path)
+        self.saved = time.monotonic()
 
     def stopTestRun(self) -> None:
         super().stopTestRun()
@@ -99,7 +113,29 @@ class RecordingRunner(DiscoverRunner):
         return type("RecordingResult", (Recording, base), {})
 
     def run_suite(self, suite: Any, **kwargs: Any) -> Any:
+        watch_tests()  # before --parallel forks its workers: they inherit it
         result = super().run_suite(suite, **kwargs)
+        faulthandler.cancel_dump_traceback_later()
         result.add_logged()
         result.save(complete=True)
         return result
+
+
+def watch_tests() -> None:
+    """Arm the stack dump as each test starts and again as it ends, so that it also covers the
+    class fixtures between tests (a live server's shutdown, say)."""
+    from django.test import SimpleTestCase
+
+    call = SimpleTestCase.__call__
+    if getattr(call, "watched", False):
+        return
+
+    def watched(self: SimpleTestCase, result: Any = None) -> Any:
+        faulthandler.dump_traceback_later(WATCH_SECONDS)
+        try:
+            return call(self, result)
+        finally:
+            faulthandler.dump_traceback_later(WATCH_SECONDS)
+
+    watched.watched = True  # type: ignore[attr-defined]
+    SimpleTestCase.__call__ = watched  # type: ignore[method-assign]
