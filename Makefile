@@ -50,14 +50,18 @@ define run_suite
 endef
 
 # The other ends of what pyproject.toml claims (Python 3.10-3.13, Django 5.2 and 6.0): the
-# server-side suite only, on the wheel. $(1): virtualenv, $(2): interpreter, $(3): Django spec
+# server-side suite and the browser convergence test on the wheel, on a PostgreSQL cluster of
+# their own (tests/postgres.py). $(1): virtualenv, $(2): interpreter, $(3): Django spec,
+# $(4): the PostgreSQL driver (psycopg2-binary replaces the test group's psycopg 3)
 define run_server_suite
 	$(2) -m venv $(1)
 	$(1)/bin/pip install -q --upgrade pip
 	$(1)/bin/pip install -q --force-reinstall --no-deps $(DIST)/*.whl
 	$(1)/bin/pip install -q "$$(ls $(DIST)/*.whl)[redis]" --group test "django$(3)"
-	$(1)/bin/python -c "import django, sys; print('Python', sys.version.split()[0], '· Django', django.get_version())"
-	LIVE_ADMIN_SOAK_SECONDS=10 LIVE_ADMIN_TEST_WHEEL=1 PYTHONDEVMODE=1 $(1)/bin/pytest -q --ignore=tests/browser -p no:cacheprovider
+	$(if $(filter psycopg2%,$(4)),$(1)/bin/pip uninstall -q -y psycopg psycopg-binary && $(1)/bin/pip install -q "$(4)")
+	$(1)/bin/python -c "import django, sys; from django.db.backends.postgresql.psycopg_any import is_psycopg3 as p3; print('Python', sys.version.split()[0], '· Django', django.get_version(), '· PostgreSQL with psycopg', 3 if p3 else 2)"
+	LIVE_ADMIN_SOAK_SECONDS=10 LIVE_ADMIN_TEST_WHEEL=1 PYTHONDEVMODE=1 $(1)/bin/python tests/postgres.py $(1)/bin/pytest -q --ignore=tests/browser -p no:cacheprovider
+	LIVE_ADMIN_TEST_WHEEL=1 $(1)/bin/python tests/postgres.py $(1)/bin/pytest -q -p no:cacheprovider tests/browser/test_convergence.py
 endef
 
 test: lint wheel
@@ -85,8 +89,8 @@ test-claimed:
 	    echo "*** SKIPPED a claimed-versions run: no python3.10 or python3.12 found (set PYTHON_OLDEST/PYTHON_MID=...) ***"
 	  fi
 	done
-	$(if $(PYTHON_OLDEST),$(call run_server_suite,$(VENV_OLDEST),$(PYTHON_OLDEST),~=5.2.0))
-	$(if $(PYTHON_MID),$(call run_server_suite,$(VENV_MID),$(PYTHON_MID),~=6.0.0))
+	$(if $(PYTHON_OLDEST),$(call run_server_suite,$(VENV_OLDEST),$(PYTHON_OLDEST),~=5.2.0,psycopg2-binary))
+	$(if $(PYTHON_MID),$(call run_server_suite,$(VENV_MID),$(PYTHON_MID),~=6.0.0,psycopg))
 
 demo: $(VENV)/.ready
 	@$(VENV)/bin/pip install -q -e ".[redis]"

@@ -18,9 +18,10 @@ from typing import Any
 from unittest.mock import ANY
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Permission, User
+from django.db import connections
 from django.test import Client, override_settings
 
 from live_admin import groups
@@ -77,13 +78,15 @@ async def until(
 class RedisServer:
     """A redis-server process of the test's own on a free loopback port."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(
+        self, directory: Path, port: int | None = None, args: list[str] | None = None
+    ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail(
                 "redis-server is not installed: run `make test`, or apt-get install redis-server"
             )
-        self.port = port or free_port()
+        self.directory, self.port = directory, port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = subprocess.Popen(
             [
@@ -96,6 +99,7 @@ class RedisServer:
                 "",
                 "--appendonly",
                 "no",
+                *(args or []),
             ],
             cwd=directory,
             stdout=subprocess.DEVNULL,
@@ -152,6 +156,14 @@ def redis_layer(redis_server: RedisServer) -> Iterator[RedisServer]:
     with override_settings(CHANNEL_LAYERS=redis_layers(redis_server.url)):
         yield redis_server
     assert sender.flush(5)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_connection_left(django_db_setup: None) -> Iterator[None]:
+    """Close what ``sync_to_async`` opened in its worker thread before the test database goes
+    (PostgreSQL will not drop a database that a session still uses)."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,7 @@
-"""A PostgreSQL server of the test's own: Debian's binaries, a fresh cluster on a free port."""
+"""A PostgreSQL server of the test's own: Debian's binaries, a fresh cluster on a free port.
+
+Run as a script, it serves a whole command: ``python tests/postgres.py pytest ...`` runs the
+suite on a fresh cluster (the test settings read ``LIVE_ADMIN_TEST_PG``), then removes it."""
 
 from __future__ import annotations
 
@@ -43,8 +46,23 @@ class PostgresServer:
     @property
     def env(self) -> dict[str, str]:
         """What the test settings read to use this server (``LIVE_ADMIN_TEST_PG``)."""
-        return {"LIVE_ADMIN_TEST_PG": str(self.port)}
+        return {"LIVE_ADMIN_TEST_PG": str(self.port), "LIVE_ADMIN_TEST_DB": "postgres"}
 
     def stop(self) -> None:
         self._run(_bin("pg_ctl"), "-D", self.directory / "data", "-m", "immediate", "stop")
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    import socket
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = PostgresServer(port)
+    try:
+        print(f"PostgreSQL on port {port}", flush=True)
+        sys.exit(subprocess.run(sys.argv[1:], env={**os.environ, **server.env}).returncode)
+    finally:
+        server.stop()

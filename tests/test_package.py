@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
 import live_admin
 from live_admin import admin, broadcast, routing
@@ -39,3 +40,9 @@ def test_tests_run_against_the_installed_package() -> None:
         assert (package / "templates" / "live_admin" / name).is_file(), name
     for name in ("live-admin.js", "live-admin.css", "vendor/htmx.min.js", "vendor/htmx.LICENSE"):
         assert (package / "static" / "live_admin" / name).is_file(), name
+
+
+@pytest.mark.django_db
+def test_the_test_apps_migrations_are_current() -> None:
+    """PostgreSQL needs them (an app without migrations cannot refer to auth's tables)."""
+    call_command("makemigrations", "testapp", "--check", "--dry-run", verbosity=0)

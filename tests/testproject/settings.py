@@ -60,13 +60,13 @@ DATABASES = {
         "OPTIONS": {"timeout": 20},
     }
 }
-if os.environ.get(
-    "LIVE_ADMIN_TEST_PG"
-):  # a PostgreSQL server the tests started (tests/postgres.py)
+if os.environ.get("LIVE_ADMIN_TEST_PG"):  # a PostgreSQL server the tests started (postgres.py)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": "postgres",
+            # The suite's test database is made beside this one; the processes it starts are
+            # handed the test database's name, as they are the SQLite file's path.
+            "NAME": os.environ.get("LIVE_ADMIN_TEST_DB") or "live_admin",
             "USER": "postgres",
             "HOST": "127.0.0.1",
             "PORT": os.environ["LIVE_ADMIN_TEST_PG"],
@@ -90,6 +90,8 @@ CHANNEL_LAYERS = {
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )
 }
+if os.environ.get("LIVE_ADMIN_TEST_LAYER"):  # Sentinel or shards (tests/topologies.py)
+    CHANNEL_LAYERS = {"default": json.loads(os.environ["LIVE_ADMIN_TEST_LAYER"])}
 LIVE_ADMIN = {
     "SEND_TIMEOUT": 1.0,
     "RECONNECT_MS": 1000,  # quick reconnects keep browser tests short
