@@ -23,6 +23,7 @@ from channels.layers import BaseChannelLayer
 
 from .conf import get_config
 from .presence import PRESENCE
+from .probes import PROBE, Probes
 from .sender import CHANGED, LOGOUT, Throttled
 
 logger = logging.getLogger("live_admin")
@@ -80,6 +81,7 @@ class Hub:
         #: Sockets that may have missed events until a rejoin succeeds.
         self._resync_due: set[Member] = set()
         self._warnings = Throttled()
+        self.probes = Probes(layer)
 
     # -- sockets ------------------------------------------------------------------------------
 
@@ -107,6 +109,19 @@ class Hub:
         for task in others:
             task.cancel()
         await asyncio.shield(self._stop_reader(channel_task, reader))
+        await asyncio.shield(self._leave_probes(channel_task))
+
+    async def _leave_probes(self, channel_task: asyncio.Task[str]) -> None:
+        """Take the hub's channel out of its probe groups (else ``group_expiry`` would)."""
+        if not channel_task.done() or channel_task.cancelled():
+            return
+        for group in self.probes.groups:
+            if group in self.joined:
+                self.joined.discard(group)
+                try:
+                    await self.layer.group_discard(group, channel_task.result())
+                except Exception as exc:
+                    logger.debug("live_admin: leaving %s failed: %s", group, exc)
 
     async def _new_channel(self) -> str:
         """The run's channel; retried while the layer fails (the pub/sub layer subscribes)."""
@@ -132,7 +147,13 @@ class Hub:
         buffers = getattr(self.layer, "receive_buffer", None)
         if isinstance(buffers, dict) and channel_task.done() and not channel_task.cancelled():
             try:
-                sent = self.layer.send(channel_task.result(), STOP)
+                # Sharded, channels-redis places a send to a process-local channel by its full
+                # name but reads it by the shared part: through a probe group it arrives.
+                probe = self.probes.groups[0]
+                if getattr(self.layer, "ring_size", 1) > 1 and probe in self.joined:
+                    sent = self.layer.group_send(probe, STOP)
+                else:
+                    sent = self.layer.send(channel_task.result(), STOP)
                 await asyncio.wait_for(sent, STOP_SECONDS)
                 await asyncio.wait_for(asyncio.shield(reader), STOP_SECONDS)
             except Exception as exc:  # time-outs included
@@ -215,7 +236,7 @@ class Hub:
 
     async def rejoin(self) -> bool:
         """Join every group again (Redis may have restarted, or expired them); True if all did."""
-        results = []
+        results = [await self._add(group) for group in self.probes.groups]
         for group in list(self.members):
             async with self._group_lock(group):
                 results.append(group not in self.members or await self._add(group))
@@ -242,10 +263,21 @@ class Hub:
             socket.deliver(RESYNC)
 
     async def _refresh_forever(self) -> None:
-        """Re-join at RECHECK_SECONDS: Redis restarts and ``group_expiry`` forget memberships."""
+        """Re-join at RECHECK_SECONDS: Redis restarts and ``group_expiry`` forget memberships.
+        A probe that does not come back first means a shard lost them: pages may have missed
+        events, and are told to resync."""
+        for group in self.probes.groups:
+            await self._add(group)
         while True:
             await asyncio.sleep(get_config()["RECHECK_SECONDS"])
-            if not await self.rejoin():
+            try:
+                sent = await self.probes.send(self.slots)
+            except Exception as exc:
+                self._warnings.log("probing the channel layer failed: %s", exc)
+                sent = None
+            joined = await self.rejoin()  # meanwhile: the probes' fate is sealed
+            held = sent is not None and await self.probes.all_back(sent)
+            if not joined or not held:
                 self._retry_joins(self.sockets)
 
     # -- events -------------------------------------------------------------------------------
@@ -267,7 +299,9 @@ class Hub:
                 await backoff.wait()
                 continue
             backoff.reset()
-            if event.get("type") != STOP["type"]:
+            if event.get("type") == PROBE:
+                self.probes.heard(event)
+            elif event.get("type") != STOP["type"]:
                 self.route(event)
 
     def route(self, event: dict[str, Any]) -> None:

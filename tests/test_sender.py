@@ -204,6 +204,8 @@ async def test_rejoins_groups_that_redis_forgot(redis_layer: RedisServer, admin_
             return redis_layer.command("EXISTS", MODEL_GROUP_KEY) == b":1\r\n"
 
         await until(membership_back, TIMEOUT)
+        # The hub's probe did not come back: the page may have missed events, and is told.
+        assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "resync"}
         await sync_to_async(Project.objects.create)(name="after the flush")
         assert (await comm.receive_json_from(timeout=TIMEOUT))["model"] == "testapp.project"
         await comm.disconnect()

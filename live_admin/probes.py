@@ -1,0 +1,82 @@
+"""A hub's check that its memberships still hold, on every shard of its channel layer.
+
+A Redis shard that restarts empty forgets the groups it held without the hub noticing: its
+reader reads another shard, or the same one reconnected, and joins only come round every
+``RECHECK_SECONDS``. So each hub is a member of probe groups of its own, one on each shard of a
+sharded channels-redis layer, and before each re-join sends a message through every one: a probe
+that does not come back means that events may have been missed there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from typing import Any
+
+from channels.layers import BaseChannelLayer
+
+PROBE = "live_admin.probe"
+#: How long a probe may take to come back before its shard counts as having lost the hub.
+PROBE_SECONDS = 5.0
+#: Names tried per shard before giving up on covering it (the hash spreads them evenly).
+_TRIES_PER_SHARD = 64
+
+
+def probe_groups(layer: BaseChannelLayer) -> list[str]:
+    """Group names unique to one hub, one for each shard the layer hashes group names to."""
+    token = uuid.uuid4().hex[:16]
+    shards = getattr(layer, "ring_size", 1)
+    place = getattr(layer, "consistent_hash", None)
+    if not isinstance(shards, int) or shards <= 1 or place is None:
+        return [f"live_admin.probe.{token}.0"]
+    chosen: dict[int, str] = {}
+    for n in range(shards * _TRIES_PER_SHARD):
+        chosen.setdefault(place(f"live_admin.probe.{token}.{n}"), f"live_admin.probe.{token}.{n}")
+        if len(chosen) == shards:
+            break
+    return list(chosen.values())
+
+
+class Probes:
+    """The probe groups of one hub, and the probes on their way."""
+
+    def __init__(self, layer: BaseChannelLayer) -> None:
+        self.layer = layer
+        self.groups = probe_groups(layer)
+        self._rounds = itertools.count()
+        self._waiting: dict[tuple[int, str], asyncio.Future[None]] = {}
+
+    async def send(self, slots: asyncio.Semaphore) -> list[asyncio.Future[None]]:
+        """Send a probe through each group; each future is done when its probe is back. A
+        probe's fate is sealed once sent (the layer delivers to the members it has then)."""
+        round_ = next(self._rounds)
+        loop = asyncio.get_running_loop()
+        for group in self.groups:
+            self._waiting[round_, group] = loop.create_future()
+        try:
+            for group in self.groups:
+                async with slots:
+                    message = {"type": PROBE, "group": group, "round": round_}
+                    await self.layer.group_send(group, message)
+        except BaseException:
+            self._forget(round_)
+            raise
+        return [self._waiting[round_, group] for group in self.groups]
+
+    async def all_back(self, sent: list[asyncio.Future[None]]) -> bool:
+        """True if every probe of a round came back within PROBE_SECONDS."""
+        try:
+            _, late = await asyncio.wait(sent, timeout=PROBE_SECONDS)
+            return not late
+        finally:
+            self._waiting = {k: f for k, f in self._waiting.items() if f not in sent}
+
+    def _forget(self, round_: int) -> None:
+        self._waiting = {k: f for k, f in self._waiting.items() if k[0] != round_}
+
+    def heard(self, event: dict[str, Any]) -> None:
+        """A probe came back (one of an earlier round is too late to count)."""
+        future = self._waiting.get((event.get("round"), event.get("group")))  # type: ignore[arg-type]
+        if future is not None and not future.done():
+            future.set_result(None)
