@@ -65,7 +65,7 @@ define run_server_suite
 endef
 
 test: lint wheel
-	@scripts/system-deps redis-server chromium chromedriver:chromium-driver node:nodejs pg_ctlcluster:postgresql
+	@scripts/system-deps redis-server redis-sentinel chromium chromedriver:chromium-driver node:nodejs pg_ctlcluster:postgresql
 	node --test tests/js/
 	$(MAKE) --no-print-directory test-primary test-newest test-claimed
 
