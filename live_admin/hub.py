@@ -23,7 +23,7 @@ from channels.layers import BaseChannelLayer
 
 from .conf import get_config
 from .presence import PRESENCE
-from .probes import PROBE, Probes
+from .probes import PROBE, PROBE_EVERY, Probes
 from .sender import CHANGED, LOGOUT, Throttled
 
 logger = logging.getLogger("live_admin")
@@ -251,10 +251,12 @@ class Hub:
             self._rejoin_task = asyncio.create_task(self._rejoin_until_done())
 
     async def _rejoin_until_done(self) -> None:
+        """Done when every join is taken and a probe comes back: the pub/sub layer takes joins
+        it already had without asking Redis, even while Redis is away."""
         backoff = _Backoff()
         while self._rejoin_again:
             self._rejoin_again = False
-            if not await self.rejoin():
+            if not await self.rejoin() or not await self._probed(await self._probe()):
                 self._rejoin_again = True
                 await backoff.wait()
         due = [socket for socket in self._resync_due if socket in self.sockets]
@@ -263,22 +265,33 @@ class Hub:
             socket.deliver(RESYNC)
 
     async def _refresh_forever(self) -> None:
-        """Re-join at RECHECK_SECONDS: Redis restarts and ``group_expiry`` forget memberships.
-        A probe that does not come back first means a shard lost them: pages may have missed
-        events, and are told to resync."""
+        """Probe every PROBE_EVERY seconds, re-join every RECHECK_SECONDS (Redis restarts and
+        ``group_expiry`` forget memberships). A probe that fails or does not come back means
+        events may have been missed: pages are told to resync once the layer takes joins."""
         for group in self.probes.groups:
             await self._add(group)
+        loop = asyncio.get_running_loop()
+        rejoined = loop.time()
         while True:
-            await asyncio.sleep(get_config()["RECHECK_SECONDS"])
-            try:
-                sent = await self.probes.send(self.slots)
-            except Exception as exc:
-                self._warnings.log("probing the channel layer failed: %s", exc)
-                sent = None
-            joined = await self.rejoin()  # meanwhile: the probes' fate is sealed
-            held = sent is not None and await self.probes.all_back(sent)
-            if not joined or not held:
+            recheck = get_config()["RECHECK_SECONDS"]
+            await asyncio.sleep(min(PROBE_EVERY, recheck))
+            sent = await self._probe()
+            joined = True
+            if loop.time() - rejoined >= recheck:  # meanwhile: the probes' fate is sealed
+                joined, rejoined = await self.rejoin(), loop.time()
+            if not await self._probed(sent) or not joined:
                 self._retry_joins(self.sockets)
+
+    async def _probe(self) -> list[asyncio.Future[None]] | None:
+        """Send a round of probes; None if the layer refused one."""
+        try:
+            return await self.probes.send(self.slots)
+        except Exception as exc:
+            self._warnings.log("probing the channel layer failed: %s", exc)
+            return None
+
+    async def _probed(self, sent: list[asyncio.Future[None]] | None) -> bool:
+        return sent is not None and await self.probes.all_back(sent)
 
     # -- events -------------------------------------------------------------------------------
 

@@ -2,9 +2,10 @@
 
 A Redis shard that restarts empty forgets the groups it held without the hub noticing: its
 reader reads another shard, or the same one reconnected, and joins only come round every
-``RECHECK_SECONDS``. So each hub is a member of probe groups of its own, one on each shard of a
-sharded channels-redis layer, and before each re-join sends a message through every one: a probe
-that does not come back means that events may have been missed there.
+``RECHECK_SECONDS``. The pub/sub layer reconnects by itself and tells nobody. So each hub is a
+member of probe groups of its own, one on each shard of a sharded channels-redis layer, and
+every second sends a message through each: a probe that fails or does not come back means that
+events may have been missed there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 from channels.layers import BaseChannelLayer
 
 PROBE = "live_admin.probe"
+#: Seconds between two probes of a hub (a message per shard; RECHECK_SECONDS, if shorter).
+PROBE_EVERY = 1.0
 #: How long a probe may take to come back before its shard counts as having lost the hub.
 PROBE_SECONDS = 5.0
 #: Names tried per shard before giving up on covering it (the hash spreads them evenly).
