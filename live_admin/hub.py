@@ -23,7 +23,7 @@ from channels.layers import BaseChannelLayer
 
 from .conf import get_config
 from .presence import PRESENCE
-from .probes import PROBE, PROBE_EVERY, Probes
+from .probes import PROBE, PROBE_EVERY, Probes, Round
 from .sender import CHANGED, LOGOUT, Throttled
 
 logger = logging.getLogger("live_admin")
@@ -82,6 +82,9 @@ class Hub:
         self._resync_due: set[Member] = set()
         self._warnings = Throttled()
         self.probes = Probes(layer)
+        #: The probe round that ended the last recovery: a loss in an earlier one is covered by
+        #: the resync that recovery sent.
+        self._healed = -1
 
     # -- sockets ------------------------------------------------------------------------------
 
@@ -92,7 +95,7 @@ class Hub:
             self.channel = asyncio.ensure_future(self._new_channel())
             self.tasks = [
                 asyncio.create_task(self._read(self.channel)),
-                asyncio.create_task(self._refresh_forever()),
+                asyncio.create_task(self._refresh_forever(self.channel)),
             ]
 
     async def detach(self, socket: Member) -> None:
@@ -108,11 +111,12 @@ class Hub:
         self.channel, self.tasks = None, []
         for task in others:
             task.cancel()
-        await asyncio.shield(self._stop_reader(channel_task, reader))
-        await asyncio.shield(self._leave_probes(channel_task))
+        await asyncio.shield(self._wind_down(channel_task, reader))
 
-    async def _leave_probes(self, channel_task: asyncio.Task[str]) -> None:
-        """Take the hub's channel out of its probe groups (else ``group_expiry`` would)."""
+    async def _wind_down(self, channel_task: asyncio.Task[str], reader: asyncio.Task[None]) -> None:
+        """Stop the reader, then take the channel out of its probe groups (else only
+        ``group_expiry`` would)."""
+        await self._stop_reader(channel_task, reader)
         if not channel_task.done() or channel_task.cancelled():
             return
         for group in self.probes.groups:
@@ -248,50 +252,54 @@ class Hub:
         self._resync_due.update(sockets)
         self._rejoin_again = True  # also tells a running task to make another pass
         if self.channel is not None and (self._rejoin_task is None or self._rejoin_task.done()):
-            self._rejoin_task = asyncio.create_task(self._rejoin_until_done())
+            self._rejoin_task = asyncio.create_task(self._rejoin_until_done(self.channel))
 
-    async def _rejoin_until_done(self) -> None:
+    async def _rejoin_until_done(self, channel_task: asyncio.Task[str]) -> None:
         """Done when every join is taken and a probe comes back: the pub/sub layer takes joins
         it already had without asking Redis, even while Redis is away."""
         backoff = _Backoff()
-        while self._rejoin_again:
+        while self._rejoin_again and self.channel is channel_task:
             self._rejoin_again = False
-            if not await self.rejoin() or not await self._probed(await self._probe()):
+            sent = await self._probe() if await self.rejoin() else None
+            if sent is None or not await self.probes.all_back(sent):
                 self._rejoin_again = True
                 await backoff.wait()
+            else:  # what earlier rounds lost, the resync below covers
+                self._healed = sent.number
         due = [socket for socket in self._resync_due if socket in self.sockets]
         self._resync_due.clear()
         for socket in due:
             socket.deliver(RESYNC)
 
-    async def _refresh_forever(self) -> None:
-        """Probe every PROBE_EVERY seconds, re-join every RECHECK_SECONDS (Redis restarts and
-        ``group_expiry`` forget memberships). A probe that fails or does not come back means
-        events may have been missed: pages are told to resync once the layer takes joins."""
+    async def _refresh_forever(self, channel_task: asyncio.Task[str]) -> None:
+        """Probe about every PROBE_EVERY seconds; re-join every RECHECK_SECONDS (``group_expiry``
+        drops memberships), just after a round came back, so that a re-join does not mend a
+        loss unnoticed. A probe that fails or does not come back means that events may have
+        been missed: pages are told to resync once the layer is whole again."""
         for group in self.probes.groups:
             await self._add(group)
         loop = asyncio.get_running_loop()
         rejoined = loop.time()
-        while True:
+        while self.channel is channel_task:
             recheck = get_config()["RECHECK_SECONDS"]
             await asyncio.sleep(min(PROBE_EVERY, recheck))
             sent = await self._probe()
+            held = sent is not None and (
+                await self.probes.all_back(sent) or sent.number < self._healed
+            )
             joined = True
-            if loop.time() - rejoined >= recheck:  # meanwhile: the probes' fate is sealed
+            if held and loop.time() - rejoined >= recheck:
                 joined, rejoined = await self.rejoin(), loop.time()
-            if not await self._probed(sent) or not joined:
+            if not held or not joined:
                 self._retry_joins(self.sockets)
 
-    async def _probe(self) -> list[asyncio.Future[None]] | None:
+    async def _probe(self) -> Round | None:
         """Send a round of probes; None if the layer refused one."""
         try:
             return await self.probes.send(self.slots)
         except Exception as exc:
             self._warnings.log("probing the channel layer failed: %s", exc)
             return None
-
-    async def _probed(self, sent: list[asyncio.Future[None]] | None) -> bool:
-        return sent is not None and await self.probes.all_back(sent)
 
     # -- events -------------------------------------------------------------------------------
 

@@ -227,12 +227,12 @@ def _changed(
 
 
 def _differ(before: Any, after: Any) -> bool:
-    # psycopg2 reads bytea as a memoryview of format "c", which equals no bytes object.
-    if isinstance(before, memoryview):
-        before = bytes(before)
-    if isinstance(after, memoryview):
-        after = bytes(after)
     try:
+        # psycopg2 reads bytea as a memoryview of format "c", which equals no bytes object.
+        if isinstance(before, memoryview):
+            before = bytes(before)
+        if isinstance(after, memoryview):
+            after = bytes(after)
         return bool(before != after)
     except Exception:  # values that cannot be compared count as changed
         return True

@@ -3,9 +3,9 @@
 A Redis shard that restarts empty forgets the groups it held without the hub noticing: its
 reader reads another shard, or the same one reconnected, and joins only come round every
 ``RECHECK_SECONDS``. The pub/sub layer reconnects by itself and tells nobody. So each hub is a
-member of probe groups of its own, one on each shard of a sharded channels-redis layer, and
-every second sends a message through each: a probe that fails or does not come back means that
-events may have been missed there.
+member of probe groups of its own, one on each shard of a sharded ``RedisChannelLayer`` (the
+pub/sub layer does not tell how it shards: one group there), and every second sends a message
+through each: a probe that fails or does not come back means that events may have been missed.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from channels.layers import BaseChannelLayer
 
@@ -27,7 +27,8 @@ _TRIES_PER_SHARD = 64
 
 
 def probe_groups(layer: BaseChannelLayer) -> list[str]:
-    """Group names unique to one hub, one for each shard the layer hashes group names to."""
+    """Group names unique to one hub, one for each shard the layer says it hashes group names
+    to (``ring_size`` and ``consistent_hash``, as ``RedisChannelLayer`` has); else one."""
     token = uuid.uuid4().hex[:16]
     shards = getattr(layer, "ring_size", 1)
     place = getattr(layer, "consistent_hash", None)
@@ -41,6 +42,13 @@ def probe_groups(layer: BaseChannelLayer) -> list[str]:
     return list(chosen.values())
 
 
+class Round(NamedTuple):
+    """One probe per group, sent together; each future is done when its probe is back."""
+
+    number: int
+    back: list[asyncio.Future[None]]
+
+
 class Probes:
     """The probe groups of one hub, and the probes on their way."""
 
@@ -50,33 +58,35 @@ class Probes:
         self._rounds = itertools.count()
         self._waiting: dict[tuple[int, str], asyncio.Future[None]] = {}
 
-    async def send(self, slots: asyncio.Semaphore) -> list[asyncio.Future[None]]:
-        """Send a probe through each group; each future is done when its probe is back. A
-        probe's fate is sealed once sent (the layer delivers to the members it has then)."""
-        round_ = next(self._rounds)
+    async def send(self, slots: asyncio.Semaphore) -> Round:
+        """Send a probe through each group. A probe's fate is sealed once sent: the layer
+        delivers to the members it has then."""
+        number = next(self._rounds)
         loop = asyncio.get_running_loop()
         for group in self.groups:
-            self._waiting[round_, group] = loop.create_future()
+            self._waiting[number, group] = loop.create_future()
+        sent = Round(number, [self._waiting[number, group] for group in self.groups])
         try:
             for group in self.groups:
                 async with slots:
-                    message = {"type": PROBE, "group": group, "round": round_}
+                    message = {"type": PROBE, "group": group, "round": number}
                     await self.layer.group_send(group, message)
         except BaseException:
-            self._forget(round_)
+            self._forget(sent)
             raise
-        return [self._waiting[round_, group] for group in self.groups]
+        return sent
 
-    async def all_back(self, sent: list[asyncio.Future[None]]) -> bool:
+    async def all_back(self, sent: Round) -> bool:
         """True if every probe of a round came back within PROBE_SECONDS."""
         try:
-            _, late = await asyncio.wait(sent, timeout=PROBE_SECONDS)
+            _, late = await asyncio.wait(sent.back, timeout=PROBE_SECONDS)
             return not late
         finally:
-            self._waiting = {k: f for k, f in self._waiting.items() if f not in sent}
+            self._forget(sent)
 
-    def _forget(self, round_: int) -> None:
-        self._waiting = {k: f for k, f in self._waiting.items() if k[0] != round_}
+    def _forget(self, sent: Round) -> None:
+        for group in self.groups:
+            self._waiting.pop((sent.number, group), None)
 
     def heard(self, event: dict[str, Any]) -> None:
         """A probe came back (one of an earlier round is too late to count)."""

@@ -78,3 +78,56 @@ async def test_the_last_socket_stops_the_reader_on_a_sharded_layer(
                 break
         assert missed
     assert not any("could not stop the hub's reader" in r.getMessage() for r in caplog.records)
+
+
+class FlakyLayer(InMemoryChannelLayer):
+    """channels' in-memory layer that can go away and come back having forgotten its groups,
+    as a Redis restarted without persistence."""
+
+    down = False
+
+    def outage(self) -> None:
+        self.down = True
+        self.groups.clear()
+
+    def _refuse(self) -> None:
+        if self.down:
+            raise ConnectionError("the layer is away")
+
+    async def group_add(self, group: str, channel: str) -> None:
+        self._refuse()
+        await super().group_add(group, channel)
+
+    async def group_send(self, group: str, message: dict[str, object]) -> None:
+        self._refuse()
+        await super().group_send(group, message)
+
+
+class Page:
+    """What the hub needs of a socket: it only records what it is handed."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, object]] = []
+
+    def deliver(self, event: dict[str, object]) -> None:
+        self.events.append(event)
+
+
+async def test_an_outage_is_told_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Probes sent during the outage time out after the recovery has told the page: they are
+    covered by it, and the page is not told again."""
+    monkeypatch.setattr(live_admin.probes, "PROBE_SECONDS", 0.5)
+    monkeypatch.setattr(hub, "PROBE_EVERY", 0.1)
+    layer, page = FlakyLayer(), Page()
+    running = hub.hub_for(layer)
+    running.attach(page)
+    assert await running.join("live_admin.vtestapp-project", page)
+    await until(lambda: running.probes.groups[0] in running.joined, 5)
+    layer.outage()
+    await asyncio.sleep(0.3)  # probes fail meanwhile
+    layer.down = False
+    await until(lambda: page.events, 5)
+    await asyncio.sleep(0.5 + 3 * 0.1)  # a probe lost in the outage times out now
+    assert page.events == [hub.RESYNC]
+    await running.leave("live_admin.vtestapp-project", page)
+    await running.detach(page)
