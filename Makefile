@@ -58,8 +58,8 @@ define run_server_suite
 	$(1)/bin/pip install -q --upgrade pip
 	$(1)/bin/pip install -q --force-reinstall --no-deps $(DIST)/*.whl
 	$(1)/bin/pip install -q "$$(ls $(DIST)/*.whl)[redis]" --group test "django$(3)"
-	$(if $(filter psycopg2%,$(4)),$(1)/bin/pip uninstall -q -y psycopg psycopg-binary && $(1)/bin/pip install -q "$(4)")
-	$(1)/bin/python -c "import django, sys; from django.db.backends.postgresql.psycopg_any import is_psycopg3 as p3; print('Python', sys.version.split()[0], '· Django', django.get_version(), '· PostgreSQL with psycopg', 3 if p3 else 2)"
+	$(if $(filter psycopg2%,$(4)),$(1)/bin/pip uninstall -q -y psycopg psycopg-binary; $(1)/bin/pip install -q "$(4)")
+	$(1)/bin/python -c "import django, sys; from django.db.backends.postgresql.psycopg_any import is_psycopg3 as p3; print('Python', sys.version.split()[0], '· Django', django.get_version(), '· PostgreSQL with psycopg', 3 if p3 else 2); assert p3 is $(if $(filter psycopg2%,$(4)),False,True)"
 	LIVE_ADMIN_SOAK_SECONDS=10 LIVE_ADMIN_TEST_WHEEL=1 PYTHONDEVMODE=1 $(1)/bin/python tests/postgres.py $(1)/bin/pytest -q --ignore=tests/browser -p no:cacheprovider
 	LIVE_ADMIN_TEST_WHEEL=1 $(1)/bin/python tests/postgres.py $(1)/bin/pytest -q -p no:cacheprovider tests/browser/test_convergence.py
 endef

@@ -25,7 +25,7 @@ from django.db import connections
 from django.test import Client, override_settings
 
 from live_admin import groups
-from live_admin.sender import sender
+from live_admin.sender import Throttled, sender
 
 WS_PATH = "/ws/live-admin/"
 ROOT = Path(__file__).resolve().parent
@@ -128,7 +128,11 @@ class RedisServer:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(10)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
 
 
 @pytest.fixture(scope="session")
@@ -169,6 +173,7 @@ def _no_connection_left(django_db_setup: None) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _fresh_sender() -> Iterator[None]:
     sender._down_until = 0.0
+    sender._warnings = Throttled()  # a test's failures do not silence the next one's warning
     yield
     sender._down_until = 0.0
 

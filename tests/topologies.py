@@ -78,7 +78,7 @@ class Sentinels:
             f"port {port}\nbind 127.0.0.1\ndir {directory}\n"
             f"sentinel monitor {self.NAME} 127.0.0.1 {self.master.port} 2\n"
             f"sentinel down-after-milliseconds {self.NAME} 1000\n"
-            f"sentinel failover-timeout {self.NAME} 10000\n"
+            f"sentinel failover-timeout {self.NAME} 3000\n"  # a split vote retries soon
         )
         return subprocess.Popen(
             [binary, str(config)],
@@ -107,18 +107,31 @@ class Sentinels:
         return layer([host], backend)
 
     def stop(self) -> None:
-        for process in self.sentinels:
-            process.terminate()
-            process.wait(10)
-        for server in self.servers:
-            server.stop()
+        try:
+            for process in self.sentinels:
+                process.terminate()
+            for process in self.sentinels:
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+        finally:
+            for server in self.servers:
+                server.stop()
 
 
 class Shards:
     """``count`` redis-servers, one channels-redis layer sharded over them."""
 
     def __init__(self, directory: Path, count: int = 2) -> None:
-        self.servers = [RedisServer(directory) for _ in range(count)]
+        self.servers: list[RedisServer] = []
+        try:
+            for _ in range(count):
+                self.servers.append(RedisServer(directory))
+        except BaseException:
+            self.stop()
+            raise
 
     def layer(self, backend: str = CORE) -> dict[str, Any]:
         return layer([f"{server.url}?socket_timeout=10" for server in self.servers], backend)
