@@ -151,10 +151,10 @@ class Hub:
         buffers = getattr(self.layer, "receive_buffer", None)
         if isinstance(buffers, dict) and channel_task.done() and not channel_task.cancelled():
             try:
-                # Sharded, channels-redis places a send to a process-local channel by its full
-                # name but reads it by the shared part: through a probe group it arrives.
+                # Through a probe group: sharded, channels-redis places a send to a
+                # process-local channel by its full name but reads it by the shared part.
                 probe = self.probes.groups[0]
-                if getattr(self.layer, "ring_size", 1) > 1 and probe in self.joined:
+                if probe in self.joined:
                     sent = self.layer.group_send(probe, STOP)
                 else:
                     sent = self.layer.send(channel_task.result(), STOP)
