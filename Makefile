@@ -33,18 +33,20 @@ lint: $(VENV)/.ready
 	$(VENV)/bin/ruff format --check .
 
 # Runs the suite against the built wheel (not the source tree), with warnings as errors.
-# $(1): virtualenv, $(2): interpreter, $(3): seconds of soak (tests/test_soak.py)
+# $(1): virtualenv, $(2): interpreter, $(3): seconds of soak (tests/test_soak.py),
+# $(4): "themes" to install the admin themes and run their browser tests too
 define run_suite
 	$(2) -m venv $(1)
 	$(1)/bin/pip install -q --upgrade pip
 	$(1)/bin/pip install -q --force-reinstall --no-deps $(DIST)/*.whl
-	$(1)/bin/pip install -q "$$(ls $(DIST)/*.whl)[redis]" --group test
+	$(1)/bin/pip install -q "$$(ls $(DIST)/*.whl)[redis]" --group test $(if $(4),--group themes)
 	$(1)/bin/python -c "import django, sys; print('Python', sys.version.split()[0], '· Django', django.get_version())"
 	rm -f .coverage .coverage.*
 	export COVERAGE_FILE=$(CURDIR)/.coverage LIVE_ADMIN_SUBPROCESS_COVERAGE=1
 	LIVE_ADMIN_SOAK_SECONDS=$(3) LIVE_ADMIN_TEST_WHEEL=1 PYTHONDEVMODE=1 $(1)/bin/coverage run $(1)/bin/pytest --ignore=tests/browser --hypothesis-show-statistics
 	# Browser tests: their own process (sync Playwright), Debian's Chromium, a real daphne.
-	LIVE_ADMIN_TEST_WHEEL=1 $(1)/bin/pytest tests/browser
+	$(if $(4),,echo "The admin themes' browser tests (tests/browser/test_themes.py) run in the Python 3.11 entry.")
+	LIVE_ADMIN_TEST_WHEEL=1 $(1)/bin/pytest tests/browser $(if $(4),,--ignore=tests/browser/test_themes.py)
 	$(1)/bin/coverage combine -q
 	$(1)/bin/coverage report
 endef
@@ -70,7 +72,7 @@ test: lint wheel
 	$(MAKE) --no-print-directory test-primary test-newest test-claimed
 
 test-primary:
-	@$(call run_suite,$(VENV),$(PYTHON),120)
+	@$(call run_suite,$(VENV),$(PYTHON),120,themes)
 	# Django's own admin and model suites, stock and with live_admin injected (docs/compatibility.md).
 	$(VENV)/bin/python scripts/django-compat --python $(VENV)/bin/python
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.translation import get_language, override
 from django.utils.translation import gettext_lazy as _
 
-from . import options, rows
+from . import options, rows, themes
 from .broadcast import acting, batch, display_name
 from .conf import get_config
 from .observers import observe
@@ -136,6 +136,7 @@ class LiveAdminMixin(CheckedSaves, _Base):
             "state": None,  # the conflict token (set once the form or list is known)
             "conflicts": [],
             "layout": None,  # a changelist's layout token, for row refreshes
+            "theme": themes.active()[1].as_json(),
         }
 
     def live_group(self, request: HttpRequest) -> tuple[str, str] | None:

@@ -23,6 +23,7 @@ def config(html: str) -> dict[str, str]:
     assert match, "no live-admin config on the page"
     found = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', match.group(1)))
     assert json.loads(unescape(found.pop("strings")))["live"] == "Live"
+    assert json.loads(unescape(found.pop("theme")))["form"] == "#changelist-form"  # stock
     return found
 
 

@@ -109,6 +109,9 @@
   if (!el || !("WebSocket" in root)) return;
   const cfg = el.dataset;
   const text = JSON.parse(cfg.strings);
+  // Where this admin's theme puts each part of the page (live_admin/themes.py).
+  const sel = JSON.parse(cfg.theme);
+  const rowsShown = () => Array.from(document.querySelectorAll(sel.row + ":not(.live-admin-gone)"));
   const origin = Math.random().toString(36).slice(2, 12);
   const isForm = cfg.pk !== undefined;
   const debounceMs = Number(cfg.debounceMs) || 300;
@@ -125,6 +128,18 @@
   let held = 0;
   let formState = null;
   let hiddenSince = null;
+
+  /** Above a bar the theme fixes to the bottom of the window, not over its buttons. */
+  function placeStatus() {
+    const bar = sel.bottomBar && document.querySelector(sel.bottomBar);
+    const fixed = bar && getComputedStyle(bar).position === "fixed";
+    el.style.bottom = fixed ? bar.getBoundingClientRect().height + 12 + "px" : "";
+  }
+  if (sel.bottomBar) {
+    placeStatus();
+    root.addEventListener("resize", placeStatus);
+    el.addEventListener("live-admin:refreshed", placeStatus);
+  }
 
   function setState(state, reason) {
     if (el.dataset.liveState !== state) el.dispatchEvent(new CustomEvent("live-admin:state", { detail: state }));
@@ -177,7 +192,7 @@
     input.value = origin;
     form.appendChild(input);
   }
-  document.querySelectorAll("#changelist-form, #content-main form").forEach(carryOrigin);
+  document.querySelectorAll(sel.form + ", " + sel.changeForm).forEach(carryOrigin);
 
   // -- connection -----------------------------------------------------------------------------
 
@@ -303,7 +318,7 @@
   }
 
   function shownPks() {
-    return Array.from(document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)"), pkOf);
+    return rowsShown().map(pkOf);
   }
 
   /** Follow the rows shown: the server tells their changes (and presence) under id "rows". */
@@ -327,7 +342,7 @@
   }
 
   function changelistForm() {
-    return document.getElementById("changelist-form");
+    return document.querySelector(sel.form);
   }
 
   function rowKey(row) {
@@ -339,8 +354,7 @@
 
   /** The row shown whose key (by ``keyOf``: rowKey, or pkOf) is ``key``. */
   function rowOf(key, keyOf = rowKey) {
-    return Array.from(document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)"))
-      .find((row) => keyOf(row) === key) || null;
+    return rowsShown().find((row) => keyOf(row) === key) || null;
   }
 
   function rowSignature(row) {
@@ -353,7 +367,7 @@
   function snapshot() {
     const rows = new Map();
     const places = new Map();
-    document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)").forEach((row, index) => {
+    rowsShown().forEach((row, index) => {
       const key = rowKey(row);
       if (key === null) return;
       rows.set(key, rowSignature(row));
@@ -402,7 +416,7 @@
    * formset index, or its link. */
   function placeOf(node) {
     if (!node || node === document.body || !node.closest) return null;
-    const row = node.closest("#result_list tbody tr");
+    const row = node.closest(sel.row);
     return {
       row: row ? rowKey(row) : null,
       name: node.name ? node.name.replace(/^form-\d+-/, "") : null,
@@ -437,7 +451,7 @@
   /** The first row in view and where it is on the screen, so that rows added or removed above
    * it do not move what the user reads. */
   function anchorRow() {
-    for (const row of document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)")) {
+    for (const row of rowsShown()) {
       const top = row.getBoundingClientRect().top;
       if (top >= 0) return { key: rowKey(row), top, x: root.scrollX, y: root.scrollY };
     }
@@ -481,39 +495,53 @@
     let before = snapshot();
     let kept = keep();
     let anchor = anchorRow();
+    let fresh = null;
     const beforeSwap = (event) => {
       if (event.target !== changelistForm()) return;
       before = snapshot();
       kept = keep();
       anchor = anchorRow();
-    };
-    const beforeOob = (event) => { // the search bar is left alone while the user is in it
-      const target = event.detail.target;
-      if (target && target.id === "toolbar" &&
-          (target.contains(document.activeElement) || Array.from(target.querySelectorAll("input")).some(edited))) {
-        event.detail.shouldSwap = false;
-      }
+      fresh = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");
     };
     document.addEventListener("htmx:beforeSwap", beforeSwap);
-    document.addEventListener("htmx:oobBeforeSwap", beforeOob);
-    const oob = ["#changelist-filter", "#toolbar"];
     let swapped = null;
     try {
       await root.htmx.ajax("GET", location.href, {
-        target: "#changelist-form",
-        select: "#changelist-form",
-        selectOOB: oob.filter((sel) => document.querySelector(sel)).join(","),
+        target: sel.form,
+        select: sel.form,
         swap: "outerHTML",
         headers: { "X-Live-Admin-Refresh": "1" },
       });
+      if (fresh) swapRegions(fresh);
       swapped = afterSwap(before, kept);
       backToAnchor(anchor);
     } finally {
       refreshing = wholeRefresh = false;
       document.removeEventListener("htmx:beforeSwap", beforeSwap);
-      document.removeEventListener("htmx:oobBeforeSwap", beforeOob);
     }
     if (swapped) tell(swapped);
+  }
+
+  /** The parts outside the form that the list refreshes too (filters, search bar, counts,
+   * pagination), each where the fresh page has as many of it; never one the user is typing in. */
+  function swapRegions(fresh) {
+    for (const region of sel.regions) {
+      const mine = document.querySelectorAll(region);
+      const theirs = fresh.querySelectorAll(region);
+      if (mine.length !== theirs.length) continue;
+      mine.forEach((node, i) => {
+        if (node.contains(document.activeElement) || Array.from(node.querySelectorAll("input")).some(edited)) return;
+        node.replaceWith(document.importNode(theirs[i], true));
+      });
+    }
+  }
+
+  /** Redo what the theme's own script did once to the list's form (live_admin/themes.py). */
+  function restyle(form) {
+    const jq = root.jQuery;
+    if (sel.restyle.includes("select2") && jq && jq.fn && jq.fn.select2) {
+      jq(form).find(sel.actions + " select").addClass("form-control").select2({ width: "element" });
+    }
   }
 
   /** What a swap must not lose: the user's ticks, select-across, action, unsaved list values
@@ -558,18 +586,18 @@
       // "Select all N" stays chosen, through Django's own action bar.
       const toggle = document.getElementById("action-toggle");
       if (toggle && !toggle.checked) toggle.click();
-      const question = form.querySelector(".actions .question a");
+      const question = document.querySelector(sel.question);
       if (question) question.click();
     }
     const action = form.querySelector("select[name=action]");
     if (action && kept.action) action.value = kept.action;
+    restyle(form);
     const after = snapshot();
     const diff = diffRows(before.rows, after.rows);
-    for (const row of document.querySelectorAll("#result_list tbody tr")) {
+    for (const row of rowsShown()) {
       const key = rowKey(row);
       if (diff.added.includes(key) || diff.changed.includes(key)) row.classList.add("live-admin-flash");
     }
-    const tbody = document.querySelector("#result_list tbody");
     for (const key of diff.removed) {
       const place = before.places.get(key);
       const ghost = place.clone;
@@ -579,7 +607,10 @@
         node.disabled = true;
       });
       ghost.addEventListener("animationend", () => keepingPlace(() => ghost.remove()));
-      if (tbody) tbody.insertBefore(ghost, tbody.children[place.index] || null);
+      const rows = rowsShown();
+      const next = rows[place.index];
+      if (next) next.parentNode.insertBefore(ghost, next);
+      else if (rows.length) rows[rows.length - 1].parentNode.appendChild(ghost);
     }
     restoreFocus(kept.focus);
     el.dataset.refreshes = String(Number(el.dataset.refreshes || 0) + 1);
@@ -607,7 +638,7 @@
     } catch (e) { /* the whole list below */ }
     refreshing = false;
     const found = new Map();
-    if (fresh) fresh.querySelectorAll("#result_list tbody tr").forEach((row) => found.set(pkOf(row), row));
+    if (fresh) fresh.querySelectorAll(sel.row).forEach((row) => found.set(pkOf(row), row));
     const pairs = pks.map((pk) => [rowOf(pk, pkOf), found.get(pk)]);
     if (!fresh || pairs.some(([old, row]) => !old || !row) || busy()) {
       schedule(); // what the rows tell is not enough: the whole list (held if busy)
@@ -663,10 +694,10 @@
   // Held updates are applied as soon as nothing is left that they would overwrite: the last row
   // unticked (or the header box cleared), "Clear selection", an edit put back, the action unset.
   document.addEventListener("change", (event) => {
-    if (held && event.target.closest && event.target.closest("#changelist-form")) applyHeldIfIdle();
+    if (held && event.target.closest && event.target.closest(sel.form)) applyHeldIfIdle();
   });
   document.addEventListener("click", (event) => {
-    if (held && event.target.closest && event.target.closest(".actions")) applyHeldIfIdle();
+    if (held && event.target.closest && event.target.closest(sel.actions)) applyHeldIfIdle();
   });
   document.addEventListener("focusout", () => {
     if (held) applyHeldIfIdle();
@@ -688,7 +719,7 @@
   }
 
   function setUpForm() {
-    const form = document.querySelector("#content-main form");
+    const form = document.querySelector(sel.changeForm);
     if (!form) return;
     // What the server rendered (before the admin's widgets run), and what counts as unsaved.
     formState = { form, initial: formData(form) };
@@ -712,7 +743,7 @@
 
   function highlight(fields) {
     for (const name of fields) {
-      document.querySelectorAll(".field-" + CSS.escape(name) + ", #" + CSS.escape(name) + "-group")
+      document.querySelectorAll(sel.fieldRow.map((pattern) => pattern.replace("{name}", CSS.escape(name))).join(", "))
         .forEach((node) => node.classList.add("live-admin-changed"));
     }
   }
@@ -723,7 +754,7 @@
       box = document.createElement("div");
       box.id = "live-admin-banner";
       box.className = "live-admin-banner";
-      const form = document.querySelector("#content-main form");
+      const form = document.querySelector(sel.changeForm);
       form.parentNode.insertBefore(box, form);
     }
     box.textContent = message;
@@ -739,7 +770,9 @@
 
   function deleted() {
     banner(text.deleted, []);
-    document.querySelectorAll(".submit-row input[type=submit], .submit-row button")
+    // Every save button of the form, in it or tied to it from outside (form="…").
+    const form = document.querySelector(sel.changeForm);
+    Array.from(form ? form.elements : []).filter((node) => node.type === "submit")
       .forEach((button) => { button.disabled = true; });
     el.dataset.objectDeleted = "true";
   }
@@ -770,7 +803,7 @@
     if (response.redirected && cfg.loginUrl && new URL(response.url).pathname === cfg.loginUrl) return undefined;
     if (response.redirected || !response.ok) return null;
     const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-    return doc.querySelector("#content-main form");
+    return doc.querySelector(sel.changeForm);
   }
 
   /** Put the fresh form's values into the page's form, in place: focus, caret, scroll and the
@@ -808,8 +841,8 @@
       }
     }
     if (token && !held) adopt(token[0], token[1]);
-    const shown = form.querySelectorAll(".readonly");
-    const fresher = fresh.querySelectorAll(".readonly");
+    const shown = form.querySelectorAll(sel.readonly);
+    const fresher = fresh.querySelectorAll(sel.readonly);
     if (shown.length === fresher.length) {
       shown.forEach((node, i) => {
         if (node.innerHTML !== fresher[i].innerHTML) node.innerHTML = fresher[i].innerHTML;

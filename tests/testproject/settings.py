@@ -23,6 +23,10 @@ INSTALLED_APPS = [
     "live_admin",
     "testapp",
 ]
+# Browser tests of an admin theme (tests/browser/test_themes.py): its app goes before the admin's.
+THEME = os.environ.get("LIVE_ADMIN_TEST_THEME")
+if THEME:
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.admin"), THEME)
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

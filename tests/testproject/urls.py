@@ -1,9 +1,10 @@
 import asyncio
 import os
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpResponse, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 from testapp.admin import other_site
 
@@ -40,3 +41,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("other-admin/", other_site.urls),
 ]
+if settings.THEME == "grappelli":  # its pages look up related objects through its own views
+    urlpatterns.append(path("grappelli/", include("grappelli.urls")))

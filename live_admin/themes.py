@@ -1,0 +1,107 @@
+"""Where each admin theme puts what the page script reads: one selector map per theme.
+
+The page script never names an element of the admin's markup itself; it reads these selectors
+from the page (``data-theme`` on ``#live-admin``). The stock admin's are the defaults; a theme
+lists only what it moves. To support another theme, add an entry here (and a browser test).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from functools import cache
+from typing import Any
+
+from django.apps import apps
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+__all__ = ["THEMES", "Theme", "active"]
+
+
+@dataclass(frozen=True)
+class Theme:
+    """CSS selectors of the parts of an admin page that live_admin reads or refreshes."""
+
+    #: The ``INSTALLED_APPS`` label that brings the theme (None: the stock admin).
+    app: str | None = None
+    #: The changelist's form: swapped whole on a refresh.
+    form: str = "#changelist-form"
+    #: A result row of the changelist (each theme's results table keeps ``#result_list``).
+    row: str = "#result_list tbody tr"
+    #: The parts outside the form that a refresh replaces too: filters, search bar, counts and
+    #: pagination. Each is swapped where the page and the fresh one have the same number of them,
+    #: and never while the user is typing in it.
+    regions: tuple[str, ...] = ("#changelist-filter", "#toolbar")
+    #: The action bar, and its "Select all N" link.
+    actions: str = ".actions"
+    question: str = ".actions .question a"
+    #: The change form.
+    change_form: str = "#content-main form"
+    #: Where a field's row is, by field name (``{name}`` is replaced).
+    field_row: tuple[str, ...] = (".field-{name}", "#{name}-group")
+    #: A read-only field's shown value, refreshed in place.
+    readonly: str = ".readonly"
+    #: A bar the theme fixes to the bottom of the window: the status indicator sits above it.
+    bottom_bar: str | None = None
+    #: What the theme's own script did once to the form and must do again after a swap:
+    #: ``"select2"`` (the action select is a select2 box).
+    restyle: tuple[str, ...] = ()
+
+    def as_json(self) -> str:
+        """The selectors as the page reads them."""
+        data: dict[str, Any] = asdict(self)
+        data.pop("app")
+        return json.dumps(
+            {_camel(key): value for key, value in data.items()}, separators=(",", ":")
+        )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+STOCK = Theme()
+
+#: The themes live_admin knows, by name. The first whose app is installed is the one in use.
+THEMES: dict[str, Theme] = {
+    "jazzmin": replace(
+        STOCK,
+        app="jazzmin",
+        # Search, filters (select2 boxes of its own) and the count share one form above the
+        # list, beside the object tools: only the count is refreshed there.
+        regions=("#changelist-search > .quiet", "#change-list-date-hierarchy"),
+        # select2 styles the action select, once: it is styled again after a swap.
+        restyle=("select2",),
+    ),
+    "grappelli": replace(
+        STOCK,
+        app="grappelli",
+        form="#grp-changelist-form",
+        row="#result_list tbody tr.grp-row",
+        regions=("#search", "#grp-filters", ".c-2 .grp-pagination", "#date-hierarchy"),
+        actions=".grp-changelist-actions",
+        question=".grp-changelist-actions .grp-question a",
+        change_form="#grp-content-container form",
+        field_row=(".form-row.{name}", "#{name}-group"),
+        readonly=".grp-readonly",
+        bottom_bar=".grp-fixed-footer",
+    ),
+    "stock": STOCK,
+}
+
+
+@cache
+def active() -> tuple[str, Theme]:
+    """The theme of this project's admin: the first of ``THEMES`` whose app is installed."""
+    for name, theme in THEMES.items():
+        if theme.app is None or apps.is_installed(theme.app):
+            return name, theme
+    return "stock", STOCK  # pragma: no cover - "stock" has no app, so the loop returns
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    if setting == "INSTALLED_APPS":
+        active.cache_clear()

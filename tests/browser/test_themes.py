@@ -1,0 +1,151 @@
+"""The popular admin themes (live_admin/themes.py): a live list and a live change form on each,
+driven as a person drives them. The theme is installed in the server only (its app goes before
+the admin's in the test settings)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Daphne, RedisServer
+from django.contrib.auth.models import User
+from playwright.sync_api import Locator, Page, expect
+
+from testapp.models import Order
+
+from .conftest import screenshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+OpenPage = Callable[..., Page]
+WAIT = 10_000
+#: Per theme: what a person clicks for "Select all N", where the list says how many rows.
+QUESTION = {"jazzmin": ".actions .question a", "grappelli": ".grp-question a"}
+COUNT = {"jazzmin": "#changelist-form .dataTables_info", "grappelli": ".c-2 .grp-pagination"}
+#: And where a change form shows the customer field.
+FIELD = {"jazzmin": ".field-customer", "grappelli": ".form-row.customer"}
+
+
+@pytest.fixture(params=["jazzmin", "grappelli"])
+def theme(request: pytest.FixtureRequest) -> str:
+    if importlib.util.find_spec(request.param) is None:
+        pytest.fail(
+            f"{request.param} is not installed: pip install --group themes (make test does)"
+        )
+    return request.param
+
+
+@pytest.fixture
+def server(
+    redis_layer: RedisServer, tmp_path: Path, transactional_db: None, theme: str
+) -> Iterator[Daphne]:
+    daphne = Daphne(tmp_path / "daphne.log", redis_layer.url, env={"LIVE_ADMIN_TEST_THEME": theme})
+    yield daphne
+    daphne.stop()
+
+
+def row(page: Page, pk: int) -> Locator:
+    return page.locator(f"#result_list tbody tr:has(input.action-select[value='{pk}'])")
+
+
+def choose_action(page: Page, theme: str, label: str) -> None:
+    """Pick an action as a person does: Jazzmin's is a select2 box, Grappelli's a plain select."""
+    if theme == "jazzmin":
+        page.click(".actions .select2-selection")
+        page.click(f".select2-results__option:text-is('{label}')")
+    else:
+        page.locator(".grp-changelist-actions select[name=action]").focus()
+        page.keyboard.type(label[:4])
+    expect(page.locator("select[name=action]")).to_have_value("mark_shipped")
+
+
+def test_a_live_list_keeps_ticks_and_edits_and_refreshes_its_count(
+    open_page: OpenPage, admin_user: User, theme: str
+) -> None:
+    ann, ben = Order.objects.create(customer="Ann"), Order.objects.create(customer="Ben")
+    page = open_page(admin_user, "/admin/testapp/order/")
+    Order.objects.create(customer="Cid")
+    arrived = page.locator("#result_list tbody tr", has_text="Cid")
+    expect(arrived).to_have_class(re.compile(r"\blive-admin-flash\b"), timeout=WAIT)
+    expect(page.locator(COUNT[theme])).to_contain_text("3")
+    # A tick, then an unsaved list_editable value left with Tab: updates wait for the user.
+    row(page, ben.pk).locator("input.action-select").click()
+    field = row(page, ann.pk).locator("input[name$='-status']")
+    field.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("shipped")
+    page.keyboard.press("Tab")
+    Order.objects.create(customer="Dan")
+    held = page.locator("#live-admin-held")
+    expect(held).to_have_text("1 update — show", timeout=WAIT)
+    held.click()
+    expect(page.locator("#result_list tbody tr", has_text="Dan")).to_have_count(1, timeout=WAIT)
+    expect(row(page, ben.pk).locator("input.action-select")).to_be_checked()
+    expect(row(page, ann.pk).locator("input[name$='-status']")).to_have_value("shipped")
+    expect(page.locator(COUNT[theme])).to_contain_text("4")
+    screenshot(page, f"theme-{theme}")
+    page.locator("input[name=_save]").first.click()
+    page.wait_for_load_state()
+    ann.refresh_from_db()
+    assert ann.status == "shipped"
+
+
+def test_select_all_across_pages_and_an_action_survive_a_refresh(
+    open_page: OpenPage, admin_user: User, theme: str
+) -> None:
+    Order.objects.bulk_create(Order(customer=f"Customer {i}") for i in range(105))
+    page = open_page(admin_user, "/admin/testapp/order/")
+    page.click("#action-toggle")
+    page.click(QUESTION[theme])  # "Select all 105 orders"
+    choose_action(page, theme, "Mark shipped")
+    Order.objects.create(customer="Arrived meanwhile")
+    held = page.locator("#live-admin-held")
+    expect(held).to_be_visible(timeout=WAIT)
+    held.click()
+    expect(page.locator(COUNT[theme])).to_contain_text("106", timeout=WAIT)
+    expect(page.locator("input.select-across").first).to_have_value("1")
+    expect(page.locator("select[name=action]")).to_have_value("mark_shipped")
+    if theme == "jazzmin":  # styled by select2 again, showing the action still chosen
+        expect(page.locator(".actions .select2-selection__rendered")).to_have_text("Mark shipped")
+    page.click("button[name=index]")
+    page.wait_for_load_state()
+    assert Order.objects.exclude(status="shipped").count() == 0  # every order, not one page
+
+
+def test_a_live_change_form_updates_in_place_keeps_edits_and_sees_a_delete(
+    open_page: OpenPage, admin_user: User, theme: str
+) -> None:
+    order = Order.objects.create(customer="Ann")
+    page = open_page(admin_user, f"/admin/testapp/order/{order.pk}/change/")
+    # Pristine: another user's save shows in place.
+    order.customer = "Ann Other"
+    order.save()
+    expect(page.locator("#id_customer")).to_have_value("Ann Other", timeout=WAIT)
+    expect(page.locator("#live-admin-banner")).to_contain_text("changed")
+    expect(page.locator(FIELD[theme]).first).to_have_class(re.compile(r"\blive-admin-changed\b"))
+    # Dirty: the user's typing is never overwritten.
+    page.click("#id_status")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("packed")
+    order.priority = 5
+    order.save()
+    expect(page.locator("#live-admin-banner button")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#id_status")).to_have_value("packed")
+    expect(page.locator("#id_priority")).to_have_value("0")
+    # The status stays above a bar the theme fixes to the bottom, not over its buttons.
+    status = page.locator("#live-admin").bounding_box()
+    for button in page.locator("input[type=submit]").all():
+        box = button.bounding_box()
+        assert box is None or not (
+            status["x"] < box["x"] + box["width"]
+            and box["x"] < status["x"] + status["width"]
+            and status["y"] < box["y"] + box["height"]
+            and box["y"] < status["y"] + status["height"]
+        ), "the status indicator covers a save button"
+    screenshot(page, f"theme-{theme}-form")
+    order.delete()
+    expect(page.locator("#live-admin-banner")).to_contain_text("deleted", timeout=WAIT)
+    expect(page.locator("input[name=_save]").first).to_be_disabled()

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+
+import pytest
+from django.test import override_settings
+
+from live_admin import themes
+from live_admin.themes import STOCK, THEMES, Theme, active
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> None:
+    active.cache_clear()
+    yield
+    active.cache_clear()
+
+
+def test_the_stock_admin_without_a_theme_app() -> None:
+    assert active() == ("stock", STOCK)
+
+
+def test_the_first_theme_whose_app_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        themes,
+        "THEMES",
+        {
+            "absent": replace(STOCK, app="no_such_theme"),
+            "present": replace(STOCK, app="import_export", form="#theirs"),
+            "stock": STOCK,
+        },
+    )
+    name, theme = active()
+    assert (name, theme.form) == ("present", "#theirs")
+
+
+def test_installed_apps_changing_chooses_again() -> None:
+    active()
+    with override_settings(INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"]):
+        assert active.cache_info().currsize == 0
+
+
+def test_the_page_reads_every_selector_in_camel_case() -> None:
+    data = json.loads(THEMES["grappelli"].as_json())
+    assert len(data) == len(fields(Theme)) - 1  # all but the app
+    assert data["changeForm"] == "#grp-content-container form"
+    assert data["fieldRow"][0] == ".form-row.{name}"
+    assert data["bottomBar"] == ".grp-fixed-footer"
+    assert data["restyle"] == []
+
+
+@pytest.mark.parametrize("name", sorted(THEMES))
+def test_every_theme_names_its_app_and_places_rows_in_the_results_table(name: str) -> None:
+    theme = THEMES[name]
+    assert (theme.app is None) == (name == "stock")
+    assert theme.row.startswith("#result_list")  # the row refresh reads the same table
+    assert all("{name}" in pattern for pattern in theme.field_row)
