@@ -136,7 +136,7 @@ class LiveAdminMixin(CheckedSaves, _Base):
             "state": None,  # the conflict token (set once the form or list is known)
             "conflicts": [],
             "layout": None,  # a changelist's layout token, for row refreshes
-            "theme": themes.active()[1].as_json(),
+            "theme": themes.active()[1],
         }
 
     def live_group(self, request: HttpRequest) -> tuple[str, str] | None:

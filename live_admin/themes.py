@@ -36,13 +36,21 @@ class Theme:
     #: The action bar, and its "Select all N" link.
     actions: str = ".actions"
     question: str = ".actions .question a"
+    #: The element the theme's actions.js is started on (``Actions(boxes, {parent})``), if any.
+    actions_parent: str | None = None
     #: The change form.
     change_form: str = "#content-main form"
     #: Where a field's row is, by field name (``{name}`` is replaced).
     field_row: tuple[str, ...] = (".field-{name}", "#{name}-group")
     #: A read-only field's shown value, refreshed in place.
     readonly: str = ".readonly"
-    #: A bar the theme fixes to the bottom of the window: the status indicator sits above it.
+    #: The theme puts parts of the list (pagination, counts) in the page's footer block: it is
+    #: rendered for a refresh too, in a region of its own (``#live-admin-footer``).
+    footer: bool = False
+    #: The theme loads htmx 2 itself; a second copy is not loaded.
+    own_htmx: bool = False
+    #: A bar the theme fixes (or makes sticky) at the bottom of the window: the status
+    #: indicator sits above it.
     bottom_bar: str | None = None
     #: What the theme's own script did once to the form and must do again after a swap:
     #: ``"select2"`` (the action select is a select2 box).
@@ -51,7 +59,8 @@ class Theme:
     def as_json(self) -> str:
         """The selectors as the page reads them."""
         data: dict[str, Any] = asdict(self)
-        data.pop("app")
+        for server_side in ("app", "footer", "own_htmx"):
+            data.pop(server_side)
         return json.dumps(
             {_camel(key): value for key, value in data.items()}, separators=(",", ":")
         )
@@ -87,6 +96,17 @@ THEMES: dict[str, Theme] = {
         field_row=(".form-row.{name}", "#{name}-group"),
         readonly=".grp-readonly",
         bottom_bar=".grp-fixed-footer",
+    ),
+    "unfold": replace(
+        STOCK,
+        app="unfold",
+        # Each row has a <tbody> of its own; a form's errors get a row of their own.
+        row="#result_list tr.data-row",
+        regions=("#live-admin-footer",),
+        actions_parent=".result-list-wrapper",
+        footer=True,
+        own_htmx=True,
+        bottom_bar="#submit-row, #live-admin-footer > div",  # the form's buttons, the list's
     ),
     "stock": STOCK,
 }

@@ -4,7 +4,7 @@ import json
 from dataclasses import fields, replace
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from live_admin import themes
 from live_admin.themes import STOCK, THEMES, Theme, active
@@ -43,7 +43,7 @@ def test_installed_apps_changing_chooses_again() -> None:
 
 def test_the_page_reads_every_selector_in_camel_case() -> None:
     data = json.loads(THEMES["grappelli"].as_json())
-    assert len(data) == len(fields(Theme)) - 1  # all but the app
+    assert len(data) == len(fields(Theme)) - 3  # not the app, footer and own_htmx
     assert data["changeForm"] == "#grp-content-container form"
     assert data["fieldRow"][0] == ".form-row.{name}"
     assert data["bottomBar"] == ".grp-fixed-footer"
@@ -56,3 +56,21 @@ def test_every_theme_names_its_app_and_places_rows_in_the_results_table(name: st
     assert (theme.app is None) == (name == "stock")
     assert theme.row.startswith("#result_list")  # the row refresh reads the same table
     assert all("{name}" in pattern for pattern in theme.field_row)
+
+
+@pytest.mark.django_db
+def test_a_theme_with_its_own_htmx_and_a_footer_region(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    themed = replace(STOCK, app="import_export", own_htmx=True, footer=True)
+    monkeypatch.setattr(themes, "THEMES", {"themed": themed, "stock": STOCK})
+    page = admin_client.get("/admin/testapp/order/").content.decode()
+    assert "live_admin/vendor/htmx.min.js" not in page  # the theme's htmx serves
+    assert page.count('id="live-admin-footer"') == 1
+    refresh = admin_client.get("/admin/testapp/order/", headers={"X-Live-Admin-Refresh": "1"})
+    assert 'id="live-admin-footer"' in refresh.content.decode()  # a region of the refresh
+    active.cache_clear()
+    monkeypatch.undo()
+    stock = admin_client.get("/admin/testapp/order/").content.decode()
+    assert "live_admin/vendor/htmx.min.js" in stock
+    assert "live-admin-footer" not in stock

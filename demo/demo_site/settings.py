@@ -21,6 +21,13 @@ INSTALLED_APPS = [
     "live_admin",
     "shop",
 ]
+# DEMO_THEME=jazzmin, grappelli or unfold (`DEMO_THEME=unfold make demo` installs it): the demo on
+# an admin theme; its app goes before the admin's.
+DEMO_THEME = os.environ.get("DEMO_THEME") or None
+if DEMO_THEME not in (None, "jazzmin", "grappelli", "unfold"):
+    raise SystemExit(f"DEMO_THEME={DEMO_THEME!r}: one of jazzmin, grappelli and unfold")
+if DEMO_THEME:
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.admin"), DEMO_THEME)
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

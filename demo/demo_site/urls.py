@@ -1,6 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpResponse
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 urlpatterns = [
@@ -8,3 +9,5 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/")),
     path("admin/", admin.site.urls),
 ]
+if settings.DEMO_THEME == "grappelli":  # its pages look up related objects through its views
+    urlpatterns.append(path("grappelli/", include("grappelli.urls")))

@@ -1,24 +1,30 @@
+from django.conf import settings
 from django.contrib import admin
 
 from live_admin.admin import LiveAdminMixin
+
+if settings.DEMO_THEME == "unfold":  # Unfold's pages are made by its own ModelAdmin
+    from unfold.admin import ModelAdmin, TabularInline
+else:
+    from django.contrib.admin import ModelAdmin, TabularInline
 
 from .models import Customer, Order, OrderLine, Project, Ticket
 
 
 @admin.register(Customer)
-class CustomerAdmin(LiveAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(LiveAdminMixin, ModelAdmin):
     list_display = ["name", "email"]
     list_filter = ["email"]
     search_fields = ["name", "email"]
 
 
-class OrderLineInline(admin.TabularInline):
+class OrderLineInline(TabularInline):
     model = OrderLine
     extra = 0
 
 
 @admin.register(Order)
-class OrderAdmin(LiveAdminMixin, admin.ModelAdmin):
+class OrderAdmin(LiveAdminMixin, ModelAdmin):
     list_display = ["__str__", "customer", "status", "total"]
     list_editable = ["status"]
     list_filter = ["status"]
@@ -35,14 +41,14 @@ class OrderAdmin(LiveAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(LiveAdminMixin, admin.ModelAdmin):
+class ProjectAdmin(LiveAdminMixin, ModelAdmin):
     list_display = ["name"]
     list_filter = ["name"]
     search_fields = ["name"]
 
 
 @admin.register(Ticket)
-class TicketAdmin(LiveAdminMixin, admin.ModelAdmin):
+class TicketAdmin(LiveAdminMixin, ModelAdmin):
     list_display = ["title", "project", "status", "assignee"]
     list_editable = ["status"]
     list_filter = ["status", "project"]

@@ -132,7 +132,7 @@
   /** Above a bar the theme fixes to the bottom of the window, not over its buttons. */
   function placeStatus() {
     const bar = sel.bottomBar && document.querySelector(sel.bottomBar);
-    const fixed = bar && getComputedStyle(bar).position === "fixed";
+    const fixed = bar && ["fixed", "sticky"].includes(getComputedStyle(bar).position);
     el.style.bottom = fixed ? bar.getBoundingClientRect().height + 12 + "px" : "";
   }
   if (sel.bottomBar) {
@@ -531,7 +531,12 @@
       if (mine.length !== theirs.length) continue;
       mine.forEach((node, i) => {
         if (node.contains(document.activeElement) || Array.from(node.querySelectorAll("input")).some(edited)) return;
-        node.replaceWith(document.importNode(theirs[i], true));
+        const fresher = document.importNode(theirs[i], true);
+        // A filter the user folded (<details>) stays folded, as the admin's filters.js keeps it.
+        const folds = Array.from(node.querySelectorAll("details"), (d) => d.open);
+        const details = fresher.querySelectorAll("details");
+        if (details.length === folds.length) details.forEach((d, j) => { d.open = folds[j]; });
+        node.replaceWith(fresher);
       });
     }
   }
@@ -580,7 +585,9 @@
       box.checked = kept.checked.has(box.value);
       box.closest("tr").classList.toggle("selected", box.checked);
     });
-    if (boxes.length && typeof root.Actions === "function") root.Actions(boxes);
+    if (boxes.length && typeof root.Actions === "function") {
+      root.Actions(boxes, sel.actionsParent ? { parent: form.closest(sel.actionsParent) } : undefined);
+    }
     if (boxes.length) boxes[0].dispatchEvent(new Event("change", { bubbles: true })); // the counter
     if (kept.across) {
       // "Select all N" stays chosen, through Django's own action bar.
@@ -590,7 +597,10 @@
       if (question) question.click();
     }
     const action = form.querySelector("select[name=action]");
-    if (action && kept.action) action.value = kept.action;
+    if (action && kept.action) {
+      action.value = kept.action;
+      action.dispatchEvent(new Event("change", { bubbles: true })); // a theme's script follows it
+    }
     restyle(form);
     const after = snapshot();
     const diff = diffRows(before.rows, after.rows);

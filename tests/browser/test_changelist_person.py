@@ -49,6 +49,19 @@ def test_search_box_and_enter_search_as_on_a_stock_page(
     assert page.locator("#changelist-search input[name=_live_origin]").count() == 0
 
 
+def test_a_filter_folded_by_the_user_stays_folded_through_a_refresh(
+    open_page: OpenPage, admin_user: User
+) -> None:
+    Order.objects.create(customer="Ann")
+    page = open_page(admin_user, "/admin/testapp/order/")
+    page.click("#changelist-filter details summary")  # "By status": folded
+    expect(page.locator("#changelist-filter details")).not_to_have_attribute("open", "")
+    page.click("#content h1")  # back to the list (a region holding focus is left as it is)
+    Order.objects.create(customer="Ben", status="paid")  # a new choice: the filters refresh
+    expect(page.locator("#changelist-filter a", has_text="paid")).to_have_count(1, timeout=WAIT)
+    expect(page.locator("#changelist-filter details")).not_to_have_attribute("open", "")
+
+
 def test_a_list_editable_edit_survives_tab_and_a_change_elsewhere(
     open_page: OpenPage, admin_user: User
 ) -> None:

@@ -13,6 +13,7 @@ import pytest
 from conftest import Daphne, RedisServer
 from django.contrib.auth.models import User
 from playwright.sync_api import Locator, Page, expect
+from test_demo import demo
 
 from testapp.models import Order
 
@@ -23,13 +24,25 @@ pytestmark = pytest.mark.django_db(transaction=True)
 OpenPage = Callable[..., Page]
 WAIT = 10_000
 #: Per theme: what a person clicks for "Select all N", where the list says how many rows.
-QUESTION = {"jazzmin": ".actions .question a", "grappelli": ".grp-question a"}
-COUNT = {"jazzmin": "#changelist-form .dataTables_info", "grappelli": ".c-2 .grp-pagination"}
+QUESTION = {
+    "jazzmin": ".actions .question a",
+    "grappelli": ".grp-question a",
+    "unfold": ".actions .question a",
+}
+COUNT = {
+    "jazzmin": "#changelist-form .dataTables_info",
+    "grappelli": ".c-2 .grp-pagination",
+    "unfold": "#live-admin-footer",
+}
 #: And where a change form shows the customer field.
-FIELD = {"jazzmin": ".field-customer", "grappelli": ".form-row.customer"}
+FIELD = {
+    "jazzmin": ".field-customer",
+    "grappelli": ".form-row.customer",
+    "unfold": ".field-customer",
+}
 
 
-@pytest.fixture(params=["jazzmin", "grappelli"])
+@pytest.fixture(params=["jazzmin", "grappelli", "unfold"])
 def theme(request: pytest.FixtureRequest) -> str:
     if importlib.util.find_spec(request.param) is None:
         pytest.fail(
@@ -51,13 +64,27 @@ def row(page: Page, pk: int) -> Locator:
     return page.locator(f"#result_list tbody tr:has(input.action-select[value='{pk}'])")
 
 
+def assert_buttons_uncovered(page: Page) -> None:
+    """The status stays above a bar the theme fixes to the bottom, not over its buttons."""
+    status = page.locator("#live-admin").bounding_box()
+    assert status is not None
+    for button in page.locator("[type=submit]").all():
+        box = button.bounding_box()
+        assert box is None or not (
+            status["x"] < box["x"] + box["width"]
+            and box["x"] < status["x"] + status["width"]
+            and status["y"] < box["y"] + box["height"]
+            and box["y"] < status["y"] + status["height"]
+        ), "the status indicator covers a save button"
+
+
 def choose_action(page: Page, theme: str, label: str) -> None:
-    """Pick an action as a person does: Jazzmin's is a select2 box, Grappelli's a plain select."""
+    """Pick an action as a person does: Jazzmin's is a select2 box, the others' a plain select."""
     if theme == "jazzmin":
         page.click(".actions .select2-selection")
         page.click(f".select2-results__option:text-is('{label}')")
     else:
-        page.locator(".grp-changelist-actions select[name=action]").focus()
+        page.locator("select[name=action]").first.focus()
         page.keyboard.type(label[:4])
     expect(page.locator("select[name=action]")).to_have_value("mark_shipped")
 
@@ -86,8 +113,9 @@ def test_a_live_list_keeps_ticks_and_edits_and_refreshes_its_count(
     expect(row(page, ben.pk).locator("input.action-select")).to_be_checked()
     expect(row(page, ann.pk).locator("input[name$='-status']")).to_have_value("shipped")
     expect(page.locator(COUNT[theme])).to_contain_text("4")
+    assert_buttons_uncovered(page)
     screenshot(page, f"theme-{theme}")
-    page.locator("input[name=_save]").first.click()
+    page.locator("[name=_save]").first.click()  # Unfold's is a button tied by form=
     page.wait_for_load_state()
     ann.refresh_from_db()
     assert ann.status == "shipped"
@@ -135,17 +163,42 @@ def test_a_live_change_form_updates_in_place_keeps_edits_and_sees_a_delete(
     expect(page.locator("#live-admin-banner button")).to_be_visible(timeout=WAIT)
     expect(page.locator("#id_status")).to_have_value("packed")
     expect(page.locator("#id_priority")).to_have_value("0")
-    # The status stays above a bar the theme fixes to the bottom, not over its buttons.
-    status = page.locator("#live-admin").bounding_box()
-    for button in page.locator("input[type=submit]").all():
-        box = button.bounding_box()
-        assert box is None or not (
-            status["x"] < box["x"] + box["width"]
-            and box["x"] < status["x"] + status["width"]
-            and status["y"] < box["y"] + box["height"]
-            and box["y"] < status["y"] + status["height"]
-        ), "the status indicator covers a save button"
+    assert_buttons_uncovered(page)
     screenshot(page, f"theme-{theme}-form")
     order.delete()
     expect(page.locator("#live-admin-banner")).to_contain_text("deleted", timeout=WAIT)
-    expect(page.locator("input[name=_save]").first).to_be_disabled()
+    expect(page.locator("[name=_save]").first).to_be_disabled()
+
+
+THEMED_DEMO = """
+import django, json, re
+from html import unescape
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import setup_test_environment
+
+setup_test_environment()
+connection.creation.create_test_db(verbosity=0)  # in-memory SQLite; demo/db.sqlite3 untouched
+call_command("demo_setup", stdout=open("/dev/null", "w"))
+call_command("check", fail_level="WARNING", stdout=open("/dev/null", "w"))
+client = Client()
+assert client.login(username="admin", password="admin")
+page = client.get("/admin/shop/order/").content.decode()
+theme = json.loads(unescape(re.search(r'data-theme="([^"]*)"', page)[1]))
+print(theme["form"], "/static/{theme}/" in page)
+"""
+
+
+def test_the_demo_runs_on_the_theme(theme: str) -> None:
+    result = demo("-c", THEMED_DEMO.replace("{theme}", theme), DEMO_THEME=theme)
+    assert result.returncode == 0, result.stderr
+    form = "#grp-changelist-form" if theme == "grappelli" else "#changelist-form"
+    assert result.stdout.split() == [form, "True"]  # the theme's page, read with its selectors
+
+
+def test_the_demo_refuses_an_unknown_theme() -> None:
+    result = demo("manage.py", "check", DEMO_THEME="purple")
+    assert result.returncode == 1
+    assert "DEMO_THEME='purple': one of jazzmin, grappelli and unfold" in result.stderr

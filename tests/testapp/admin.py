@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
@@ -53,12 +54,19 @@ class TicketAdmin(LiveAdminMixin, admin.ModelAdmin):
         return Project.objects.filter(pk=value, owner=request.user).exists()
 
 
-class OrderLineInline(admin.TabularInline):
+if getattr(settings, "THEME", None) == "unfold":  # its pages are made by its own ModelAdmin
+    from unfold.admin import ModelAdmin as ThemedModelAdmin
+    from unfold.admin import TabularInline as ThemedTabularInline
+else:
+    ThemedModelAdmin, ThemedTabularInline = admin.ModelAdmin, admin.TabularInline
+
+
+class OrderLineInline(ThemedTabularInline):
     model = OrderLine
 
 
 @admin.register(Order)
-class OrderAdmin(LiveAdminMixin, admin.ModelAdmin):
+class OrderAdmin(LiveAdminMixin, ThemedModelAdmin):
     change_list_template = "testapp/order_change_list.html"  # the admin's own template stays
     list_display = ["customer", "status"]
     list_editable = ["status"]
