@@ -53,8 +53,11 @@ endef
 
 # The other ends of what pyproject.toml claims (Python 3.10-3.13, Django 5.2 and 6.0): the
 # server-side suite on the wheel, on a PostgreSQL cluster of its own (tests/postgres.py), and
-# with psycopg 3 the browser convergence test too. $(1): virtualenv, $(2): interpreter,
-# $(3): Django spec, $(4): the PostgreSQL driver (psycopg2-binary replaces the group's psycopg 3)
+# with psycopg 3 the browser convergence test too. The Redis topologies, restarts and the soak
+# depend on neither Python, Django nor the database: they run in the SQLite entries only.
+# $(1): virtualenv, $(2): interpreter, $(3): Django spec, $(4): the PostgreSQL driver
+# (psycopg2-binary replaces the group's psycopg 3)
+TOPOLOGY_TESTS := tests/test_failover.py tests/test_shards.py tests/test_restart.py tests/test_soak.py
 define run_server_suite
 	$(2) -m venv $(1)
 	$(1)/bin/pip install -q --upgrade pip
@@ -62,7 +65,8 @@ define run_server_suite
 	$(1)/bin/pip install -q "$$(ls $(DIST)/*.whl)[redis]" --group test "django$(3)"
 	$(if $(filter psycopg2%,$(4)),$(1)/bin/pip uninstall -q -y psycopg psycopg-binary; $(1)/bin/pip install -q "$(4)")
 	$(1)/bin/python -c "import django, sys; from django.db.backends.postgresql.psycopg_any import is_psycopg3 as p3; print('Python', sys.version.split()[0], '· Django', django.get_version(), '· PostgreSQL with psycopg', 3 if p3 else 2); assert p3 is $(if $(filter psycopg2%,$(4)),False,True)"
-	LIVE_ADMIN_SOAK_SECONDS=10 LIVE_ADMIN_TEST_WHEEL=1 PYTHONDEVMODE=1 $(1)/bin/python tests/postgres.py $(1)/bin/pytest -q --ignore=tests/browser -p no:cacheprovider
+	echo "Not in this entry (the SQLite entries run them): $(TOPOLOGY_TESTS)"
+	LIVE_ADMIN_TEST_WHEEL=1 PYTHONDEVMODE=1 $(1)/bin/python tests/postgres.py $(1)/bin/pytest -q --ignore=tests/browser $(TOPOLOGY_TESTS:%=--ignore=%) -p no:cacheprovider
 	$(if $(filter psycopg2%,$(4)),,LIVE_ADMIN_TEST_WHEEL=1 $(1)/bin/python tests/postgres.py $(1)/bin/pytest -q -p no:cacheprovider tests/browser/test_convergence.py)
 endef
 
@@ -91,11 +95,20 @@ test-claimed:
 	    echo "*** SKIPPED a claimed-versions run: no python3.10 or python3.12 found (set PYTHON_OLDEST/PYTHON_MID=...) ***"
 	  fi
 	done
+	# Side by side (each suite waits on its servers more than it computes), each on ports of its own.
+	$(MAKE) --no-print-directory -j2 --output-sync=target claimed-oldest claimed-mid
+
+.PHONY: claimed-oldest claimed-mid
+claimed-oldest:
+	@export LIVE_ADMIN_TEST_PORTS=20000-25999
 	$(if $(PYTHON_OLDEST),$(call run_server_suite,$(VENV_OLDEST),$(PYTHON_OLDEST),~=5.2.0,psycopg2-binary))
+
+claimed-mid:
+	@export LIVE_ADMIN_TEST_PORTS=26000-31999
 	$(if $(PYTHON_MID),$(call run_server_suite,$(VENV_MID),$(PYTHON_MID),~=6.0.0,psycopg))
 
 demo: $(VENV)/.ready
-	@$(VENV)/bin/pip install -q -e ".[redis]"
+	@$(VENV)/bin/pip install -q -e ".[redis]" $(if $(DEMO_THEME),"django-$(DEMO_THEME)")
 	cd demo && ../$(VENV)/bin/python manage.py migrate -v 0
 	../$(VENV)/bin/python manage.py demo_setup
 	exec ../$(VENV)/bin/python manage.py rundemo

@@ -23,6 +23,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Permission, User
 from django.db import connections
 from django.test import Client, override_settings
+from ports import free_port
 
 from live_admin import groups
 from live_admin.sender import Throttled, sender
@@ -38,12 +39,6 @@ def python_command() -> list[str]:
         return [sys.executable]
     project = ROOT.parent
     return [sys.executable, "-m", "coverage", "run", "-p", f"--rcfile={project / 'pyproject.toml'}"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:

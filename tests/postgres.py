@@ -55,16 +55,15 @@ class PostgresServer:
 
 if __name__ == "__main__":
     import signal
-    import socket
     import sys
 
     def stopped(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)  # so that the cluster is removed (finally, below)
 
     signal.signal(signal.SIGTERM, stopped)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from ports import free_port  # tests/ports.py, beside this script
+
+    port = free_port()
     server = PostgresServer(port)
     try:
         print(f"PostgreSQL on port {port}", flush=True)

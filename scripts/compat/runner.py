@@ -6,6 +6,7 @@ subtest fails the test; an error in ``tearDownClass`` is reported on the class's
 Class and module fixtures that fail before any test are recorded under unittest's own ids, such
 as ``setUpClass (admin_views.tests.AdminViewBasicTest)``. A test during which live_admin logged
 an error (``compat.inject.LoggedErrors``) has the outcome "logged" unless it failed anyway.
+With ``COMPAT_COLLECT`` set it runs nothing and writes the ids of the tests it would run.
 When nothing has started or ended a test for ``WATCH_SECONDS``, every thread's stack is written
 to the log: a hung run is killed by ``scripts/django-compat``, and the stacks say where it hung.
 """
@@ -108,6 +109,21 @@ class Recording:
 
 
 class RecordingRunner(DiscoverRunner):
+    def run_tests(self, test_labels: Any, *args: Any, **kwargs: Any) -> int:
+        """With ``COMPAT_COLLECT`` set, only write the ids of the tests the labels name."""
+        if not os.environ.get("COMPAT_COLLECT"):
+            return super().run_tests(test_labels, *args, **kwargs)
+        from django.test.utils import iter_test_cases
+
+        self.setup_test_environment()
+        tests = {test.id(): {"outcome": "collected"} for test in iter_test_cases(
+            self.build_suite(test_labels)
+        )}  # fmt: skip
+        self.teardown_test_environment()
+        with open(os.environ["COMPAT_RESULTS"], "w") as f:
+            json.dump({"complete": True, "tests": tests}, f, indent=1)
+        return 0
+
     def get_resultclass(self) -> Any:
         base = super().get_resultclass() or unittest.TextTestResult
         return type("RecordingResult", (Recording, base), {})
