@@ -49,8 +49,8 @@ class Theme:
     footer: bool = False
     #: The theme loads htmx 2 itself; a second copy is not loaded.
     own_htmx: bool = False
-    #: A bar the theme fixes (or makes sticky) at the bottom of the window: the status
-    #: indicator sits above it.
+    #: Bars the theme fixes (or makes sticky) at the bottom of the window: the status indicator
+    #: sits above them.
     bottom_bar: str | None = None
     #: What the theme's own script did once to the form and must do again after a swap:
     #: ``"select2"`` (the action select is a select2 box).
@@ -106,7 +106,8 @@ THEMES: dict[str, Theme] = {
         actions_parent=".result-list-wrapper",
         footer=True,
         own_htmx=True,
-        bottom_bar="#submit-row, #live-admin-footer > div",  # the form's buttons, the list's
+        # The form's buttons; the list's pagination and Save, and its action bar above them.
+        bottom_bar="#submit-row, #live-admin-footer > div, div:has(> #changelist-actions-wrapper)",
     ),
     "stock": STOCK,
 }

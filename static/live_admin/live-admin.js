@@ -129,15 +129,20 @@
   let formState = null;
   let hiddenSince = null;
 
-  /** Above a bar the theme fixes to the bottom of the window, not over its buttons. */
+  /** Above the bars a theme fixes at the bottom of the window (stacked, some shown only while
+   * rows are ticked), not over their buttons. */
   function placeStatus() {
-    const bar = sel.bottomBar && document.querySelector(sel.bottomBar);
-    const fixed = bar && ["fixed", "sticky"].includes(getComputedStyle(bar).position);
-    el.style.bottom = fixed ? bar.getBoundingClientRect().height + 12 + "px" : "";
+    let lift = 0;
+    for (const bar of document.querySelectorAll(sel.bottomBar)) {
+      if (!["fixed", "sticky"].includes(getComputedStyle(bar).position)) continue;
+      const box = bar.getBoundingClientRect();
+      if (box.height && box.bottom > root.innerHeight - 100) lift = Math.max(lift, root.innerHeight - box.top);
+    }
+    el.style.bottom = lift ? lift + 12 + "px" : "";
   }
   if (sel.bottomBar) {
     placeStatus();
-    root.addEventListener("resize", placeStatus);
+    for (const event of ["resize", "scroll", "change"]) root.addEventListener(event, placeStatus, { passive: true });
     el.addEventListener("live-admin:refreshed", placeStatus);
   }
 
