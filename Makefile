@@ -108,7 +108,8 @@ claimed-mid:
 	$(if $(PYTHON_MID),$(call run_server_suite,$(VENV_MID),$(PYTHON_MID),~=6.0.0,psycopg))
 
 demo: $(VENV)/.ready
-	@$(VENV)/bin/pip install -q -e ".[redis]" $(if $(DEMO_THEME),"django-$(DEMO_THEME)")
+	@$(if $(filter-out jazzmin grappelli unfold,$(DEMO_THEME)),echo "DEMO_THEME=$(DEMO_THEME): one of jazzmin grappelli unfold" >&2; exit 1)
+	$(VENV)/bin/pip install -q -e ".[redis]" $(if $(DEMO_THEME),"django-$(DEMO_THEME)")
 	cd demo && ../$(VENV)/bin/python manage.py migrate -v 0
 	../$(VENV)/bin/python manage.py demo_setup
 	exec ../$(VENV)/bin/python manage.py rundemo

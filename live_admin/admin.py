@@ -194,7 +194,7 @@ class LiveAdminMixin(CheckedSaves, _Base):
         live.update(self.live_list_state(request, response))
         cl = (getattr(response, "context_data", None) or {}).get("cl")
         if cl is not None and pks is not None:
-            response.template_name = "live_admin/rows.html"  # type: ignore[attr-defined]
+            response.template_name = live["theme"].rows_template  # type: ignore[attr-defined]
         elif cl is not None and self.live_row_refreshes:
             fields = self.get_live_layout(request, cl)
             label = self.model._meta.label_lower

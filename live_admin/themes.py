@@ -25,6 +25,8 @@ class Theme:
 
     #: The ``INSTALLED_APPS`` label that brings the theme (None: the stock admin).
     app: str | None = None
+    #: The template of a row refresh: the results table as the theme renders it.
+    rows_template: str = "live_admin/rows.html"
     #: The changelist's form: swapped whole on a refresh.
     form: str = "#changelist-form"
     #: A result row of the changelist (each theme's results table keeps ``#result_list``).
@@ -59,7 +61,7 @@ class Theme:
     def as_json(self) -> str:
         """The selectors as the page reads them."""
         data: dict[str, Any] = asdict(self)
-        for server_side in ("app", "footer", "own_htmx"):
+        for server_side in ("app", "footer", "own_htmx", "rows_template"):
             data.pop(server_side)
         return json.dumps(
             {_camel(key): value for key, value in data.items()}, separators=(",", ":")
@@ -73,7 +75,7 @@ def _camel(name: str) -> str:
 
 STOCK = Theme()
 
-#: The themes live_admin knows, by name. The first whose app is installed is the one in use.
+#: The themes live_admin knows, by name. The one in use is the first in ``INSTALLED_APPS``.
 THEMES: dict[str, Theme] = {
     "jazzmin": replace(
         STOCK,
@@ -89,7 +91,8 @@ THEMES: dict[str, Theme] = {
         app="grappelli",
         form="#grp-changelist-form",
         row="#result_list tbody tr.grp-row",
-        regions=("#search", "#grp-filters", ".c-2 .grp-pagination", "#date-hierarchy"),
+        # Not its filters: its script binds their pulldown once, to the elements it found.
+        regions=("#search", ".c-2 .grp-pagination", "#date-hierarchy"),
         actions=".grp-changelist-actions",
         question=".grp-changelist-actions .grp-question a",
         change_form="#grp-content-container form",
@@ -103,6 +106,7 @@ THEMES: dict[str, Theme] = {
         # Each row has a <tbody> of its own; a form's errors get a row of their own.
         row="#result_list tr.data-row",
         regions=("#live-admin-footer",),
+        rows_template="live_admin/themes/unfold_rows.html",  # its own results tag
         actions_parent=".result-list-wrapper",
         footer=True,
         own_htmx=True,
@@ -115,11 +119,13 @@ THEMES: dict[str, Theme] = {
 
 @cache
 def active() -> tuple[str, Theme]:
-    """The theme of this project's admin: the first of ``THEMES`` whose app is installed."""
-    for name, theme in THEMES.items():
-        if theme.app is None or apps.is_installed(theme.app):
-            return name, theme
-    return "stock", STOCK  # pragma: no cover - "stock" has no app, so the loop returns
+    """The theme of this project's admin: the first of ``THEMES`` in ``INSTALLED_APPS`` (the
+    one whose templates the admin renders), else the stock admin."""
+    by_app = {theme.app: (name, theme) for name, theme in THEMES.items() if theme.app}
+    for config in apps.get_app_configs():  # in INSTALLED_APPS order
+        if config.name in by_app:
+            return by_app[config.name]
+    return "stock", STOCK
 
 
 @receiver(setting_changed)

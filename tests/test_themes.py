@@ -43,7 +43,7 @@ def test_installed_apps_changing_chooses_again() -> None:
 
 def test_the_page_reads_every_selector_in_camel_case() -> None:
     data = json.loads(THEMES["grappelli"].as_json())
-    assert len(data) == len(fields(Theme)) - 3  # not the app, footer and own_htmx
+    assert len(data) == len(fields(Theme)) - 4  # not what only the server reads
     assert data["changeForm"] == "#grp-content-container form"
     assert data["fieldRow"][0] == ".form-row.{name}"
     assert data["bottomBar"] == ".grp-fixed-footer"
@@ -74,3 +74,12 @@ def test_a_theme_with_its_own_htmx_and_a_footer_region(
     stock = admin_client.get("/admin/testapp/order/").content.decode()
     assert "live_admin/vendor/htmx.min.js" in stock
     assert "live-admin-footer" not in stock
+
+
+def test_with_two_themes_installed_the_first_in_installed_apps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = replace(STOCK, app="import_export", form="#first")
+    later = replace(STOCK, app="testapp", form="#later")  # after import_export in the settings
+    monkeypatch.setattr(themes, "THEMES", {"later": later, "first": first, "stock": STOCK})
+    assert active()[0] == "first"

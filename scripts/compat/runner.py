@@ -6,7 +6,8 @@ subtest fails the test; an error in ``tearDownClass`` is reported on the class's
 Class and module fixtures that fail before any test are recorded under unittest's own ids, such
 as ``setUpClass (admin_views.tests.AdminViewBasicTest)``. A test during which live_admin logged
 an error (``compat.inject.LoggedErrors``) has the outcome "logged" unless it failed anyway.
-With ``COMPAT_COLLECT`` set it runs nothing and writes the ids of the tests it would run.
+With ``COMPAT_COLLECT`` set it runs nothing and writes the ids of the tests it would run; with
+``COMPAT_ONLY`` it runs only the tests that file lists.
 When nothing has started or ended a test for ``WATCH_SECONDS``, every thread's stack is written
 to the log: a hung run is killed by ``scripts/django-compat``, and the stacks say where it hung.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import faulthandler
 import json
 import os
+import re
 import time
 import traceback
 import unittest
@@ -108,7 +110,26 @@ class Recording:
         self.save(complete=False)  # also reached when the run breaks off; run_suite completes it
 
 
+def _wanted(test_id: str, only: set[str]) -> bool:
+    """``test_id`` is one of ``only``, or a test of a class or module ``only`` names as failed
+    (``setUpClass (app.tests.Case)``)."""
+    return test_id in only or any(test_id.startswith(prefix + ".") for prefix in only)
+
+
 class RecordingRunner(DiscoverRunner):
+    def load_tests_for_label(self, label: str, discover_kwargs: Any) -> Any:
+        """With ``COMPAT_ONLY`` (a JSON list of test ids), only those of the label's tests: the
+        suite is built from the same labels, so the same apps are installed, in the same order."""
+        tests = super().load_tests_for_label(label, discover_kwargs)
+        path = os.environ.get("COMPAT_ONLY")
+        if not path:
+            return tests
+        from django.test.utils import iter_test_cases
+
+        with open(path) as f:
+            only = {re.sub(r"^\w+ \((.+)\)$", r"\1", test) for test in json.load(f)}
+        return self.test_suite([t for t in iter_test_cases(tests) if _wanted(t.id(), only)])
+
     def run_tests(self, test_labels: Any, *args: Any, **kwargs: Any) -> int:
         """With ``COMPAT_COLLECT`` set, only write the ids of the tests the labels name."""
         if not os.environ.get("COMPAT_COLLECT"):

@@ -109,7 +109,9 @@
   if (!el || !("WebSocket" in root)) return;
   const cfg = el.dataset;
   const text = JSON.parse(cfg.strings);
-  // Where this admin's theme puts each part of the page (live_admin/themes.py).
+  // Where this admin's theme puts each part of the page (live_admin/themes.py); a page rendered
+  // before the theme map existed stays a stock page.
+  if (!cfg.theme) return;
   const sel = JSON.parse(cfg.theme);
   const rowsShown = () => Array.from(document.querySelectorAll(sel.row + ":not(.live-admin-gone)"));
   const origin = Math.random().toString(36).slice(2, 12);
@@ -133,7 +135,11 @@
    * rows are ticked), not over their buttons. */
   function placeStatus() {
     let lift = 0;
-    for (const bar of document.querySelectorAll(sel.bottomBar)) {
+    let bars = [];
+    try {
+      bars = document.querySelectorAll(sel.bottomBar);
+    } catch (e) { /* a selector this browser cannot read (:has): the stock place */ }
+    for (const bar of bars) {
       if (!["fixed", "sticky"].includes(getComputedStyle(bar).position)) continue;
       const box = bar.getBoundingClientRect();
       if (box.height && box.bottom > root.innerHeight - 100) lift = Math.max(lift, root.innerHeight - box.top);
@@ -383,7 +389,7 @@
 
   /** The controls of the list the user may have edited (not the action bar's own). */
   function editables(form) {
-    return Array.from(form.querySelectorAll("#result_list input, #result_list select, #result_list textarea"))
+    return Array.from(form.querySelectorAll(["input", "select", "textarea"].map((tag) => sel.row + " " + tag).join(", ")))
       .filter((input) => input.name && input.type !== "hidden" && !input.classList.contains("action-select"));
   }
 
@@ -495,36 +501,53 @@
     held = 0;
     const notice = document.getElementById("live-admin-held");
     if (notice) notice.remove();
-    // What the user has is read as the swap begins, not as the fetch did: a tick, a choice or
-    // a keystroke made while the list was on its way is kept too.
-    let before = snapshot();
-    let kept = keep();
-    let anchor = anchorRow();
-    let fresh = null;
-    const beforeSwap = (event) => {
-      if (event.target !== changelistForm()) return;
-      before = snapshot();
-      kept = keep();
-      anchor = anchorRow();
-      fresh = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");
-    };
-    document.addEventListener("htmx:beforeSwap", beforeSwap);
+    let response = null;
     let swapped = null;
     try {
       await root.htmx.ajax("GET", location.href, {
         target: sel.form,
-        select: sel.form,
-        swap: "outerHTML",
+        handler: (elt, info) => { response = info.xhr; }, // swapped below, once nothing is pressed
         headers: { "X-Live-Admin-Refresh": "1" },
       });
-      if (fresh) swapRegions(fresh);
-      swapped = afterSwap(before, kept);
-      backToAnchor(anchor);
+      const fresh = response && response.status >= 200 && response.status < 300 &&
+        new DOMParser().parseFromString(response.responseText, "text/html");
+      if (fresh && fresh.querySelector(sel.form) && changelistForm()) {
+        await released();
+        // What the user has is read as the swap begins, not as the fetch did: a tick, a choice
+        // or a keystroke made while the list was on its way is kept too.
+        const before = snapshot();
+        const kept = keep();
+        const anchor = anchorRow();
+        root.htmx.swap(changelistForm(), response.responseText, { swapStyle: "outerHTML" }, { select: sel.form });
+        swapRegions(fresh);
+        // A theme's own script (Unfold's Alpine) sets the fresh form up first; then the user's
+        // ticks, select-across and values are put back over it.
+        await new Promise((resume) => setTimeout(resume, 0));
+        swapped = afterSwap(before, kept);
+        backToAnchor(anchor);
+      }
     } finally {
       refreshing = wholeRefresh = false;
-      document.removeEventListener("htmx:beforeSwap", beforeSwap);
     }
     if (swapped) tell(swapped);
+  }
+
+  // A press (mouse button, finger) is a click only if it ends on the element it began on: a swap
+  // in between would lose it, so swaps wait until the press is over and its click dispatched.
+  let pressed = false;
+  const afterPress = [];
+  document.addEventListener("pointerdown", () => { pressed = true; }, true);
+  const unpress = () => {
+    if (!pressed) return;
+    pressed = false;
+    setTimeout(() => afterPress.splice(0).forEach((resume) => resume()), 0); // after the click
+  };
+  for (const type of ["pointerup", "pointercancel"]) root.addEventListener(type, unpress, true);
+  root.addEventListener("blur", (event) => { if (event.target === root) unpress(); }); // the window's
+  // A release the page never heard of (outside the window): no button is down any more.
+  root.addEventListener("pointermove", (event) => { if (!event.buttons) unpress(); }, true);
+  async function released() {
+    while (pressed) await new Promise((resume) => afterPress.push(resume));
   }
 
   /** The parts outside the form that the list refreshes too (filters, search bar, counts,
@@ -535,13 +558,17 @@
       const theirs = fresh.querySelectorAll(region);
       if (mine.length !== theirs.length) continue;
       mine.forEach((node, i) => {
-        if (node.contains(document.activeElement) || Array.from(node.querySelectorAll("input")).some(edited)) return;
+        const focused = node.contains(document.activeElement) ? document.activeElement : null;
+        const typing = focused && focused.matches("input, select, textarea");
+        if (typing || Array.from(node.querySelectorAll("input")).some(edited)) return;
+        const place = focused && placeOf(focused);
         const fresher = document.importNode(theirs[i], true);
         // A filter the user folded (<details>) stays folded, as the admin's filters.js keeps it.
         const folds = Array.from(node.querySelectorAll("details"), (d) => d.open);
         const details = fresher.querySelectorAll("details");
         if (details.length === folds.length) details.forEach((d, j) => { d.open = folds[j]; });
         node.replaceWith(fresher);
+        if (place) restoreFocus(place); // a filter link, by its href
       });
     }
   }
@@ -591,7 +618,8 @@
       box.closest("tr").classList.toggle("selected", box.checked);
     });
     if (boxes.length && typeof root.Actions === "function") {
-      root.Actions(boxes, sel.actionsParent ? { parent: form.closest(sel.actionsParent) } : undefined);
+      const parent = sel.actionsParent && (form.closest(sel.actionsParent) || document.querySelector(sel.actionsParent));
+      root.Actions(boxes, parent ? { parent } : undefined);
     }
     if (boxes.length) boxes[0].dispatchEvent(new Event("change", { bubbles: true })); // the counter
     if (kept.across) {
@@ -622,7 +650,7 @@
         node.disabled = true;
       });
       ghost.addEventListener("animationend", () => keepingPlace(() => ghost.remove()));
-      const rows = rowsShown();
+      const rows = Array.from(document.querySelectorAll(sel.row)); // ghosts placed so far too
       const next = rows[place.index];
       if (next) next.parentNode.insertBefore(ghost, next);
       else if (rows.length) rows[rows.length - 1].parentNode.appendChild(ghost);
@@ -651,6 +679,7 @@
         fresh = doc.getElementById("live-admin-rows");
       }
     } catch (e) { /* the whole list below */ }
+    await released();
     refreshing = false;
     const found = new Map();
     if (fresh) fresh.querySelectorAll(sel.row).forEach((row) => found.set(pkOf(row), row));
@@ -925,6 +954,7 @@
     },
     dirty: () => dirty(),
     pkOf,
+    sel,
     watch: () => watch(true), // the server answers with the rows' presence again
   };
   if (isForm) setUpForm();

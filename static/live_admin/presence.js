@@ -32,7 +32,7 @@
   function showForm(people) {
     let box = document.getElementById("live-admin-presence");
     if (!box) {
-      const form = document.querySelector("#content-main form");
+      const form = document.querySelector(api.sel.changeForm);
       if (!form) return;
       box = document.createElement("p");
       box.id = "live-admin-presence";
@@ -48,7 +48,7 @@
   // -- changelist: watch the rows shown, mark those someone has open --------------------------
 
   function rows() {
-    return Array.from(document.querySelectorAll("#result_list tbody tr:not(.live-admin-gone)"));
+    return Array.from(document.querySelectorAll(api.sel.row + ":not(.live-admin-gone)"));
   }
 
   const pkOf = api.pkOf; // the rows are followed by live-admin.js (its watch "rows")

@@ -56,10 +56,26 @@ def test_a_filter_folded_by_the_user_stays_folded_through_a_refresh(
     page = open_page(admin_user, "/admin/testapp/order/")
     page.click("#changelist-filter details summary")  # "By status": folded
     expect(page.locator("#changelist-filter details")).not_to_have_attribute("open", "")
-    page.click("#content h1")  # back to the list (a region holding focus is left as it is)
     Order.objects.create(customer="Ben", status="paid")  # a new choice: the filters refresh
     expect(page.locator("#changelist-filter a", has_text="paid")).to_have_count(1, timeout=WAIT)
     expect(page.locator("#changelist-filter details")).not_to_have_attribute("open", "")
+
+
+def test_rows_removed_together_fade_out_where_they_were(
+    open_page: OpenPage, admin_user: User
+) -> None:
+    orders = [Order.objects.create(customer=f"Customer {i}") for i in range(5)]
+    page = open_page(admin_user, "/admin/testapp/order/")
+    names = "Array.from(document.querySelectorAll('#result_list tbody th'), (th) => th.innerText)"
+    shown = page.evaluate(names)
+    page.evaluate(
+        "document.getElementById('live-admin').addEventListener('live-admin:refreshed', () => {"
+        f" window.seen = {names}; }}, {{ once: true }})"
+    )
+    Order.objects.filter(pk__in=[orders[1].pk, orders[3].pk]).delete()  # one transaction
+    page.wait_for_function("window.seen !== undefined", timeout=WAIT)
+    assert page.evaluate("window.seen") == shown  # the two ghosts fading where each row was
+    expect(page.locator("#result_list tbody tr.live-admin-gone")).to_have_count(0)
 
 
 def test_a_list_editable_edit_survives_tab_and_a_change_elsewhere(
@@ -80,6 +96,48 @@ def test_a_list_editable_edit_survives_tab_and_a_change_elsewhere(
     expect(page.locator("#result_list tbody tr", has_text="Cid")).to_have_count(1, timeout=WAIT)
     expect(row(page, ann.pk).locator("input[name$='-status']")).to_have_value("shipped")
     page.click("input[name=_save]")
+    page.wait_for_load_state()
+    ann.refresh_from_db()
+    assert ann.status == "shipped"
+
+
+def test_a_click_pressed_while_the_list_refreshes_is_not_lost(
+    open_page: OpenPage, admin_user: User
+) -> None:
+    """A click is a press and a release on the same element: a swap in between would make the
+    release land on the fresh copy of the button, and the click would never happen."""
+    ann = Order.objects.create(customer="Ann")
+    page = open_page(admin_user, "/admin/testapp/order/")
+    row(page, ann.pk).locator("input[name$='-status']").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("shipped")
+    page.keyboard.press("Tab")
+    Order.objects.create(customer="Ben")  # held: the list has an unsaved value
+    held = page.locator("#live-admin-held")
+    expect(held).to_be_visible(timeout=WAIT)
+    refreshes: list[Route] = []
+    page.route(
+        "**/admin/testapp/order/",
+        lambda route: (
+            refreshes.append(route)
+            if route.request.headers.get("x-live-admin-refresh")
+            else route.continue_()
+        ),
+    )
+    page.evaluate(
+        "document.addEventListener('htmx:afterRequest', () => { window.answered = true; })"
+    )
+    held.click()  # the refresh's request waits in the route
+    page.wait_for_function("document.getElementById('live-admin-held') === null")
+    box = page.locator("input[name=_save]").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()  # the press begins; the fresh list arrives meanwhile
+    assert len(refreshes) == 1
+    refreshes[0].continue_()
+    page.wait_for_function("window.answered === true")
+    with page.expect_response(lambda r: r.request.method == "POST", timeout=WAIT):
+        page.mouse.up()  # ... and ends: a click on Save
     page.wait_for_load_state()
     ann.refresh_from_db()
     assert ann.status == "shipped"
