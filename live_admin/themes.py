@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from django.apps import apps
@@ -58,8 +58,9 @@ class Theme:
     #: ``"select2"`` (the action select is a select2 box).
     restyle: tuple[str, ...] = ()
 
+    @cached_property
     def as_json(self) -> str:
-        """The selectors as the page reads them."""
+        """The selectors as the page reads them (once a theme: every live page carries them)."""
         data: dict[str, Any] = asdict(self)
         for server_side in ("app", "footer", "own_htmx", "rows_template"):
             data.pop(server_side)

@@ -42,7 +42,7 @@ def test_installed_apps_changing_chooses_again() -> None:
 
 
 def test_the_page_reads_every_selector_in_camel_case() -> None:
-    data = json.loads(THEMES["grappelli"].as_json())
+    data = json.loads(THEMES["grappelli"].as_json)
     assert len(data) == len(fields(Theme)) - 4  # not what only the server reads
     assert data["changeForm"] == "#grp-content-container form"
     assert data["fieldRow"][0] == ".form-row.{name}"
