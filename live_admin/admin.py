@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.translation import get_language, override
 from django.utils.translation import gettext_lazy as _
 
-from . import options, rows, themes
+from . import badges, index_pages, options, rows, themes
 from .broadcast import acting, batch, display_name
 from .conf import get_config
 from .observers import observe
@@ -67,11 +67,26 @@ STRINGS = {
 }
 
 
+#: What a change badge says to a screen reader (and in its tooltip).
+BADGE_STRINGS = {
+    "one": _("1 changed since you last opened the list"),
+    "many": _("%(count)s changed since you last opened the list"),
+    "more": _("More than %(count)s changed since you last opened the list"),
+}
+
+
 @lru_cache(maxsize=64)
-def _strings_json(language: str | None) -> str:
-    """STRINGS translated into ``language``, as the page reads them (once a language)."""
+def _strings_json(language: str | None, which: str = "page") -> str:
+    """STRINGS (or BADGE_STRINGS) translated into ``language``, as the page reads them (once a
+    language)."""
+    strings = STRINGS if which == "page" else BADGE_STRINGS
     with override(language):
-        return json.dumps({key: str(value) for key, value in STRINGS.items()})
+        return json.dumps({key: str(value) for key, value in strings.items()})
+
+
+def badge_strings_json(language: str | None) -> str:
+    """BADGE_STRINGS translated into ``language``, as JSON."""
+    return _strings_json(language, "badges")
 
 
 class LiveAdminMixin(CheckedSaves, _Base):
@@ -85,12 +100,15 @@ class LiveAdminMixin(CheckedSaves, _Base):
     None takes ``LIVE_ADMIN["CONFLICTS"]``.
     ``live_row_refreshes``: False makes every change refresh the whole changelist (see
     :mod:`live_admin.rows`).
+    ``live_badges``: False shows no change badge for the model (see :mod:`live_admin.badges`);
+    badges count every object, so an admin whose ``get_queryset`` hides rows per user sets it.
     """
 
     live_fields: Sequence[str] | None = None
     live_exclude: Sequence[str] | None = None
     live_group_by: Sequence[str] = ()
     live_row_refreshes: bool = True
+    live_badges: bool = True
     #: The ``LIVE_ADMIN["MODELS"]`` label that made this admin live, if settings did.
     live_settings_label: str | None = None
 
@@ -111,6 +129,7 @@ class LiveAdminMixin(CheckedSaves, _Base):
         self.change_list_template = "live_admin/page.html"
         self.change_form_template = "live_admin/page.html"
         observe(self)
+        index_pages.attach(self.admin_site)
 
     def live_page(
         self, request: HttpRequest, kind: str, obj: Model | None = None
@@ -137,6 +156,7 @@ class LiveAdminMixin(CheckedSaves, _Base):
             "conflicts": [],
             "layout": None,  # a changelist's layout token, for row refreshes
             "theme": themes.active()[1],
+            "changelist": kind == "change_list",
         }
 
     def live_group(self, request: HttpRequest) -> tuple[str, str] | None:
@@ -186,6 +206,8 @@ class LiveAdminMixin(CheckedSaves, _Base):
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         live = self.live_page(request, "change_list")
+        if not live["refresh"] and request.method == "GET" and get_config()["BADGES"]:
+            badges.recorder.opened(request.user.pk, self.model._meta.label_lower)
         extra_context = {**(extra_context or {}), "live_admin": live}
         pks = rows.requested(request, self.model) if self.live_row_refreshes else None
         request._live_admin_rows = pks  # type: ignore[attr-defined]

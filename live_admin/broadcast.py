@@ -21,7 +21,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 from django.utils import timezone
 
-from . import groups
+from . import badges, groups
 from .sender import CHANGED, LOGOUT, sender
 
 
@@ -270,6 +270,7 @@ def deliver(changes: Changes) -> None:
         stack[-1].merge(changes)
     elif changes:
         sender.send(changes.messages())
+        badges.record_changes(changes.models, MAX_OBJECTS)
 
 
 @contextmanager

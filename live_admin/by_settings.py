@@ -29,6 +29,7 @@ OPTIONS = {
     "live_group_by": lambda v: valid_names(v, False),
     "live_conflicts": lambda v: v is None or v in MODES,
     "live_row_refreshes": lambda v: isinstance(v, bool),
+    "live_badges": lambda v: isinstance(v, bool),
 }
 _applied = False
 
@@ -184,7 +185,7 @@ def _check_entry(label: Any, options: Any, registered: set, labels: list[str]) -
                     hint="live_fields and live_exclude: a list of field names, or None; "
                     "live_group_by: a list of field names; live_conflicts: "
                     + ", ".join(repr(m) for m in MODES)
-                    + " or None; live_row_refreshes: True or False.",
+                    + " or None; live_row_refreshes and live_badges: True or False.",
                     id="live_admin.E014",
                 )
             )

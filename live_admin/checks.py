@@ -19,6 +19,11 @@ from .conflicts import MODES
 
 IN_MEMORY = "channels.layers.InMemoryChannelLayer"
 APP_DIRS_LOADER = "django.template.loaders.app_directories.Loader"
+#: Cache backends whose entries one process cannot see another's.
+LOCAL_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
 Check = Callable[..., list[CheckMessage]]
 #: The mixin's options that name fields.
 NAMED = ("live_fields", "live_exclude", "live_group_by")
@@ -58,16 +63,29 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             messages.append(
                 Warning(f"LIVE_ADMIN has an unknown key {key!r}.", hint=hint, id="live_admin.W002")
             )
-        elif not isinstance(item, TYPES[key]) or isinstance(item, bool):
+        elif not isinstance(item, TYPES[key]) or (
+            isinstance(item, bool) and TYPES[key] is not bool
+        ):
             expected = TYPES[key]
             names = " or ".join(
-                t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,))
+                "None" if t is type(None) else t.__name__
+                for t in (expected if isinstance(expected, tuple) else (expected,))
             )
             messages.append(
                 Error(
                     f"LIVE_ADMIN[{key!r}] must be {names}, not {type(item).__name__}.",
                     hint=f"The default is {DEFAULTS[key]!r}.",
                     id="live_admin.E003",
+                )
+            )
+        elif key == "BADGE_CACHE" and item is not None and item not in settings.CACHES:
+            messages.append(
+                Error(
+                    f"LIVE_ADMIN['BADGE_CACHE'] is {item!r}, which CACHES does not have. Until "
+                    "fixed, pages show no change badges.",
+                    hint="Name an alias of CACHES (a cache all server processes share, such as "
+                    "Redis), or None for the store of each process's own.",
+                    id="live_admin.E017",
                 )
             )
         elif key == "CONFLICTS" and item not in MODES:
@@ -126,14 +144,29 @@ def check_channels(**kwargs: Any) -> list[CheckMessage]:
 @register(deploy=True)
 def check_deployment(**kwargs: Any) -> list[CheckMessage]:
     """Only under ``check --deploy``: tests run with DEBUG=False on the in-memory layer too."""
-    layer = getattr(settings, "CHANNEL_LAYERS", {}).get(get_config()["CHANNEL_LAYER"])
-    if (layer is None or layer.get("BACKEND") == IN_MEMORY) and not settings.DEBUG:
+    config = get_config()
+    layer = getattr(settings, "CHANNEL_LAYERS", {}).get(config["CHANNEL_LAYER"])
+    in_memory = layer is None or layer.get("BACKEND") == IN_MEMORY
+    if in_memory and not settings.DEBUG:
         return [
             Warning(
                 "live_admin runs on the in-memory channel layer with DEBUG=False.",
                 hint="Changes saved by other processes (workers, other server processes, "
                 "management commands) will not reach pages. Configure channels_redis.",
                 id="live_admin.W006",
+            )
+        ]
+    cache = settings.CACHES.get(config["BADGE_CACHE"] or "", {}).get("BACKEND", "")
+    local = config["BADGE_CACHE"] is None or cache in LOCAL_CACHES
+    if config["BADGES"] and local and not in_memory:
+        return [
+            Warning(
+                "live_admin counts change badges in each process's own memory, but its channel "
+                "layer carries changes between processes.",
+                hint="A badge then counts only the changes saved by the process serving the "
+                "page. Set LIVE_ADMIN['BADGE_CACHE'] to a cache all processes share (Redis, "
+                "Memcached), or LIVE_ADMIN['BADGES'] = False.",
+                id="live_admin.W011",
             )
         ]
     return []

@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "FLUSH_TIMEOUT": 2.0,
     "CONFLICTS": "merge",
     "MODELS": {},
+    "BADGES": True,
+    "BADGE_CACHE": None,
 }
 
 #: The type each value must have; checked by the system check ``live_admin.E002``.
@@ -46,6 +48,8 @@ TYPES: dict[str, type | tuple[type, ...]] = {
     "FLUSH_TIMEOUT": (int, float),
     "CONFLICTS": str,
     "MODELS": dict,
+    "BADGES": bool,
+    "BADGE_CACHE": (str, type(None)),
 }
 
 

@@ -26,6 +26,7 @@ from django.contrib.auth import get_user
 from django.http import HttpRequest
 
 from . import groups
+from .badge_socket import BadgeHandlers
 from .conf import get_config
 from .hub import Hub, hub_for
 from .permissions import Refused, Subscription, build_request, resolve, watchable
@@ -100,8 +101,8 @@ def _text(message: dict[str, Any], key: str, *, limit: int, required: bool = Tru
     return value
 
 
-class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
-    """Serves subscriptions to model, object and object-group changes, and presence."""
+class LiveAdminConsumer(BadgeHandlers, PresenceHandlers, AsyncWebsocketConsumer):
+    """Serves subscriptions to model, object and object-group changes, presence and badges."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -127,6 +128,7 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         self.watch_layouts: dict[str, frozenset[str]] = {}
         #: Held while a watch changes (a page's watch, or a re-check's narrowing of one).
         self.watch_lock = asyncio.Lock()
+        self._start_badges()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # As channels' AsyncConsumer.__call__, but with layer events handed over by the
@@ -224,6 +226,7 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         if self.recheck_task is not None:
             self.recheck_task.cancel()
         await self._end_presence()
+        self._closing()
         groups_left = [*self.members, self.session_group]
         self.members.clear()
         self.subscriptions.clear()
@@ -267,6 +270,8 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
                 await self._presence(message)
             elif kind == "watch":
                 await self._watch(message)
+            elif kind == "badges":
+                await self._badges(message)
             elif kind == "ping":
                 await self._send({"type": "pong"})
             else:
@@ -310,6 +315,7 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
                 self.members[name] = set()
                 await self._hub().join(name, self)
             self.members[name].add(sub_id)
+        self._opening(sub, message)
         # How many sockets this process holds: a page scales its first reconnect window with it.
         sockets = len(self._hub().sockets)
         await self._send({"type": "subscribed", "id": sub_id, "sockets": sockets})
@@ -322,6 +328,7 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
         await self._stop_presence(sub.id)
         await self._drop_groups(sub)
         self.layouts.pop(sub.id, None)
+        self._closing(sub.id)
         await self._send({"type": "unsubscribed", "id": sub_id})
 
     async def _drop_groups(self, sub: Subscription) -> None:
@@ -420,7 +427,9 @@ class LiveAdminConsumer(PresenceHandlers, AsyncWebsocketConsumer):
                 del self.subscriptions[sub.id]
                 await self._stop_presence(sub.id)
                 await self._drop_groups(sub)
+                self._closing(sub.id)
                 await self._error(sub.id, exc.code, "Subscription ended: " + exc.message)
+        await self._recheck_badges(request)
         for watch_id, objects in list(self.watches.items()):
             label, pks = next(iter(objects))[0], [pk for _, pk in objects]
             try:

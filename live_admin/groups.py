@@ -66,3 +66,13 @@ def presence_group(label: str, pk: object) -> str:
 def presence_ask_group(label: str) -> str:
     """The pages present on some object of the model, asked who is there by a changelist."""
     return f"{_model(label)}.pa"
+
+
+def badge_group(label: str) -> str:
+    """The pages showing a change badge of the model, told when a batch of its changes is kept."""
+    return f"{_model(label)}.b"
+
+
+def user_group(user: object) -> str:
+    """The badge-showing pages of one user, told when they open a changelist."""
+    return f"{PREFIX}.u.{token(user)}"

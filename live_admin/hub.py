@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer
 
+from .badges import BADGE, SEEN
 from .conf import get_config
 from .presence import PRESENCE
 from .probes import PROBE, PROBE_EVERY, Probes, Round
@@ -32,7 +33,7 @@ logger = logging.getLogger("live_admin")
 MAX_LAYER_CALLS = 50
 MAX_RETRY_DELAY = 2.0
 #: Event types handed to sockets; anything else sent to the hub's channel is dropped.
-ROUTED = frozenset({CHANGED, LOGOUT, PRESENCE})
+ROUTED = frozenset({CHANGED, LOGOUT, PRESENCE, BADGE, SEEN})
 RESYNC = {"type": "live_admin.resync"}
 #: What the hub sends itself to end its reader, and how long it waits for each step.
 STOP = {"type": "live_admin.stop"}

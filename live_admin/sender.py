@@ -110,9 +110,10 @@ class Sender:
 
     # -- the caller's side ------------------------------------------------------------------
 
-    def send(self, messages: list[Message]) -> None:
-        """Queue ``(group, message)`` pairs for delivery."""
-        for capture in self.captures:
+    def send(self, messages: list[Message], *, captured: bool = True) -> None:
+        """Queue ``(group, message)`` pairs for delivery (shown to ``capture_broadcasts`` unless
+        ``captured`` is False: live_admin's own bookkeeping)."""
+        for capture in self.captures if captured else ():
             capture.extend(message for _, message in messages)
         try:
             layer = _local_layer()

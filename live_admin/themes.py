@@ -57,6 +57,10 @@ class Theme:
     #: What the theme's own script did once to the form and must do again after a swap:
     #: ``"select2"`` (the action select is a select2 box).
     restyle: tuple[str, ...] = ()
+    #: The links to models' changelists that show change badges (index, app index, sidebar), and
+    #: the element inside such a link the badge goes in (None: the link itself).
+    badge_links: str = "tr[class^='model-'] th a"
+    badge_in: str | None = None
 
     @cached_property
     def as_json(self) -> str:
@@ -86,6 +90,8 @@ THEMES: dict[str, Theme] = {
         regions=("#changelist-search > .quiet", "#change-list-date-hierarchy"),
         # select2 styles the action select, once: it is styled again after a swap.
         restyle=("select2",),
+        badge_links="#jazzy-sidebar a.nav-link, .app-content td > a:not(.btn)",
+        badge_in="p",
     ),
     "grappelli": replace(
         STOCK,
@@ -100,6 +106,8 @@ THEMES: dict[str, Theme] = {
         field_row=(".form-row.{name}", "#{name}-group"),
         readonly=".grp-readonly",
         bottom_bar=".grp-fixed-footer",
+        badge_links=".grp-row > a",
+        badge_in="strong",
     ),
     "unfold": replace(
         STOCK,
@@ -113,6 +121,7 @@ THEMES: dict[str, Theme] = {
         own_htmx=True,
         # The form's buttons; the list's pagination and Save, and its action bar above them.
         bottom_bar="#submit-row, #live-admin-footer > div, div:has(> #changelist-actions-wrapper)",
+        badge_links="li[class*='model-'] > a, tr[class*='model-'] th a",
     ),
     "stock": STOCK,
 }

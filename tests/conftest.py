@@ -20,12 +20,13 @@ from unittest.mock import ANY
 import pytest
 from asgiref.sync import SyncToAsync, sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.auth.models import Permission, User
 from django.db import connections
 from django.test import Client, override_settings
 from ports import free_port
 
-from live_admin import groups
+from live_admin import badges, groups
 from live_admin.sender import Throttled, sender
 
 WS_PATH = "/ws/live-admin/"
@@ -152,9 +153,26 @@ def redis_layers(
 def redis_layer(redis_server: RedisServer) -> Iterator[RedisServer]:
     """Run the test on channels-redis against the session's redis-server, emptied first."""
     redis_server.command("FLUSHALL")
-    with override_settings(CHANNEL_LAYERS=redis_layers(redis_server.url)):
+    with override_settings(
+        CHANNEL_LAYERS=redis_layers(redis_server.url),
+        CACHES=badge_caches(redis_server.url),
+        LIVE_ADMIN={**settings.LIVE_ADMIN, "BADGE_CACHE": "badges"},
+    ):
         yield redis_server
+        assert badges.recorder.flush(5)
     assert sender.flush(5)
+
+
+def badge_caches(url: str) -> dict[str, Any]:
+    """CACHES with a badge store on Redis, as the README recommends (short time-outs)."""
+    return {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "badges": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
+        },
+    }
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -163,6 +181,15 @@ def _no_connection_left(django_db_setup: None) -> Iterator[None]:
     (PostgreSQL will not drop a database that a session still uses)."""
     yield
     SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_badges() -> Iterator[None]:
+    """Each test counts badges from an empty store, with nothing left queued by the last."""
+    assert badges.recorder.flush(10)
+    badges.store().clear()
+    yield
+    badges.recorder.flush(10)
 
 
 @pytest.fixture(autouse=True)
@@ -259,8 +286,9 @@ class Daphne:
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
             "LIVE_ADMIN_TEST_DB": str(connection.settings_dict["NAME"]),
         }
-        if redis_url:
+        if redis_url:  # the layer, and the badge store the test process shares
             self.env["LIVE_ADMIN_TEST_REDIS"] = redis_url
+            self.env["LIVE_ADMIN_TEST_BADGE_CACHE"] = redis_url
         # The test process may run in dev mode (warnings as errors); a server under load in
         # asyncio's debug mode is several times slower than any real one.
         self.env.pop("PYTHONDEVMODE", None)
@@ -374,6 +402,7 @@ TO_CLIENT = {
     },
     "presence": {"type", "id", "pk", "people"},
     "watching": {"type", "id", "pks"},
+    "badges": {"type", "id", "counts"},
 }
 PRESENCE_ON_LAYER = {"type", "group", "model", "pk", "pks", "key", "user", "name", "state", "reply"}
 # A change on the layer: what pages are told, less their ids, plus what sockets read themselves.
@@ -434,6 +463,9 @@ def _all_traffic_is_content_free() -> Iterator[None]:
             # A model or group subscription hears no pk, and no fields (they may be a row's
             # the user cannot see): its socket only says whether the change was in place.
             assert "pk" in message or "fields" not in message, message
+        if message["type"] == "badges":  # counts, nothing else
+            for told in message["counts"].values():
+                assert told is None or set(told) == {"count", "more"}, message
         if message["type"] == "presence":  # display names and a state, nothing else
             assert all(set(p) == {"name", "state"} for p in message["people"]), message
     for message in on_layer:

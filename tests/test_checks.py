@@ -67,7 +67,31 @@ def test_in_memory_layer_without_debug() -> None:
             "CONFIG": {"group_expiry": 180},
         }
     }
-    assert ids(deploy=True, DEBUG=False, CHANNEL_LAYERS=redis) == []
+    assert ids(deploy=True, DEBUG=False, CHANNEL_LAYERS=redis) == ["live_admin.W011"]
+
+
+def test_badges_counted_per_process_on_a_network_layer() -> None:
+    redis = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {}}}
+    on_redis = {"DEBUG": False, "CHANNEL_LAYERS": redis}
+    assert ids(deploy=True, **on_redis) == ["live_admin.W009", "live_admin.W011"]
+    assert ids(deploy=True, **on_redis, LIVE_ADMIN={"BADGES": False}) == ["live_admin.W009"]
+    shared = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "shared": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": ""},
+    }
+    both = {**on_redis, "CACHES": shared}
+    assert ids(deploy=True, **both, LIVE_ADMIN={"BADGE_CACHE": "shared"}) == ["live_admin.W009"]
+    local = {**both, "LIVE_ADMIN": {"BADGE_CACHE": "default"}}
+    assert ids(deploy=True, **local) == ["live_admin.W009", "live_admin.W011"]
+    assert ids(LIVE_ADMIN={"BADGE_CACHE": "default"}) == []
+    assert ids(deploy=True, CHANNEL_LAYERS={}) == ["live_admin.W005"]  # one process: no W011
+
+
+def test_unknown_badge_cache() -> None:
+    assert ids(LIVE_ADMIN={"BADGE_CACHE": "nosuch"}) == ["live_admin.E017"]
+    assert ids(LIVE_ADMIN={"BADGE_CACHE": 1}) == ["live_admin.E003"]
+    assert ids(LIVE_ADMIN={"BADGES": "yes"}) == ["live_admin.E003"]
+    assert ids(LIVE_ADMIN={"BADGES": False, "BADGE_CACHE": None}) == []
 
 
 def test_long_group_expiry() -> None:

@@ -38,6 +38,12 @@ PUBSUB = "channels_redis.pubsub.RedisPubSubChannelLayer"
 MODEL_GROUP_KEY = f"asgi:group:{groups.model_group('testapp.project')}"
 
 
+@pytest.fixture(autouse=True)
+def _no_badges(settings: Any) -> None:
+    """The sender's counts here are of change messages; badges add one message a change."""
+    settings.LIVE_ADMIN = {**settings.LIVE_ADMIN, "BADGES": False}
+
+
 @pytest_asyncio.fixture
 async def pubsub_receivers_end() -> AsyncIterator[None]:
     """End channels-redis's pub/sub receive loops before the test's event loop closes. On Python

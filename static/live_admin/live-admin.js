@@ -102,6 +102,7 @@
     module.exports = helpers;
     return;
   }
+  root.liveAdminHelpers = helpers; // for badges.js, on pages that are not live themselves
 
   // -- the page -------------------------------------------------------------------------------
 
@@ -217,6 +218,7 @@
       if (isForm) sub.pk = cfg.pk;
       else if (cfg.groupField) sub.group = { field: cfg.groupField, value: cfg.groupValue };
       if (!isForm && cfg.layout) sub.layout = cfg.layout;
+      if (!isForm) sub.seen = true; // what the list shows while open counts as seen (badges)
       socket.send(JSON.stringify(sub));
     };
     socket.onmessage = (event) => receive(JSON.parse(event.data));

@@ -226,3 +226,30 @@ def test_the_demo_refuses_an_unknown_theme() -> None:
     result = demo("manage.py", "check", DEMO_THEME="purple")
     assert result.returncode == 1
     assert "DEMO_THEME='purple': one of jazzmin, grappelli and unfold" in result.stderr
+
+
+#: Where each theme lists models beside a live page (Grappelli has no sidebar).
+SIDEBAR = {"jazzmin": ".nav-sidebar", "grappelli": None, "unfold": "#nav-sidebar-apps, nav"}
+
+
+def test_change_badges_on_the_index_and_the_sidebar(
+    open_page: OpenPage, admin_user: User, theme: str
+) -> None:
+    index = open_page(admin_user, "/admin/", state=None)
+    index.wait_for_selector('#live-admin-badges[data-state="live"]', state="attached")
+    Order.objects.create(customer="Ann")
+    Order.objects.create(customer="Ben")
+    orders = index.locator(".live-admin-badge[data-model='testapp.order']")
+    expect(orders.first).to_have_text(re.compile(r"^2 "), timeout=WAIT)
+    expect(orders.first).to_be_visible()
+    screenshot(index, f"badges-{theme}")
+    if SIDEBAR[theme] is None:
+        return
+    page = open_page(admin_user, "/admin/testapp/order/")
+    from testapp.models import Project
+
+    Project.objects.create(name="Apollo")
+    projects = page.locator(".live-admin-badge[data-model='testapp.project']")
+    expect(projects.first).to_have_text(re.compile(r"^1 "), timeout=WAIT)
+    expect(page.locator(".live-admin-badge[data-model='testapp.order']")).to_have_count(0)
+    screenshot(page, f"badges-{theme}-sidebar")

@@ -41,6 +41,7 @@ class TicketAdmin(LiveAdminMixin, admin.ModelAdmin):
     list_display = ["title", "status", "project"]
     live_fields = ("title", "status", "project", "tags")
     live_group_by = ("project",)
+    live_badges = False  # its rows are filtered per user; a badge would count them all
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

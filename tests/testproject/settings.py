@@ -105,3 +105,13 @@ LIVE_ADMIN = {
     "MODELS": json.loads(os.environ.get("LIVE_ADMIN_TEST_MODELS", "null"))
     or {"auth.user": {}, "testapp.widget": {"live_exclude": ["counted_at"]}},
 }
+if os.environ.get("LIVE_ADMIN_TEST_BADGE_CACHE"):  # a badge store the test's processes share
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "badges": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["LIVE_ADMIN_TEST_BADGE_CACHE"],
+            "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
+        },
+    }
+    LIVE_ADMIN["BADGE_CACHE"] = "badges"

@@ -1,0 +1,193 @@
+"""The change-badge messages of the live admin socket (see :mod:`live_admin.badges`).
+
+A page asks once for all the models it shows badges of: ``{"type": "badges", "id": ..,
+"models": [..]}``. Each model is checked as a model subscription is (the user may view it, on a
+live admin with ``live_badges``), at once and every ``RECHECK_SECONDS``; the socket then follows
+the models' badge groups and the user's own group, and tells the page each count that changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.apps import apps
+from django.http import HttpRequest
+
+from . import badges, groups
+from .admin import live_admins
+from .conf import get_config
+from .permissions import Refused, build_request, resolve
+
+logger = logging.getLogger("live_admin")
+
+#: Models one page may ask badges of.
+MAX_MODELS = 200
+MEMBER = "badges"
+
+
+def badge_models(request: HttpRequest, labels: list[str]) -> list[str]:
+    """Of ``labels``, those whose badges the user may see (as model subscriptions, on an admin
+    with ``live_badges``), by their lower-case label."""
+    granted: list[str] = []
+    for label in labels:
+        try:
+            sub = resolve(request, MEMBER, label)
+        except Refused:
+            continue
+        shown = any(
+            a.live_badges
+            and a.admin_site.has_permission(request)
+            and a.has_view_permission(request)
+            for a in live_admins(apps.get_model(sub.model))
+        )
+        if shown and sub.model not in granted:
+            granted.append(sub.model)
+    return granted
+
+
+def _tallies(user: object, labels: list[str]) -> dict[str, badges.Tally]:
+    """The counts of ``labels`` for ``user``; a model they never opened counts from now."""
+    latest = badges.latest(labels)
+    seen = badges.seen(user, labels)
+    out = {}
+    for label in labels:
+        last_seen = seen[label]
+        if last_seen is None or last_seen > latest[label]:  # a store that started again
+            last_seen = latest[label]
+            badges.set_seen(user, label, last_seen)
+        tally = out[label] = badges.Tally(last_seen, last_seen)
+        tally.add(badges.batches(label, last_seen + 1, latest[label]), latest[label])
+    return out
+
+
+def _recount(label: str, seen: int, upto: int) -> badges.Tally:
+    tally = badges.Tally(seen, seen)
+    tally.add(badges.batches(label, seen + 1, upto), upto)
+    return tally
+
+
+#: Reads of the store in flight, by event loop, model and batches: the sockets of a process that
+#: hear one batch read it once.
+_reading: dict[tuple[int, str, int, int], asyncio.Future[dict[int, badges.Batch]]] = {}
+
+
+async def _shared_read(label: str, first: int, last: int) -> dict[int, badges.Batch]:
+    key = (id(asyncio.get_running_loop()), label, first, last)
+    reading = _reading.get(key)
+    if reading is None:
+        read = sync_to_async(badges.batches, thread_sensitive=False)
+        reading = _reading[key] = asyncio.ensure_future(read(label, first, last))
+        reading.add_done_callback(lambda _: _reading.pop(key, None))
+    return await asyncio.shield(reading)
+
+
+class BadgeHandlers:
+    """Mixed into :class:`~live_admin.consumers.LiveAdminConsumer`."""
+
+    badge_id: str | None = None
+    tallies: dict[str, badges.Tally]
+    #: Changelists this socket's pages follow (model label -> subscription ids): seen again when
+    #: they end, the changes the page showed meanwhile included.
+    opened: dict[str, set[str]]
+
+    def _start_badges(self) -> None:
+        self.tallies, self.opened = {}, {}
+
+    async def _badges(self, message: dict[str, Any]) -> None:
+        from .consumers import Invalid, _text
+
+        badge_id = _text(message, "id", limit=64)
+        if self.badge_id is not None:
+            raise Invalid("This socket shows badges already.")
+        models = message.get("models")
+        if not (
+            isinstance(models, list)
+            and len(models) <= MAX_MODELS
+            and all(isinstance(m, str) and 0 < len(m) <= 255 for m in models)
+        ):
+            raise Invalid(f"'models' must be a list of at most {MAX_MODELS} model labels.")
+        self.badge_id = badge_id
+        user = self.scope["user"]  # type: ignore[attr-defined]
+        labels: list[str] = []
+        if get_config()["BADGES"]:
+            request = build_request(self.scope, user)  # type: ignore[attr-defined]
+            labels = await database_sync_to_async(badge_models)(request, models)
+        await self._member(groups.user_group(user.pk), MEMBER, True)  # type: ignore[attr-defined]
+        for label in labels:  # joined first: no batch is stored unheard while counting
+            await self._member(groups.badge_group(label), MEMBER, True)  # type: ignore[attr-defined]
+        try:
+            self.tallies = await sync_to_async(_tallies, thread_sensitive=False)(user.pk, labels)
+        except Exception as exc:  # a store that fails: no badges, and the page is told so
+            logger.warning("live_admin: reading the badge store failed: %s", exc)
+            await self._error(badge_id, "unavailable", "Change badges are not available.")  # type: ignore[attr-defined]
+            return
+        counts = {label: tally.told() for label, tally in self.tallies.items()}
+        await self._send({"type": "badges", "id": badge_id, "counts": counts})  # type: ignore[attr-defined]
+
+    async def live_admin_badge(self, event: dict[str, Any]) -> None:
+        label, tally = event["model"], self.tallies.get(event["model"])
+        if tally is None or event["seq"] <= tally.read:
+            return
+        found = await self._read_store(badges.batches, label, tally.read + 1, event["seq"])
+        if found is not None:
+            before = tally.told()
+            tally.add(found, event["seq"])
+            await self._tell_count(label, before)
+
+    async def live_admin_seen(self, event: dict[str, Any]) -> None:
+        label, tally = event["model"], self.tallies.get(event["model"])
+        if tally is None or event["seq"] == tally.seen:
+            return
+        fresh = await self._read_store(_recount, label, event["seq"], max(tally.read, event["seq"]))
+        if fresh is not None and self.tallies.get(label) is tally:
+            self.tallies[label] = fresh
+            await self._tell_count(label, tally.told())
+
+    async def _tell_count(self, label: str, before: dict[str, Any]) -> None:
+        told = self.tallies[label].told()
+        if told != before:
+            out = {"type": "badges", "id": self.badge_id, "counts": {label: told}}
+            await self._send(out)  # type: ignore[attr-defined]
+
+    async def _read_store(self, fn: Any, *args: Any) -> Any:
+        try:
+            if fn is badges.batches:
+                return await _shared_read(*args)
+            return await sync_to_async(fn, thread_sensitive=False)(*args)
+        except Exception as exc:
+            logger.warning("live_admin: reading the badge store failed: %s", exc)
+            return None
+
+    # -- changelists: what opening one clears ------------------------------------------------
+
+    def _opening(self, sub: Any, message: dict[str, Any]) -> None:
+        """A subscription of a changelist page (``"seen": true``) marks its model seen."""
+        if sub.pk is None and message.get("seen") is True:
+            self.opened.setdefault(sub.model, set()).add(sub.id)
+            badges.recorder.opened(self.scope["user"].pk, sub.model)  # type: ignore[attr-defined]
+
+    def _closing(self, sub_id: str | None = None) -> None:
+        """A changelist subscription (``sub_id``; all of them when None) ended."""
+        for label, ids in list(self.opened.items()):
+            if sub_id is None:
+                ids.clear()
+            ids.discard(sub_id or "")
+            if not ids:
+                del self.opened[label]
+                badges.recorder.opened(self.scope["user"].pk, label)  # type: ignore[attr-defined]
+
+    async def _recheck_badges(self, request: HttpRequest) -> None:
+        if not self.tallies:
+            return
+        labels = list(self.tallies)
+        kept = set(await database_sync_to_async(badge_models)(request, labels))
+        gone = {label: None for label in labels if label not in kept}
+        for label in gone:
+            del self.tallies[label]
+            await self._member(groups.badge_group(label), MEMBER, False)  # type: ignore[attr-defined]
+        if gone:
+            await self._send({"type": "badges", "id": self.badge_id, "counts": gone})  # type: ignore[attr-defined]

@@ -1,0 +1,247 @@
+"""Change badges: how many objects of a model changed since a user last opened its changelist.
+
+Each committed change of a live model is recorded, off the saving thread, as a numbered *batch*
+(the pks it touched) in the badge store, a Django cache: a private in-process one by default,
+``LIVE_ADMIN["BADGE_CACHE"]`` (an alias of ``CACHES``) to share counts between processes. The
+store keeps the last ``RING`` batches of each model and, per user and model, the number of the
+last batch they had seen when they last opened the changelist. A socket counts the distinct pks of
+the batches after that one; once a batch is stored, a ``live_admin.badge`` message tells the
+model's badge group, and opening a changelist tells the user's other pages with
+``live_admin.seen``.
+
+Like the model subscription whose check grants them, badges count every object of the model: an
+admin whose ``get_queryset`` hides rows per user sets ``live_badges = False``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from django.core.cache import BaseCache, caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from . import groups
+from .conf import get_config
+from .sender import Throttled, sender
+
+logger = logging.getLogger("live_admin")
+
+BADGE = "live_admin.badge"
+SEEN = "live_admin.seen"
+#: Batches kept per model; a user who missed more sees "N+".
+RING = 200
+#: How long the store keeps a batch, and what a user last saw.
+BATCH_SECONDS = 7 * 86400
+SEEN_SECONDS = 90 * 86400
+#: Work waiting for the recorder; past this the oldest is dropped (a store that hangs).
+MAX_QUEUED = 10_000
+PREFIX = "live_admin:badges:"
+
+
+@cache
+def store() -> BaseCache:
+    """The badge store: ``LIVE_ADMIN["BADGE_CACHE"]``, or this process's own memory."""
+    alias = get_config()["BADGE_CACHE"]
+    if alias is None:
+        return LocMemCache("live_admin_badges", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
+    return caches[alias]
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("LIVE_ADMIN", "CACHES"):
+        store.cache_clear()
+
+
+def _seq_key(label: str) -> str:
+    return f"{PREFIX}{label}:seq"
+
+
+def _batch_key(label: str, number: int) -> str:
+    return f"{PREFIX}{label}:{number % RING}"
+
+
+def _seen_key(user: object, label: str) -> str:
+    return f"{PREFIX}seen:{user}:{label}"
+
+
+# -- the store --------------------------------------------------------------------------------
+
+
+def record(label: str, pks: Iterable[str] | None, count: int | None) -> int:
+    """Store a batch of ``label``'s changes (``pks`` None: not known which, ``count`` how many
+    if known); its number."""
+    cache_ = store()
+    cache_.add(_seq_key(label), 0, timeout=None)
+    number = cache_.incr(_seq_key(label))
+    stored = None if pks is None else tuple(pks)
+    cache_.set(_batch_key(label, number), (number, stored, count), timeout=BATCH_SECONDS)
+    return number
+
+
+def latest(labels: Iterable[str]) -> dict[str, int]:
+    """The number of each model's last batch (0 before its first)."""
+    labels = list(labels)
+    found = store().get_many([_seq_key(label) for label in labels])
+    return {label: found.get(_seq_key(label), 0) for label in labels}
+
+
+def seen(user: object, labels: Iterable[str]) -> dict[str, int | None]:
+    """The last batch ``user`` saw of each model; None if the store has no record of it."""
+    labels = list(labels)
+    found = store().get_many([_seen_key(user, label) for label in labels])
+    return {label: found.get(_seen_key(user, label)) for label in labels}
+
+
+def set_seen(user: object, label: str, number: int) -> None:
+    store().set(_seen_key(user, label), number, timeout=SEEN_SECONDS)
+
+
+Batch = tuple[int, "tuple[str, ...] | None", "int | None"]
+
+
+def batches(label: str, first: int, last: int) -> dict[int, Batch]:
+    """The stored batches ``first`` to ``last`` of ``label`` (those still kept)."""
+    first = max(first, last - RING + 1, 1)
+    numbers = range(first, last + 1)
+    found = store().get_many([_batch_key(label, n) for n in numbers])
+    out = {}
+    for n in numbers:
+        batch = found.get(_batch_key(label, n))
+        if batch is not None and batch[0] == n:  # not overwritten by a later turn of the ring
+            out[n] = batch
+    return out
+
+
+@dataclass
+class Tally:
+    """One socket's count of one model: batches after ``seen`` up to ``read``."""
+
+    seen: int
+    read: int
+    pks: set[str] = field(default_factory=set)
+    #: Changes of unknown objects; and whether some batches were not kept (the count is more).
+    unknown: int = 0
+    more: bool = False
+
+    def add(self, found: dict[int, Batch], upto: int) -> None:
+        """Count the batches after ``read`` up to ``upto`` from ``found``."""
+        for n in range(self.read + 1, upto + 1):
+            batch = found.get(n)
+            if batch is None:
+                self.more = True
+            elif batch[1] is None:
+                self.unknown += batch[2] or 0
+                self.more |= batch[2] is None
+            else:
+                self.pks.update(batch[1])
+        self.read = max(self.read, upto)
+
+    @property
+    def count(self) -> int:
+        return max(len(self.pks) + self.unknown, 1 if self.more else 0)
+
+    def told(self) -> dict[str, Any]:
+        return {"count": self.count, "more": self.more}
+
+
+# -- the recorder: the store's writes, off the saving thread -------------------------------------
+
+
+class Recorder:
+    """Writes batches and opened changelists to the store in a thread of its own, then tells
+    the pages; :meth:`changed` and :meth:`opened` return at once and never raise."""
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._idle = threading.Event()
+        self._idle.set()
+        self._warnings = Throttled()
+
+    def changed(self, label: str, pks: list[str] | None, count: int | None) -> None:
+        self._put(("changed", label, pks, count))
+
+    def opened(self, user: object, label: str) -> None:
+        """``user`` opened ``label``'s changelist (or closed it, having watched it)."""
+        self._put(("opened", str(user), label))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued is stored and told; False on time-out."""
+        return self._idle.wait(timeout)
+
+    def _put(self, item: tuple[Any, ...]) -> None:
+        try:
+            if self._queue.qsize() >= MAX_QUEUED:
+                self._queue.get_nowait()
+                self._warnings.log("badge store too slow, a change was not counted")
+            with self._lock:
+                self._idle.clear()
+                self._queue.put(item)
+                if self._worker is None:
+                    self._worker = threading.Thread(
+                        target=self._run, name="live-admin-badges", daemon=True
+                    )
+                    self._worker.start()
+        except Exception as exc:  # never into a save
+            self._warnings.log("could not queue a badge change: %s", exc)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                self._handle(item)
+            except Exception as exc:
+                self._warnings.log("the badge store failed: %s", exc)
+            with self._lock:
+                if self._queue.empty():
+                    self._idle.set()
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        if item[0] == "changed":
+            _, label, pks, count = item
+            number = record(label, pks, count)
+            group = groups.badge_group(label)
+            message = {"type": BADGE, "group": group, "model": label, "seq": number}
+            sender.send([(group, message)], captured=False)
+        else:
+            _, user, label = item
+            number = latest([label])[label]
+            if seen(user, [label])[label] == number:
+                return
+            set_seen(user, label, number)
+            group = groups.user_group(user)
+            message = {"type": SEEN, "group": group, "model": label, "seq": number}
+            sender.send([(group, message)], captured=False)
+
+
+#: The process's recorder.
+recorder = Recorder()
+
+
+def record_changes(models: dict[str, Any], max_objects: int) -> None:
+    """Hand one transaction's changes (broadcast's per-model entries) to the recorder."""
+    if not get_config()["BADGES"]:
+        return
+    for label, entry in models.items():
+        objects = list(entry.objects)
+        if entry.any_object:
+            recorder.changed(label, None, None)
+        elif len(objects) > max_objects:
+            recorder.changed(label, None, len(objects))
+        elif objects:
+            recorder.changed(label, objects, len(objects))

@@ -1,0 +1,222 @@
+"""Change badges over the websocket: one request for all of a page's models, live counts,
+cleared by opening a changelist, permission-checked like subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from conftest import badge_caches, make_user, run_django
+from django.contrib.auth.models import Permission, User
+from django.test import Client, override_settings
+from test_consumers import TIMEOUT, ask, open_socket, run
+
+from live_admin import badges
+from testapp.models import Order, Project
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+MODELS = ["testapp.order", "testapp.project", "testapp.ticket", "testapp.nosuchmodel"]
+
+
+async def badges_of(comm: Any, models: list[str] = MODELS) -> dict[str, Any]:
+    reply = await ask(comm, {"type": "badges", "id": "b", "models": models})
+    assert (reply["type"], reply["id"]) == ("badges", "b"), reply
+    return reply["counts"]
+
+
+async def next_counts(comm: Any) -> dict[str, Any]:
+    reply = await comm.receive_json_from(timeout=TIMEOUT)
+    assert (reply["type"], reply["id"]) == ("badges", "b"), reply
+    return reply["counts"]
+
+
+async def settled() -> None:
+    """Every change so far is stored and told (the recorder's thread, then the sender's)."""
+    from live_admin.sender import sender
+
+    assert await asyncio.to_thread(badges.recorder.flush, TIMEOUT)
+    assert await asyncio.to_thread(sender.flush, TIMEOUT)
+
+
+def open_changelist(user: User, path: str = "/admin/testapp/order/") -> None:
+    client = Client()
+    client.force_login(user)
+    assert client.get(path).status_code == 200
+
+
+async def test_one_request_for_all_models_granted_ones_only(admin_user: User) -> None:
+    comm = await open_socket(admin_user)
+    # Tickets: live_badges = False (its admin filters rows per user); no such model: left out.
+    assert await badges_of(comm) == {
+        "testapp.order": {"count": 0, "more": False},
+        "testapp.project": {"count": 0, "more": False},
+    }
+    await comm.disconnect()
+
+
+async def test_counts_distinct_objects_changed_since_last_opened(admin_user: User) -> None:
+    comm = await open_socket(admin_user)
+    await badges_of(comm)
+    first = await run(Order.objects.create, customer="Ada")
+    assert await next_counts(comm) == {"testapp.order": {"count": 1, "more": False}}
+    await run(Order.objects.filter(pk=first.pk).update, customer="x")  # no signal: not counted
+    first.customer = "Bea"
+    await run(first.save)  # the same object again: still one
+    await run(Order.objects.create, customer="Cy")
+    await settled()
+    assert await next_counts(comm) == {"testapp.order": {"count": 2, "more": False}}
+    await run(open_changelist, admin_user)
+    assert await next_counts(comm) == {"testapp.order": {"count": 0, "more": False}}
+    await comm.disconnect()
+
+
+async def test_a_new_page_counts_from_what_the_user_last_saw(admin_user: User) -> None:
+    comm = await open_socket(admin_user)
+    await badges_of(comm)  # the first visit: counts start here
+    await comm.disconnect()
+    for name in ("a", "b", "c"):
+        await run(Order.objects.create, customer=name)
+    await settled()
+    comm = await open_socket(admin_user)
+    assert (await badges_of(comm))["testapp.order"] == {"count": 3, "more": False}
+    await comm.disconnect()
+
+
+async def test_counts_are_per_user(admin_user: User) -> None:
+    other = await run(User.objects.create_superuser, "other", password="pw")
+    mine, theirs = await open_socket(admin_user), await open_socket(other)
+    await badges_of(mine)
+    await badges_of(theirs)
+    await run(Order.objects.create, customer="Ada")
+    assert (await next_counts(mine))["testapp.order"]["count"] == 1
+    assert (await next_counts(theirs))["testapp.order"]["count"] == 1
+    await run(open_changelist, other)
+    assert (await next_counts(theirs))["testapp.order"]["count"] == 0
+    await run(Order.objects.create, customer="Bo")
+    assert (await next_counts(mine))["testapp.order"]["count"] == 2  # not cleared by theirs
+    assert (await next_counts(theirs))["testapp.order"]["count"] == 1
+    for comm in (mine, theirs):
+        await comm.disconnect()
+
+
+async def test_watching_a_changelist_counts_its_changes_seen(admin_user: User) -> None:
+    index, changelist = await open_socket(admin_user), await open_socket(admin_user)
+    await badges_of(index)
+    reply = await ask(
+        changelist, {"type": "subscribe", "id": "page", "model": "testapp.order", "seen": True}
+    )
+    assert reply["type"] == "subscribed"
+    await run(Order.objects.create, customer="seen live")
+    assert (await next_counts(index))["testapp.order"]["count"] == 1
+    await changelist.disconnect()  # the page showed it: seen when the page goes
+    assert (await next_counts(index))["testapp.order"]["count"] == 0
+    await index.disconnect()
+
+
+async def test_more_than_the_store_keeps_says_more(admin_user: User) -> None:
+    comm = await open_socket(admin_user)
+    await badges_of(comm)
+    await comm.disconnect()
+    await run(lambda: [badges.record("testapp.order", [str(n)], 1) for n in range(badges.RING + 5)])
+    await run(badges.record, "testapp.project", None, None)  # notify(Project): which, unknown
+    comm = await open_socket(admin_user)
+    counts = await badges_of(comm)
+    assert counts["testapp.order"] == {"count": badges.RING, "more": True}
+    assert counts["testapp.project"] == {"count": 1, "more": True}
+    await comm.disconnect()
+
+
+async def test_view_permission_is_checked_and_rechecked(transactional_db: None) -> None:
+    viewer = await run(make_user, "viewer", perms=("view_order",))
+    with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
+        comm = await open_socket(viewer)
+        assert list(await badges_of(comm)) == ["testapp.order"]  # not projects: no permission
+        perm = await run(Permission.objects.get, codename="view_order")
+        await run(viewer.user_permissions.remove, perm)
+        assert await next_counts(comm) == {"testapp.order": None}
+        await run(Order.objects.create, customer="unseen")
+        await settled()
+        assert await ask(comm, {"type": "ping"}) == {"type": "pong"}  # and no count before it
+        await comm.disconnect()
+
+
+async def test_bad_requests_get_an_error(admin_user: User) -> None:
+    comm = await open_socket(admin_user)
+    for bad in (
+        {"type": "badges", "id": "b"},
+        {"type": "badges", "id": "b", "models": "testapp.order"},
+        {"type": "badges", "id": "b", "models": [1]},
+        {"type": "badges", "id": "b", "models": ["x"] * 201},
+    ):
+        reply = await ask(comm, bad)
+        assert (reply["type"], reply["code"]) == ("error", "invalid"), reply
+    await badges_of(comm)
+    reply = await ask(comm, {"type": "badges", "id": "again", "models": MODELS})
+    assert (reply["type"], reply["code"]) == ("error", "invalid")
+    await comm.disconnect()
+
+
+async def test_badges_off(admin_user: User) -> None:
+    with override_settings(LIVE_ADMIN={"BADGES": False}):
+        comm = await open_socket(admin_user)
+        assert await badges_of(comm) == {}
+        await run(Project.objects.create, name="not counted")
+        await settled()
+        assert await run(badges.latest, ["testapp.project"]) == {"testapp.project": 0}
+        await comm.disconnect()
+
+
+async def test_a_failing_store_never_fails_a_save(admin_user: User, caplog: Any) -> None:
+    with override_settings(LIVE_ADMIN={"BADGE_CACHE": "nosuchcache"}):
+        order = await run(Order.objects.create, customer="saved anyway")
+        await settled()
+        assert await run(Order.objects.filter(pk=order.pk).exists)
+        comm = await open_socket(admin_user)
+        reply = await ask(comm, {"type": "badges", "id": "b", "models": MODELS})
+        assert (reply["type"], reply["code"]) == ("error", "unavailable")
+        await comm.disconnect()
+    assert "badge store failed" in caplog.text
+
+
+@pytest.mark.redis
+async def test_a_shared_store_counts_across_processes(admin_user: User, redis_server: Any) -> None:
+    caches = badge_caches(redis_server.url)
+    with override_settings(CACHES=caches, LIVE_ADMIN={"BADGE_CACHE": "badges"}):
+        comm = await open_socket(admin_user)
+        await badges_of(comm)
+        await comm.disconnect()
+        # Another process saves (its own recorder, the same store).
+        done = await asyncio.to_thread(
+            run_django,
+            "shell",
+            "-c",
+            "from testapp.models import Order; Order.objects.create(customer='elsewhere');"
+            "from live_admin import badges; assert badges.recorder.flush(10)",
+            env={"LIVE_ADMIN_TEST_BADGE_CACHE": redis_server.url},
+        )
+        assert done.returncode == 0, done.stderr
+        comm = await open_socket(admin_user)
+        assert (await badges_of(comm))["testapp.order"] == {"count": 1, "more": False}
+        await comm.disconnect()
+
+
+async def test_the_sockets_of_a_process_read_a_batch_once(monkeypatch: Any) -> None:
+    from live_admin import badge_socket
+
+    reads: list[tuple[str, int, int]] = []
+    real = badges.batches
+
+    def counted(label: str, first: int, last: int) -> dict[int, badges.Batch]:
+        reads.append((label, first, last))
+        return real(label, first, last)
+
+    monkeypatch.setattr(badges, "batches", counted)
+    number = await run(badges.record, "testapp.order", ["1"], 1)
+    found = await asyncio.gather(
+        *(badge_socket._shared_read("testapp.order", 1, number) for _ in range(5))
+    )
+    assert reads == [("testapp.order", 1, number)]
+    assert all(f == {number: (number, ("1",), 1)} for f in found)
+    assert not badge_socket._reading
