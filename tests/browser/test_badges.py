@@ -60,6 +60,15 @@ def test_the_index_counts_changes_live_and_opening_the_list_clears_them(
     expect(index.locator("#result_list tbody tr", has_text="Cid")).to_have_count(1, timeout=WAIT)
     Project.objects.create(name="Gemini")
     expect(badge(index, "project", "#nav-sidebar")).to_have_text(re.compile(r"^2"), timeout=WAIT)
+    # The sidebar's own filter still reads the models' names, not the badges' words.
+    index.click("#nav-filter")
+    index.keyboard.type("chan")
+    expect(index.locator("#nav-sidebar tr.model-project")).to_be_hidden()
+    expect(index.locator("#nav-filter")).to_have_class(re.compile(r"\bno-results\b"))
+    index.keyboard.press("Escape")
+    index.keyboard.type("proj")
+    expect(index.locator("#nav-sidebar tr.model-project")).to_be_visible()
+    expect(index.locator("#nav-sidebar tr.model-order")).to_be_hidden()
 
     index.locator("#site-name a").click()  # home, as a person goes
     index.wait_for_url("**/admin/")
