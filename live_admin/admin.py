@@ -71,7 +71,7 @@ STRINGS = {
 BADGE_STRINGS = {
     "one": _("1 changed since you last opened the list"),
     "many": _("%(count)s changed since you last opened the list"),
-    "more": _("More than %(count)s changed since you last opened the list"),
+    "more": _("%(count)s or more changed since you last opened the list"),
 }
 
 
@@ -206,8 +206,6 @@ class LiveAdminMixin(CheckedSaves, _Base):
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         live = self.live_page(request, "change_list")
-        if not live["refresh"] and request.method == "GET" and get_config()["BADGES"]:
-            badges.recorder.opened(request.user.pk, self.model._meta.label_lower)
         extra_context = {**(extra_context or {}), "live_admin": live}
         pks = rows.requested(request, self.model) if self.live_row_refreshes else None
         request._live_admin_rows = pks  # type: ignore[attr-defined]
@@ -215,6 +213,8 @@ class LiveAdminMixin(CheckedSaves, _Base):
             response = super().changelist_view(request, extra_context)
         live.update(self.live_list_state(request, response))
         cl = (getattr(response, "context_data", None) or {}).get("cl")
+        if cl is not None and pks is None and not live["refresh"] and not cl.is_popup:
+            self.live_opened(request)
         if cl is not None and pks is not None:
             response.template_name = live["theme"].rows_template  # type: ignore[attr-defined]
         elif cl is not None and self.live_row_refreshes:
@@ -222,6 +222,11 @@ class LiveAdminMixin(CheckedSaves, _Base):
             label = self.model._meta.label_lower
             live["layout"] = None if fields is None else rows.layout_token(fields, label)
         return response
+
+    def live_opened(self, request: HttpRequest) -> None:
+        """The user was shown the changelist: its change badge clears (queued, never blocks)."""
+        if request.method == "GET" and get_config()["BADGES"]:
+            badges.recorder.opened(request.user.pk, self.model._meta.label_lower)
 
     def get_live_layout(self, request: HttpRequest, changelist: Any) -> frozenset[str] | None:
         """The fields whose change could add, remove or move the rows of ``changelist``'s page

@@ -27,6 +27,8 @@ logger = logging.getLogger("live_admin")
 #: Models one page may ask badges of.
 MAX_MODELS = 200
 MEMBER = "badges"
+#: How long one read of the badge store may take.
+STORE_TIMEOUT = 1.0
 
 
 def badge_models(request: HttpRequest, labels: list[str]) -> list[str]:
@@ -59,14 +61,13 @@ def _tallies(user: object, labels: list[str]) -> dict[str, badges.Tally]:
         if last_seen is None or last_seen > latest[label]:  # a store that started again
             last_seen = latest[label]
             badges.set_seen(user, label, last_seen)
-        tally = out[label] = badges.Tally(last_seen, last_seen)
-        tally.add(badges.batches(label, last_seen + 1, latest[label]), latest[label])
+        out[label] = _recount(label, last_seen, latest[label])
     return out
 
 
 def _recount(label: str, seen: int, upto: int) -> badges.Tally:
     tally = badges.Tally(seen, seen)
-    tally.add(badges.batches(label, seen + 1, upto), upto)
+    tally.add(badges.batches(label, *tally.wanted(upto)), upto)
     return tally
 
 
@@ -119,28 +120,27 @@ class BadgeHandlers:
         await self._member(groups.user_group(user.pk), MEMBER, True)  # type: ignore[attr-defined]
         for label in labels:  # joined first: no batch is stored unheard while counting
             await self._member(groups.badge_group(label), MEMBER, True)  # type: ignore[attr-defined]
-        try:
-            self.tallies = await sync_to_async(_tallies, thread_sensitive=False)(user.pk, labels)
-        except Exception as exc:  # a store that fails: no badges, and the page is told so
-            logger.warning("live_admin: reading the badge store failed: %s", exc)
-            await self._error(badge_id, "unavailable", "Change badges are not available.")  # type: ignore[attr-defined]
+        tallies = await self._read_store(_tallies, user.pk, labels)
+        if tallies is None:
             return
+        self.tallies = tallies
         counts = {label: tally.told() for label, tally in self.tallies.items()}
         await self._send({"type": "badges", "id": badge_id, "counts": counts})  # type: ignore[attr-defined]
 
     async def live_admin_badge(self, event: dict[str, Any]) -> None:
-        label, tally = event["model"], self.tallies.get(event["model"])
-        if tally is None or event["seq"] <= tally.read:
+        label, tally, number = event["model"], self.tallies.get(event["model"]), event["seq"]
+        if tally is None or (number <= tally.read and number not in tally.pending):
             return
-        found = await self._read_store(badges.batches, label, tally.read + 1, event["seq"])
-        if found is not None:
+        upto = max(number, tally.read)
+        found = await self._read_store(badges.batches, label, *tally.wanted(upto))
+        if found is not None and self.tallies.get(label) is tally:  # not ended by a re-check
             before = tally.told()
-            tally.add(found, event["seq"])
+            tally.add(found, upto)
             await self._tell_count(label, before)
 
     async def live_admin_seen(self, event: dict[str, Any]) -> None:
         label, tally = event["model"], self.tallies.get(event["model"])
-        if tally is None or event["seq"] == tally.seen:
+        if tally is None or event["seq"] <= tally.seen:  # an older one, overtaken
             return
         fresh = await self._read_store(_recount, label, event["seq"], max(tally.read, event["seq"]))
         if fresh is not None and self.tallies.get(label) is tally:
@@ -148,25 +148,33 @@ class BadgeHandlers:
             await self._tell_count(label, tally.told())
 
     async def _tell_count(self, label: str, before: dict[str, Any]) -> None:
-        told = self.tallies[label].told()
-        if told != before:
-            out = {"type": "badges", "id": self.badge_id, "counts": {label: told}}
+        tally = self.tallies.get(label)
+        if tally is not None and tally.told() != before:
+            out = {"type": "badges", "id": self.badge_id, "counts": {label: tally.told()}}
             await self._send(out)  # type: ignore[attr-defined]
 
     async def _read_store(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` on the store, within STORE_TIMEOUT. A store that fails or hangs ends the
+        socket's badges (the page is told ``unavailable``), so it never holds up the socket's
+        other messages for longer than that once."""
         try:
             if fn is badges.batches:
-                return await _shared_read(*args)
-            return await sync_to_async(fn, thread_sensitive=False)(*args)
-        except Exception as exc:
-            logger.warning("live_admin: reading the badge store failed: %s", exc)
+                read = _shared_read(*args)
+            else:
+                read = sync_to_async(fn, thread_sensitive=False)(*args)
+            return await asyncio.wait_for(read, STORE_TIMEOUT)
+        except Exception as exc:  # time-outs included
+            logger.warning("live_admin: reading the badge store failed: %r", exc)
+            self.tallies = {}
+            message = "Change badges are not available."
+            await self._error(self.badge_id, "unavailable", message)  # type: ignore[attr-defined]
             return None
 
     # -- changelists: what opening one clears ------------------------------------------------
 
     def _opening(self, sub: Any, message: dict[str, Any]) -> None:
         """A subscription of a changelist page (``"seen": true``) marks its model seen."""
-        if sub.pk is None and message.get("seen") is True:
+        if sub.pk is None and message.get("seen") is True and get_config()["BADGES"]:
             self.opened.setdefault(sub.model, set()).add(sub.id)
             badges.recorder.opened(self.scope["user"].pk, sub.model)  # type: ignore[attr-defined]
 

@@ -15,6 +15,8 @@ admin whose ``get_queryset`` hides rows per user sets ``live_badges = False``.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import os
 import queue
@@ -45,6 +47,10 @@ SEEN_SECONDS = 90 * 86400
 #: Work waiting for the recorder; past this the oldest is dropped (a store that hangs).
 MAX_QUEUED = 10_000
 PREFIX = "live_admin:badges:"
+#: Distinct pks one count keeps (a badge shows "99+" past 99); past it, the count is "N+".
+MAX_PKS = 100
+#: Batches a count waits for while their writer stores them; older missing ones count as lost.
+MAX_PENDING_BATCHES = 20
 
 
 @cache
@@ -129,21 +135,42 @@ class Tally:
     seen: int
     read: int
     pks: set[str] = field(default_factory=set)
-    #: Changes of unknown objects; and whether some batches were not kept (the count is more).
+    #: Changes of unknown objects; and whether some were not counted one by one (the count is
+    #: "N+": batches no longer kept, pk-less batches, more pks than MAX_PKS).
     unknown: int = 0
     more: bool = False
+    #: Numbers taken but not stored yet when read (another process between its INCR and SET):
+    #: read again with the next batch.
+    pending: set[int] = field(default_factory=set)
+
+    def wanted(self, upto: int) -> tuple[int, int]:
+        """The numbers to read for a batch ``upto``: from the oldest pending one, or after
+        ``read``."""
+        first = min(self.pending, default=self.read + 1)
+        return max(first, upto - RING + 1, 1), upto
 
     def add(self, found: dict[int, Batch], upto: int) -> None:
-        """Count the batches after ``read`` up to ``upto`` from ``found``."""
-        for n in range(self.read + 1, upto + 1):
+        """Count the batches after ``read`` up to ``upto``, and the pending ones, from ``found``."""
+        oldest = upto - RING + 1
+        if self.read + 1 < oldest:  # fell out of the ring unread
+            self.more = True
+        numbers = [*sorted(self.pending), *range(max(self.read + 1, oldest), upto + 1)]
+        self.pending = set()
+        for n in numbers:
             batch = found.get(n)
             if batch is None:
-                self.more = True
+                if n >= oldest and n > upto - MAX_PENDING_BATCHES:
+                    self.pending.add(n)
+                else:
+                    self.more = True
             elif batch[1] is None:
-                self.unknown += batch[2] or 0
-                self.more |= batch[2] is None
+                self.unknown += batch[2] or 1
+                self.more = True
+            elif len(self.pks) < MAX_PKS:
+                self.pks.update(batch[1][: MAX_PKS - len(self.pks)])
+                self.more |= len(self.pks) >= MAX_PKS and not self.pks.issuperset(batch[1])
             else:
-                self.pks.update(batch[1])
+                self.more |= not self.pks.issuperset(batch[1])
         self.read = max(self.read, upto)
 
     @property
@@ -164,6 +191,8 @@ class Recorder:
     def __init__(self) -> None:
         self._reset()
         os.register_at_fork(after_in_child=self._reset)
+        # Registered after the sender's, so run before it: what is recorded is then still told.
+        atexit.register(self._flush_at_exit)
 
     def _reset(self) -> None:
         self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
@@ -187,7 +216,8 @@ class Recorder:
     def _put(self, item: tuple[Any, ...]) -> None:
         try:
             if self._queue.qsize() >= MAX_QUEUED:
-                self._queue.get_nowait()
+                with contextlib.suppress(queue.Empty):  # the worker may have taken it
+                    self._queue.get_nowait()
                 self._warnings.log("badge store too slow, a change was not counted")
             with self._lock:
                 self._idle.clear()
@@ -214,19 +244,33 @@ class Recorder:
     def _handle(self, item: tuple[Any, ...]) -> None:
         if item[0] == "changed":
             _, label, pks, count = item
-            number = record(label, pks, count)
-            group = groups.badge_group(label)
-            message = {"type": BADGE, "group": group, "model": label, "seq": number}
-            sender.send([(group, message)], captured=False)
+            _tell(BADGE, groups.badge_group(label), label, record(label, pks, count))
         else:
             _, user, label = item
             number = latest([label])[label]
             if seen(user, [label])[label] == number:
                 return
             set_seen(user, label, number)
-            group = groups.user_group(user)
-            message = {"type": SEEN, "group": group, "model": label, "seq": number}
-            sender.send([(group, message)], captured=False)
+            _tell(SEEN, groups.user_group(user), label, number)
+
+    def _flush_at_exit(self) -> None:
+        if not self.flush(get_config()["FLUSH_TIMEOUT"]):
+            logger.warning("live_admin: change badges not recorded before exit")
+
+
+def _tell(kind: str, group: str, label: str, number: int) -> None:
+    """Tell the pages that follow ``group``: through the channel layer when the store is
+    shared; only this process's own when each process keeps its own store (its numbers mean
+    nothing to another process's pages)."""
+    message = {"type": kind, "group": group, "model": label, "seq": number}
+    if get_config()["BADGE_CACHE"] is not None:
+        sender.send([(group, message)], captured=False)
+        return
+    from .hub import route_here
+
+    loop = sender.home_loop
+    if loop is not None and not loop.is_closed():
+        loop.call_soon_threadsafe(route_here, message)
 
 
 #: The process's recorder.
@@ -241,7 +285,7 @@ def record_changes(models: dict[str, Any], max_objects: int) -> None:
         objects = list(entry.objects)
         if entry.any_object:
             recorder.changed(label, None, None)
-        elif len(objects) > max_objects:
+        elif len(objects) > max_objects:  # counted, not told one by one: "N+"
             recorder.changed(label, None, len(objects))
         elif objects:
             recorder.changed(label, objects, len(objects))

@@ -355,3 +355,9 @@ def _forget(hub: Hub) -> None:
     hubs = _hubs.get(asyncio.get_running_loop(), {})
     if hubs.get(id(hub.layer)) is hub:
         del hubs[id(hub.layer)]
+
+
+def route_here(event: dict[str, Any]) -> None:
+    """Hand ``event`` to the sockets of the running event loop's hubs (this process's own)."""
+    for hub in list(_hubs.get(asyncio.get_running_loop(), {}).values()):
+        hub.route(event)

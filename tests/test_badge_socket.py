@@ -7,12 +7,12 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import badge_caches, make_user, run_django
+from conftest import RedisServer, badge_caches, make_user, run_django
 from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 from test_consumers import TIMEOUT, ask, open_socket, run
 
-from live_admin import badges
+from live_admin import badges, groups
 from testapp.models import Order, Project
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -123,7 +123,7 @@ async def test_more_than_the_store_keeps_says_more(admin_user: User) -> None:
     await run(badges.record, "testapp.project", None, None)  # notify(Project): which, unknown
     comm = await open_socket(admin_user)
     counts = await badges_of(comm)
-    assert counts["testapp.order"] == {"count": badges.RING, "more": True}
+    assert counts["testapp.order"] == {"count": badges.MAX_PKS, "more": True}
     assert counts["testapp.project"] == {"count": 1, "more": True}
     await comm.disconnect()
 
@@ -220,3 +220,75 @@ async def test_the_sockets_of_a_process_read_a_batch_once(monkeypatch: Any) -> N
     assert reads == [("testapp.order", 1, number)]
     assert all(f == {number: (number, ("1",), 1)} for f in found)
     assert not badge_socket._reading
+
+
+async def test_a_number_taken_but_not_stored_yet_is_waited_for(admin_user: User) -> None:
+    comm = await open_socket(admin_user)
+    await badges_of(comm)
+    store = badges.store()
+    await run(store.add, "live_admin:badges:testapp.order:seq", 0)
+    taken = await run(store.incr, "live_admin:badges:testapp.order:seq")  # between INCR and SET
+    await run(Order.objects.create, customer="stored after it")
+    assert await next_counts(comm) == {"testapp.order": {"count": 1, "more": False}}
+    await run(store.set, f"live_admin:badges:testapp.order:{taken}", (taken, ("elsewhere",), 1))
+    group = groups.badge_group("testapp.order")
+    await run(badges._tell, badges.BADGE, group, "testapp.order", taken)
+    assert await next_counts(comm) == {"testapp.order": {"count": 2, "more": False}}
+    await comm.disconnect()
+
+
+async def test_seen_that_arrives_late_is_ignored(admin_user: User) -> None:
+    comm = await open_socket(admin_user)
+    await badges_of(comm)
+    for name in ("a", "b"):
+        await run(Order.objects.create, customer=name)
+    while (await next_counts(comm))["testapp.order"]["count"] < 2:
+        pass
+    group = groups.user_group(admin_user.pk)
+    await run(badges._tell, badges.SEEN, group, "testapp.order", 2)
+    assert await next_counts(comm) == {"testapp.order": {"count": 0, "more": False}}
+    await run(badges._tell, badges.SEEN, group, "testapp.order", 1)  # overtaken: ignored
+    assert await ask(comm, {"type": "ping"}) == {"type": "pong"}
+    await comm.disconnect()
+
+
+async def test_badges_off_records_nothing_for_opened_lists(admin_user: User) -> None:
+    with override_settings(LIVE_ADMIN={"BADGES": False}):
+        comm = await open_socket(admin_user)
+        reply = await ask(
+            comm, {"type": "subscribe", "id": "page", "model": "testapp.order", "seen": True}
+        )
+        assert reply["type"] == "subscribed"
+        await run(open_changelist, admin_user)
+        await comm.disconnect()
+        await settled()
+        assert await run(badges.seen, admin_user.pk, ["testapp.order"]) == {"testapp.order": None}
+
+
+@pytest.mark.redis
+async def test_a_hung_store_ends_badges_and_holds_up_nothing_else(
+    admin_user: User, tmp_path: Any
+) -> None:
+    import os
+    import signal
+    import time
+
+    redis = RedisServer(tmp_path)
+    caches = badge_caches(redis.url)
+    caches["badges"]["OPTIONS"] = {"socket_timeout": 30}
+    try:
+        with override_settings(CACHES=caches, LIVE_ADMIN={"BADGE_CACHE": "badges"}):
+            comm = await open_socket(admin_user)
+            await ask(comm, {"type": "subscribe", "id": "p", "model": "testapp.project"})
+            os.kill(redis.process.pid, signal.SIGSTOP)  # answers nothing, closes nothing
+            started = time.monotonic()
+            reply = await ask(comm, {"type": "badges", "id": "b", "models": MODELS})
+            assert (reply["type"], reply["code"]) == ("error", "unavailable")
+            assert time.monotonic() - started < 3
+            await run(Project.objects.create, name="still live")
+            event = await comm.receive_json_from(timeout=TIMEOUT)
+            assert (event["type"], event["id"]) == ("changed", "p")
+            await comm.disconnect()
+    finally:
+        os.kill(redis.process.pid, signal.SIGCONT)
+        redis.stop()

@@ -53,10 +53,18 @@
     box.dataset.counts = JSON.stringify(counts); // for tests to wait on
   }
 
+  let answered = false; // the first answer after asking lists every model the page may show
   function receive(message) {
     if (message.type !== "badges" || message.id !== "badges") return;
-    for (const [label, told] of Object.entries(message.counts || {})) show(label, told);
+    const told = message.counts || {};
+    if (!answered) for (const label of Object.keys(counts)) if (!(label in told)) show(label, null);
+    answered = true;
+    for (const [label, count] of Object.entries(told)) show(label, count);
     box.dataset.state = "live";
+  }
+  function asking() {
+    answered = false;
+    return ask;
   }
 
   // A live page: its own socket, asked again each time the page subscribes on a new one.
@@ -64,21 +72,21 @@
   if (page && page.liveAdmin) {
     page.addEventListener("live-admin:message", (event) => {
       const message = event.detail;
-      if (message.type === "subscribed" && message.id === "page") page.liveAdmin.send(ask);
+      if (message.type === "subscribed" && message.id === "page") page.liveAdmin.send(asking());
       else receive(message);
     });
-    if (page.dataset.liveState === "live") page.liveAdmin.send(ask);
+    if (page.dataset.liveState === "live") page.liveAdmin.send(asking());
     return;
   }
 
   // The index and app index: a socket of the badges' own, back after a server restart.
-  const reconnectMs = 12000;
+  const reconnectMs = Number(box.dataset.reconnectMs) || 12000;
   let attempt = 0;
   let socket = null;
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + box.dataset.wsPath);
-    socket.onopen = () => socket.send(JSON.stringify(ask));
+    socket.onopen = () => socket.send(JSON.stringify(asking()));
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
       if (message.type === "badges") attempt = 0;
@@ -87,7 +95,8 @@
     socket.onclose = (event) => {
       socket = null;
       box.dataset.state = "offline";
-      if (event.code === 4401 || event.code === 4403) return; // logged out, or not allowed
+      // Logged out, not allowed, or the user's other pages hold every socket they may open.
+      if ([4401, 4403, 4429].includes(event.code)) return;
       setTimeout(connect, retryWait(attempt++, 0, reconnectMs));
     };
   }

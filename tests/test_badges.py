@@ -1,0 +1,50 @@
+"""Counting a model's changes for a badge (live_admin.badges.Tally), without a socket."""
+
+from __future__ import annotations
+
+from live_admin.badges import MAX_PENDING_BATCHES, MAX_PKS, RING, Tally
+
+
+def kept(*numbers: int, pks: tuple[str, ...] = ("1",)) -> dict[int, tuple]:
+    return {n: (n, pks, len(pks)) for n in numbers}
+
+
+def test_distinct_pks_after_seen() -> None:
+    tally = Tally(seen=3, read=3)
+    tally.add({4: (4, ("a", "b"), 2), 5: (5, ("b",), 1)}, 5)
+    assert (tally.told(), tally.read) == ({"count": 2, "more": False}, 5)
+
+
+def test_a_missing_recent_batch_is_pending_then_counted() -> None:
+    tally = Tally(seen=0, read=0)
+    tally.add(kept(2, pks=("b",)), 2)
+    assert (tally.told(), tally.pending) == ({"count": 1, "more": False}, {1})
+    assert tally.wanted(2) == (1, 2)
+    tally.add(kept(1, pks=("a",)), 2)
+    assert (tally.told(), tally.pending) == ({"count": 2, "more": False}, set())
+
+
+def test_a_batch_missing_long_enough_counts_as_lost() -> None:
+    tally = Tally(seen=0, read=0)
+    upto = MAX_PENDING_BATCHES + 5
+    tally.add(kept(*range(2, upto + 1)), upto)
+    assert tally.told() == {"count": 1, "more": True}
+    assert tally.pending == set()
+
+
+def test_more_than_the_ring_says_more_and_reads_only_what_is_kept() -> None:
+    tally = Tally(seen=0, read=0)
+    assert tally.wanted(10 * RING) == (9 * RING + 1, 10 * RING)
+    tally.add(kept(*range(9 * RING + 1, 10 * RING + 1)), 10 * RING)
+    assert tally.told() == {"count": 1, "more": True}
+
+
+def test_unknown_objects_and_too_many_pks_say_more() -> None:
+    tally = Tally(seen=0, read=0)
+    tally.add({1: (1, None, None)}, 1)  # notify(model) without pks
+    assert tally.told() == {"count": 1, "more": True}
+    tally = Tally(seen=0, read=0)
+    many = tuple(str(n) for n in range(MAX_PKS + 5))
+    tally.add({1: (1, many, len(many))}, 1)
+    assert tally.told() == {"count": MAX_PKS, "more": True}
+    assert len(tally.pks) == MAX_PKS
