@@ -147,6 +147,19 @@ class BadgeHandlers:
             self.tallies[label] = fresh
             await self._tell_count(label, tally.told())
 
+    async def _resync_badges(self) -> None:
+        """Count again from the store: the layer may have lost badge or seen messages."""
+        if not self.tallies:
+            return
+        before = {label: tally.told() for label, tally in self.tallies.items()}
+        fresh = await self._read_store(_tallies, self.scope["user"].pk, list(before))  # type: ignore[attr-defined]
+        if fresh is None:
+            return
+        for label, tally in fresh.items():
+            if label in self.tallies:
+                self.tallies[label] = tally
+                await self._tell_count(label, before[label])
+
     async def _tell_count(self, label: str, before: dict[str, Any]) -> None:
         tally = self.tallies.get(label)
         if tally is not None and tally.told() != before:

@@ -397,6 +397,7 @@ class LiveAdminConsumer(BadgeHandlers, PresenceHandlers, AsyncWebsocketConsumer)
         # Sent when the layer may have dropped events for this socket (a Redis outage, or
         # more events queued than the client took); the page reloads what it shows.
         await self._send({"type": "resync"})
+        await self._resync_badges()
 
     # -- periodic re-checks -------------------------------------------------------------------
 

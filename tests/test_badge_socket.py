@@ -292,3 +292,17 @@ async def test_a_hung_store_ends_badges_and_holds_up_nothing_else(
     finally:
         os.kill(redis.process.pid, signal.SIGCONT)
         redis.stop()
+
+
+async def test_a_resync_counts_again_from_the_store(admin_user: User) -> None:
+    from live_admin import hub
+
+    comm = await open_socket(admin_user)
+    await badges_of(comm)
+    await run(badges.record, "testapp.order", ["lost"], 1)  # stored; its message lost
+    assert await ask(comm, {"type": "ping"}) == {"type": "pong"}
+    (socket,) = next(iter(hub._hubs[asyncio.get_running_loop()].values())).sockets
+    socket.deliver(hub.RESYNC)  # as the hub does once the layer is whole again
+    assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "resync"}
+    assert await next_counts(comm) == {"testapp.order": {"count": 1, "more": False}}
+    await comm.disconnect()
