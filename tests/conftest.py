@@ -27,6 +27,7 @@ from django.test import Client, override_settings
 from ports import free_port
 
 from live_admin import badges, groups
+from live_admin.hub import STOP_SECONDS
 from live_admin.sender import Throttled, sender
 
 WS_PATH = "/ws/live-admin/"
@@ -327,7 +328,9 @@ class Daphne:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(10)
+            # A hub whose reader misses its stop message waits 2 x STOP_SECONDS before it
+            # cancels it (live_admin.hub._stop_reader): a clean exit may take that long.
+            self.process.wait(2 * STOP_SECONDS + 10)
 
 
 class Uvicorn(Daphne):
