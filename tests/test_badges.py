@@ -48,3 +48,15 @@ def test_unknown_objects_and_too_many_pks_say_more() -> None:
     tally.add({1: (1, many, len(many))}, 1)
     assert tally.told() == {"count": MAX_PKS, "more": True}
     assert len(tally.pks) == MAX_PKS
+
+
+def test_the_default_store_tells_only_its_own_process(monkeypatch, caplog) -> None:
+    from live_admin import badges
+    from live_admin.sender import sender
+
+    monkeypatch.setattr(sender, "home_loop", None)  # no socket here: nothing to tell, no error
+    badges._tell(badges.BADGE, "g", "testapp.order", 1)
+    recorder = badges.Recorder()
+    monkeypatch.setattr(recorder, "flush", lambda timeout=None: False)
+    recorder._flush_at_exit()
+    assert "not recorded before exit" in caplog.text
