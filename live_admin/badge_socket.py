@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -86,6 +87,11 @@ async def _shared_read(label: str, first: int, last: int) -> dict[int, badges.Ba
     return await asyncio.shield(reading)
 
 
+def _in_thread(fn: Any, *args: Any) -> Awaitable[Any]:
+    """``fn(*args)`` in a worker thread (the store's calls block)."""
+    return sync_to_async(fn, thread_sensitive=False)(*args)
+
+
 class BadgeHandlers:
     """Mixed into :class:`~live_admin.consumers.LiveAdminConsumer`."""
 
@@ -120,7 +126,7 @@ class BadgeHandlers:
         await self._member(groups.user_group(user.pk), MEMBER, True)  # type: ignore[attr-defined]
         for label in labels:  # joined first: no batch is stored unheard while counting
             await self._member(groups.badge_group(label), MEMBER, True)  # type: ignore[attr-defined]
-        tallies = await self._read_store(_tallies, user.pk, labels)
+        tallies = await self._read_store(_in_thread(_tallies, user.pk, labels))
         if tallies is None:
             return
         self.tallies = tallies
@@ -132,7 +138,7 @@ class BadgeHandlers:
         if tally is None or (number <= tally.read and number not in tally.pending):
             return
         upto = max(number, tally.read)
-        found = await self._read_store(badges.batches, label, *tally.wanted(upto))
+        found = await self._read_store(_shared_read(label, *tally.wanted(upto)))
         if found is not None and self.tallies.get(label) is tally:  # not ended by a re-check
             before = tally.told()
             tally.add(found, upto)
@@ -142,7 +148,8 @@ class BadgeHandlers:
         label, tally = event["model"], self.tallies.get(event["model"])
         if tally is None or event["seq"] <= tally.seen:  # an older one, overtaken
             return
-        fresh = await self._read_store(_recount, label, event["seq"], max(tally.read, event["seq"]))
+        upto = max(tally.read, event["seq"])
+        fresh = await self._read_store(_in_thread(_recount, label, event["seq"], upto))
         if fresh is not None and self.tallies.get(label) is tally:
             self.tallies[label] = fresh
             await self._tell_count(label, tally.told())
@@ -152,7 +159,8 @@ class BadgeHandlers:
         if not self.tallies:
             return
         before = {label: tally.told() for label, tally in self.tallies.items()}
-        fresh = await self._read_store(_tallies, self.scope["user"].pk, list(before))  # type: ignore[attr-defined]
+        user = self.scope["user"].pk  # type: ignore[attr-defined]
+        fresh = await self._read_store(_in_thread(_tallies, user, list(before)))
         if fresh is None:
             return
         for label, tally in fresh.items():
@@ -166,15 +174,11 @@ class BadgeHandlers:
             out = {"type": "badges", "id": self.badge_id, "counts": {label: tally.told()}}
             await self._send(out)  # type: ignore[attr-defined]
 
-    async def _read_store(self, fn: Any, *args: Any) -> Any:
-        """``fn(*args)`` on the store, within STORE_TIMEOUT. A store that fails or hangs ends the
+    async def _read_store(self, read: Awaitable[Any]) -> Any:
+        """``read`` of the store, within STORE_TIMEOUT. A store that fails or hangs ends the
         socket's badges (the page is told ``unavailable``), so it never holds up the socket's
         other messages for longer than that once."""
         try:
-            if fn is badges.batches:
-                read = _shared_read(*args)
-            else:
-                read = sync_to_async(fn, thread_sensitive=False)(*args)
             return await asyncio.wait_for(read, STORE_TIMEOUT)
         except Exception as exc:  # time-outs included
             logger.warning("live_admin: reading the badge store failed: %r", exc)
