@@ -54,6 +54,10 @@ class Theme:
     #: Bars the theme fixes (or makes sticky) at the bottom of the window: the status indicator
     #: sits above them.
     bottom_bar: str | None = None
+    #: The stacking level (z-index) of live_admin's floating parts, the held-updates button and
+    #: the status: above the theme's fixed header, below its sheets and dialogs (None: the
+    #: stylesheet's 1040, above Bootstrap's fixed headers and below its modals).
+    layer: int | None = None
     #: What the theme's own script did once to the form and must do again after a swap:
     #: ``"select2"`` (the action select is a select2 box).
     restyle: tuple[str, ...] = ()
@@ -119,6 +123,7 @@ THEMES: dict[str, Theme] = {
         actions_parent=".result-list-wrapper",
         footer=True,
         own_htmx=True,
+        layer=45,  # its header is at 40, its dropdowns at 50, its sheets and dialogs at 60+
         # The form's buttons; the list's pagination and Save, and its action bar above them.
         bottom_bar="#submit-row, #live-admin-footer > div, div:has(> #changelist-actions-wrapper)",
         badge_links="li[class*='model-'] > a, tr[class*='model-'] th a",

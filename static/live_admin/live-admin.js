@@ -147,6 +147,7 @@
     }
     el.style.bottom = lift ? lift + 12 + "px" : "";
   }
+  if (sel.layer) el.style.zIndex = String(sel.layer);
   if (sel.bottomBar) {
     placeStatus();
     for (const event of ["resize", "scroll", "change"]) root.addEventListener(event, placeStatus, { passive: true });
@@ -419,6 +420,7 @@
       notice.type = "button";
       notice.id = "live-admin-held";
       notice.className = "live-admin-held";
+      if (sel.layer) notice.style.zIndex = String(sel.layer);
       notice.addEventListener("click", () => refresh(true));
       document.body.appendChild(notice);
     }

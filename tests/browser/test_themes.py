@@ -34,11 +34,11 @@ COUNT = {
     "grappelli": ".c-2 .grp-pagination",
     "unfold": "#live-admin-footer",
 }
-#: And where a change form shows the customer field.
+#: And where a change form shows a field ({name}).
 FIELD = {
-    "jazzmin": ".field-customer",
-    "grappelli": ".form-row.customer",
-    "unfold": ".field-customer",
+    "jazzmin": ".field-{name}",
+    "grappelli": ".form-row.{name}",
+    "unfold": ".field-{name}",
 }
 
 
@@ -78,6 +78,17 @@ def assert_buttons_uncovered(page: Page) -> None:
         ), "the status indicator covers a button"
 
 
+def on_top(locator: Locator) -> bool:
+    """Whether ``locator`` is what a click at its centre would reach (nothing covers it)."""
+    return locator.evaluate(
+        """el => {
+            const box = el.getBoundingClientRect();
+            const hit = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+            return el.contains(hit);
+        }"""
+    )
+
+
 def choose_action(page: Page, theme: str, label: str) -> None:
     """Pick an action as a person does: Jazzmin's is a select2 box, the others' a plain select."""
     if theme == "jazzmin":
@@ -108,6 +119,12 @@ def test_a_live_list_keeps_ticks_and_edits_and_refreshes_its_count(
     Order.objects.create(customer="Dan")
     held = page.locator("#live-admin-held")
     expect(held).to_have_text("1 update — show", timeout=WAIT)
+    if theme == "unfold":  # its filter sheet opens over the whole page, the held button too
+        page.locator("#changelist-filter-button, a:text-is('Filters')").first.click()
+        expect(page.locator("#changelist-filter")).to_be_visible()
+        assert not on_top(held), "the held button sits over Unfold's filter sheet"
+        page.keyboard.press("Escape")
+        expect(page.locator("#changelist-filter")).to_be_hidden()
     held.click()
     expect(page.locator("#result_list tbody tr", has_text="Dan")).to_have_count(1, timeout=WAIT)
     expect(row(page, ben.pk).locator("input.action-select")).to_be_checked()
@@ -177,7 +194,9 @@ def test_a_live_change_form_updates_in_place_keeps_edits_and_sees_a_delete(
     order.save()
     expect(page.locator("#id_customer")).to_have_value("Ann Other", timeout=WAIT)
     expect(page.locator("#live-admin-banner")).to_contain_text("changed")
-    expect(page.locator(FIELD[theme]).first).to_have_class(re.compile(r"\blive-admin-changed\b"))
+    expect(page.locator(FIELD[theme].format(name="customer")).first).to_have_class(
+        re.compile(r"\blive-admin-changed\b")
+    )
     # Dirty: the user's typing is never overwritten.
     page.click("#id_status")
     page.keyboard.press("Control+A")
@@ -192,6 +211,44 @@ def test_a_live_change_form_updates_in_place_keeps_edits_and_sees_a_delete(
     order.delete()
     expect(page.locator("#live-admin-banner")).to_contain_text("deleted", timeout=WAIT)
     expect(page.locator("[name=_save]").first).to_be_disabled()
+
+
+def retype(page: Page, selector: str, value: str) -> None:
+    page.click(selector)
+    page.keyboard.press("Control+A")
+    page.keyboard.type(value)
+
+
+def test_presence_and_a_conflict_on_the_themes_change_form(
+    open_page: OpenPage, admin_user: User, bob: User, theme: str
+) -> None:
+    order = Order.objects.create(customer="Ann")
+    url = f"/admin/testapp/order/{order.pk}/change/"
+    ada, other = open_page(admin_user, url), open_page(bob, url)
+    presence = ada.locator("#live-admin-presence")
+    expect(presence).to_have_text("Bob Other is viewing", timeout=WAIT)
+    expect(presence).to_be_visible()
+    retype(ada, "#id_status", "packed")  # both start typing in the same field
+    retype(other, "#id_status", "cancelled")
+    expect(presence).to_have_text("Bob Other is editing", timeout=WAIT)
+    other.locator("[name=_save]").first.click()
+    other.wait_for_url("**/admin/testapp/order/")
+    expect(ada.locator("#live-admin-banner")).to_contain_text("Bob Other changed", timeout=WAIT)
+    ada.locator("[name=_save]").first.click()
+    panel = ada.locator("#live-admin-conflicts")
+    expect(panel).to_contain_text("Keep mine: “packed”", timeout=WAIT)
+    expect(panel).to_be_visible()
+    expect(ada.locator(FIELD[theme].format(name="status")).first).to_contain_text(
+        "Changed by someone else"
+    )
+    assert Order.objects.get(pk=order.pk).status == "cancelled"  # nothing written
+    assert_buttons_uncovered(ada)
+    screenshot(ada, f"theme-{theme}-conflict")
+    ada.get_by_label("Keep mine: “packed”").check()
+    ada.locator("[name=_save]").first.click()
+    ada.wait_for_url("**/admin/testapp/order/")
+    order.refresh_from_db()
+    assert order.status == "packed"
 
 
 THEMED_DEMO = """
