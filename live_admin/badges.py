@@ -15,12 +15,6 @@ admin whose ``get_queryset`` hides rows per user sets ``live_badges = False``.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import logging
-import os
-import queue
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -33,9 +27,8 @@ from django.dispatch import receiver
 
 from . import groups
 from .conf import get_config
-from .sender import Throttled, sender
-
-logger = logging.getLogger("live_admin")
+from .sender import sender
+from .worker import Worker
 
 BADGE = "live_admin.badge"
 SEEN = "live_admin.seen"
@@ -184,62 +177,33 @@ class Tally:
 # -- the recorder: the store's writes, off the saving thread -------------------------------------
 
 
-class Recorder:
+class Recorder(Worker):
     """Writes batches and opened changelists to the store in a thread of its own, then tells
-    the pages; :meth:`changed` and :meth:`opened` return at once and never raise."""
+    the pages; :meth:`changed` and :meth:`opened` return at once and never raise. (Made after
+    the sender, so its wait at exit runs first: what it records is then still told.)"""
 
-    def __init__(self) -> None:
-        self._reset()
-        os.register_at_fork(after_in_child=self._reset)
-        # Registered after the sender's, so run before it: what is recorded is then still told.
-        atexit.register(self._flush_at_exit)
-
-    def _reset(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._worker: threading.Thread | None = None
-        self._idle = threading.Event()
-        self._idle.set()
-        self._warnings = Throttled()
+    name = "live-admin-badges"
 
     def changed(self, label: str, pks: list[str] | None, count: int | None) -> None:
-        self._put(("changed", label, pks, count))
+        self._queue(("changed", label, pks, count))
 
     def opened(self, user: object, label: str) -> None:
         """``user`` opened ``label``'s changelist (or closed it, having watched it)."""
-        self._put(("opened", str(user), label))
+        self._queue(("opened", str(user), label))
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything queued is stored and told; False on time-out."""
-        return self._idle.wait(timeout)
-
-    def _put(self, item: tuple[Any, ...]) -> None:
+    def _queue(self, item: tuple[Any, ...]) -> None:
         try:
-            if self._queue.qsize() >= MAX_QUEUED:
-                with contextlib.suppress(queue.Empty):  # the worker may have taken it
-                    self._queue.get_nowait()
+            if self._put([item], MAX_QUEUED):
                 self._warnings.log("badge store too slow, a change was not counted")
-            with self._lock:
-                self._idle.clear()
-                self._queue.put(item)
-                if self._worker is None:
-                    self._worker = threading.Thread(
-                        target=self._run, name="live-admin-badges", daemon=True
-                    )
-                    self._worker.start()
         except Exception as exc:  # never into a save
             self._warnings.log("could not queue a badge change: %s", exc)
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
+    def _work(self, batch: list[tuple[Any, ...]]) -> None:
+        for item in batch:
             try:
                 self._handle(item)
             except Exception as exc:
                 self._warnings.log("the badge store failed: %s", exc)
-            with self._lock:
-                if self._queue.empty():
-                    self._idle.set()
 
     def _handle(self, item: tuple[Any, ...]) -> None:
         if item[0] == "changed":
@@ -253,9 +217,8 @@ class Recorder:
             set_seen(user, label, number)
             _tell(SEEN, groups.user_group(user), label, number)
 
-    def _flush_at_exit(self) -> None:
-        if not self.flush(get_config()["FLUSH_TIMEOUT"]):
-            logger.warning("live_admin: change badges not recorded before exit")
+    def _unfinished(self) -> str:
+        return "change badges not recorded before exit"
 
 
 def _tell(kind: str, group: str, label: str, number: int) -> None:

@@ -25,7 +25,8 @@ from .badges import BADGE, SEEN
 from .conf import get_config
 from .presence import PRESENCE
 from .probes import PROBE, PROBE_EVERY, Probes, Round
-from .sender import CHANGED, LOGOUT, Throttled
+from .sender import CHANGED, LOGOUT
+from .worker import Throttled
 
 logger = logging.getLogger("live_admin")
 

@@ -23,7 +23,7 @@ from model_utils import FieldTracker
 
 from . import options, snapshots
 from .broadcast import Changes, recording
-from .sender import Throttled
+from .worker import Throttled
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin

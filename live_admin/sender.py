@@ -1,21 +1,18 @@
 """Hands events to the channel layer without ever blocking or failing the code that saved.
 
-One :class:`Sender` per process. For a network layer (channels-redis) it runs one background
-thread with its own event loop and its own layer instance, so the process keeps one set of
-connections however many saves it makes. For channels' in-memory layer it schedules the sends on
-the event loop of this process's websocket consumers, the only place they can be heard.
+One :class:`Sender` per process. For a network layer (channels-redis) it is a background
+:class:`~live_admin.worker.Worker` with its own event loop and its own layer instance, so the
+process keeps one set of connections however many saves it makes. For channels' in-memory layer
+it schedules the sends on the event loop of this process's websocket consumers, the only place
+they can be heard.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
-import logging
-import os
 import sys
-import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Awaitable
 from typing import Any
 
@@ -27,30 +24,14 @@ from channels.layers import (
 )
 
 from .conf import get_config
-
-logger = logging.getLogger("live_admin")
+from .worker import Worker
 
 Message = tuple[str, dict[str, Any]]
 
-WARN_EVERY = 10.0
 #: The types of the messages live_admin puts on the channel layer.
 CHANGED = "live_admin.changed"
 LOGOUT = "live_admin.logout"
 MAX_BACKOFF = 2.0
-
-
-class Throttled:
-    """A log of repeated failures: WARNING at most once every ``WARN_EVERY`` s, the rest DEBUG."""
-
-    def __init__(self) -> None:
-        self.last = -WARN_EVERY
-
-    def log(self, message: str, *args: object, exc_info: bool = False) -> None:
-        now = time.monotonic()
-        level = logging.DEBUG
-        if now - self.last >= WARN_EVERY:
-            self.last, level = now, logging.WARNING
-        logger.log(level, "live_admin: " + message, *args, exc_info=exc_info)
 
 
 def get_layer() -> BaseChannelLayer:
@@ -82,29 +63,24 @@ def _local_layer() -> InMemoryChannelLayer | None:
     return built if isinstance(built, InMemoryChannelLayer) else None
 
 
-class Sender:
+class Sender(Worker):
     """Queues messages for the channel layer; :meth:`send` returns at once and never raises."""
+
+    name = "live-admin-sender"
 
     def __init__(self) -> None:
         #: ``sent``, ``failed`` (layer errors and time-outs), ``dropped`` (queue full),
         #: ``unheard`` (in-memory layer, no consumer in this process).
         self.stats: Counter[str] = Counter()
         self.captures: list[list[dict[str, Any]]] = []
-        self._reset()
-        os.register_at_fork(after_in_child=self._reset)
-        atexit.register(self._flush_at_exit)
+        super().__init__()
 
     def _reset(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: deque[Message] = deque()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._has_work = threading.Event()
-        self._worker: threading.Thread | None = None
+        super()._reset()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._layer: tuple[dict[str, Any], BaseChannelLayer] | None = None
         self._down_until = 0.0
         self._failures = 0
-        self._warnings = Throttled()
         self._local_tasks: set[asyncio.Task[None]] = set()
         self.home_loop: asyncio.AbstractEventLoop | None = None
 
@@ -124,13 +100,8 @@ class Sender:
         except Exception as exc:
             self._failed(len(messages), exc)
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything queued has been handed to the layer; False on time-out."""
-        return self._idle.wait(timeout)
-
-    def _flush_at_exit(self) -> None:
-        if not self.flush(get_config()["FLUSH_TIMEOUT"]):
-            logger.warning("live_admin: %d event(s) not sent before exit", len(self._pending))
+    def _unfinished(self) -> str:
+        return f"{len(self._pending)} event(s) not sent before exit"
 
     # -- in-memory layer: the consumers' loop ---------------------------------------------
 
@@ -146,43 +117,20 @@ class Sender:
         self._local_tasks.add(task)
         task.add_done_callback(self._local_tasks.discard)
 
-    # -- network layers: one worker thread ------------------------------------------------
+    # -- network layers: the worker's thread ----------------------------------------------
 
     def _enqueue(self, messages: list[Message]) -> None:
-        limit = get_config()["MAX_PENDING"]
-        with self._lock:
-            self._pending.extend(messages)
-            overflow = len(self._pending) - limit
-            for _ in range(max(overflow, 0)):
-                self._pending.popleft()
-            self._idle.clear()
-            # A thread waiting on an Event is woken without the saving thread giving up the GIL
-            # (a write to an event loop's wake-up socket would): the sender runs once the saving
-            # thread next waits, rather than in the middle of its save.
-            self._has_work.set()
-            if self._worker is None:
-                self._worker = threading.Thread(
-                    target=self._run, name="live-admin-sender", daemon=True
-                )
-                self._worker.start()
-        if overflow > 0:
-            self.stats["dropped"] += overflow
-            self._warn("queue full, %d event(s) dropped", overflow)
+        dropped = self._put(messages, get_config()["MAX_PENDING"])
+        if dropped:
+            self.stats["dropped"] += dropped
+            self._warn("queue full, %d event(s) dropped", dropped)
 
-    def _run(self) -> None:
-        """The worker: waits for messages, then runs its event loop to deliver them."""
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        while True:
-            self._has_work.wait()
-            with self._lock:
-                batch = list(self._pending)
-                self._pending.clear()
-                if not batch:
-                    self._has_work.clear()
-                    self._idle.set()
-                    continue
-            loop.run_until_complete(self._deliver_batch(batch))
+    def _work(self, batch: list[Message]) -> None:
+        """In the worker's thread: deliver on its own event loop."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._deliver_batch(batch))
 
     async def _deliver_batch(self, batch: list[Message]) -> None:
         try:

@@ -28,7 +28,8 @@ from ports import free_port
 
 from live_admin import badges, groups
 from live_admin.hub import STOP_SECONDS
-from live_admin.sender import Throttled, sender
+from live_admin.sender import sender
+from live_admin.worker import Throttled
 
 WS_PATH = "/ws/live-admin/"
 ROOT = Path(__file__).resolve().parent

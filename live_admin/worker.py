@@ -1,0 +1,106 @@
+"""Work done in a background thread, so that the code that hands it over never waits or fails.
+
+The sender (layer sends) and the badge recorder (store writes) are both one :class:`Worker`: a
+bounded queue, a daemon thread started with the first item and anew in a forked child,
+:meth:`~Worker.flush` to wait for it, and a bounded wait at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from .conf import get_config
+
+logger = logging.getLogger("live_admin")
+
+WARN_EVERY = 10.0
+
+
+class Throttled:
+    """A log of repeated failures: WARNING at most once every ``WARN_EVERY`` s, the rest DEBUG."""
+
+    def __init__(self) -> None:
+        self.last = -WARN_EVERY
+
+    def log(self, message: str, *args: object, exc_info: bool = False) -> None:
+        now = time.monotonic()
+        level = logging.DEBUG
+        if now - self.last >= WARN_EVERY:
+            self.last, level = now, logging.WARNING
+        logger.log(level, "live_admin: " + message, *args, exc_info=exc_info)
+
+
+class Worker:
+    """Items queued by :meth:`_put`, worked through in batches by :meth:`_work` in a thread of
+    the worker's own. A subclass names its thread and says what an exit left undone."""
+
+    name = "live-admin-worker"
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+        atexit.register(self._flush_at_exit)
+
+    def _reset(self) -> None:
+        """A fresh state: at start, and in a forked child (the parent's thread is not there)."""
+        self._lock = threading.Lock()
+        self._pending: deque[Any] = deque()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._has_work = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._warnings = Throttled()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued has been worked through; False on time-out."""
+        return self._idle.wait(timeout)
+
+    def _put(self, items: Iterable[Any], limit: int) -> int:
+        """Queue ``items``, keeping the newest ``limit``; how many of the oldest were dropped."""
+        with self._lock:
+            self._pending.extend(items)
+            dropped = max(len(self._pending) - limit, 0)
+            for _ in range(dropped):
+                self._pending.popleft()
+            self._idle.clear()
+            # A thread waiting on an Event is woken without the caller giving up the GIL (a
+            # write to an event loop's wake-up socket would): the worker runs once the caller
+            # next waits, rather than in the middle of its save.
+            self._has_work.set()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+        return dropped
+
+    def _run(self) -> None:
+        while True:
+            self._has_work.wait()
+            with self._lock:
+                batch = list(self._pending)
+                self._pending.clear()
+                if not batch:
+                    self._has_work.clear()
+                    self._idle.set()
+                    continue
+            try:
+                self._work(batch)
+            except Exception as exc:  # the thread goes on with the next batch
+                self._warnings.log("%s failed: %s", self.name, exc, exc_info=True)
+
+    def _work(self, batch: list[Any]) -> None:
+        raise NotImplementedError
+
+    def _unfinished(self) -> str:
+        """What an exit that did not wait long enough leaves undone."""
+        raise NotImplementedError
+
+    def _flush_at_exit(self) -> None:
+        if not self.flush(get_config()["FLUSH_TIMEOUT"]):
+            logger.warning("live_admin: %s", self._unfinished())
