@@ -75,18 +75,21 @@ BADGE_STRINGS = {
 }
 
 
-@lru_cache(maxsize=64)
-def _strings_json(language: str | None, which: str = "page") -> str:
-    """STRINGS (or BADGE_STRINGS) translated into ``language``, as the page reads them (once a
-    language)."""
-    strings = STRINGS if which == "page" else BADGE_STRINGS
+def _translated_json(strings: dict[str, Any], language: str | None) -> str:
     with override(language):
         return json.dumps({key: str(value) for key, value in strings.items()})
 
 
+@lru_cache(maxsize=64)
+def page_strings_json(language: str | None) -> str:
+    """STRINGS translated into ``language``, as the page script reads them (once a language)."""
+    return _translated_json(STRINGS, language)
+
+
+@lru_cache(maxsize=64)
 def badge_strings_json(language: str | None) -> str:
-    """BADGE_STRINGS translated into ``language``, as JSON."""
-    return _strings_json(language, "badges")
+    """BADGE_STRINGS translated into ``language``, as badges.js reads them (once a language)."""
+    return _translated_json(BADGE_STRINGS, language)
 
 
 class LiveAdminMixin(CheckedSaves, _Base):
@@ -149,7 +152,7 @@ class LiveAdminMixin(CheckedSaves, _Base):
             "reconnect_ms": config["RECONNECT_MS"],
             "origin_field": ORIGIN_FIELD,
             "login_url": reverse(f"{self.admin_site.name}:login"),
-            "strings_json": _strings_json(get_language()),
+            "strings_json": page_strings_json(get_language()),
             "refresh": request.headers.get(REFRESH_HEADER) == "1",
             "unsaved": kind == "change_form" and request.method == "POST",
             "state": None,  # the conflict token (set once the form or list is known)
