@@ -130,7 +130,10 @@ class Sender(Worker):
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._deliver_batch(batch))
+        try:
+            self._loop.run_until_complete(self._deliver_batch(batch))
+        except Exception as exc:
+            self._failed(len(batch), exc)
 
     async def _deliver_batch(self, batch: list[Message]) -> None:
         try:

@@ -75,8 +75,14 @@ class Worker:
             # next waits, rather than in the middle of its save.
             self._has_work.set()
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                try:
+                    thread.start()  # refused while the interpreter shuts down
+                except RuntimeError:
+                    self._pending.clear()
+                    self._idle.set()
+                    raise
+                self._thread = thread
         return dropped
 
     def _run(self) -> None:
