@@ -1,7 +1,7 @@
 // Replays event arrival times (ms, JSON array on stdin) through the page script's own debouncer
 // on a virtual clock; prints how many refreshes a changelist page would make.
 "use strict";
-const { debouncer } = require("../static/live_admin/live-admin.js");
+const { debouncer } = require("../static/live_admin/helpers.js");
 
 const DEBOUNCE_MS = 300; // live_admin's default DEBOUNCE_MS; the page uses maxWait = 4 x that
 

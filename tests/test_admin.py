@@ -44,7 +44,11 @@ def test_changelist_carries_its_config(admin_client: Client) -> None:
     }
     assert 'id="changelist"' in html  # still the admin's own page
     assert re.search(r'<script src="/static/live_admin/vendor/htmx.min.js" defer>', html)
-    assert re.search(r'<script src="/static/live_admin/live-admin.js" defer>', html)
+    assert re.search(
+        r'<script src="/static/live_admin/helpers.js" defer></script>\s*'
+        r'<script src="/static/live_admin/live-admin.js" defer>',
+        html,
+    )  # deferred scripts run in order: the helpers first
     assert '<link rel="stylesheet" href="/static/live_admin/live-admin.css">' in html
     assert "<script>" not in html.split('id="live-admin"')[1]  # no inline script of ours
 

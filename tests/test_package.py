@@ -38,7 +38,13 @@ def test_tests_run_against_the_installed_package() -> None:
     assert (package / "py.typed").is_file()
     for name in ("page.html", "head.html", "status.html"):
         assert (package / "templates" / "live_admin" / name).is_file(), name
-    for name in ("live-admin.js", "live-admin.css", "vendor/htmx.min.js", "vendor/htmx.LICENSE"):
+    for name in (
+        "live-admin.js",
+        "helpers.js",
+        "live-admin.css",
+        "vendor/htmx.min.js",
+        "vendor/htmx.LICENSE",
+    ):
         assert (package / "static" / "live_admin" / name).is_file(), name
 
 

@@ -1,6 +1,6 @@
 /* django-live-admin: change badges on the links to live models' changelists (index, app index,
  * sidebar): how many objects changed since this user last opened each list. Rides the socket of
- * live-admin.js on a live page, else opens one of its own; no build step. */
+ * live-admin.js on a live page, else opens one of its own; helpers.js loads first. No build step. */
 (function (root) {
   "use strict";
 

@@ -1,113 +1,19 @@
 /* django-live-admin: keeps an admin changelist or change form live over one websocket.
  * Configured by data-* attributes on #live-admin (no inline script). Unminified, no build step.
- * The pure helpers at the top are unit-tested under node (tests/js/). */
+ * Its pure helpers are helpers.js, loaded before it. */
 (function (root) {
   "use strict";
-
-  // -- pure helpers ---------------------------------------------------------------------------
-
-  /** Trailing debounce with a maximum wait: a burst of calls gives one run. */
-  function debouncer(fn, wait, maxWait, clock) {
-    clock = clock || {
-      now: () => Date.now(),
-      set: (fn, ms) => setTimeout(fn, ms),
-      clear: (id) => clearTimeout(id),
-    };
-    let timer = null;
-    let first = null;
-    function fire() {
-      timer = null;
-      first = null;
-      fn();
-    }
-    return {
-      call() {
-        const now = clock.now();
-        if (first === null) first = now;
-        if (timer !== null) clock.clear(timer);
-        const delay = Math.max(0, Math.min(wait, first + maxWait - now));
-        timer = clock.set(fire, delay);
-      },
-      cancel() {
-        if (timer !== null) clock.clear(timer);
-        timer = null;
-        first = null;
-      },
-      pending() {
-        return timer !== null;
-      },
-    };
-  }
-
-  /** Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2^attempt)). */
-  function backoff(attempt, base, cap, random) {
-    return Math.floor((random || Math.random)() * Math.min(cap, base * 2 ** attempt));
-  }
-
-  /** Compare two row snapshots (Map pk -> signature): what appeared, changed and left. */
-  function diffRows(before, after) {
-    const added = [];
-    const changed = [];
-    const removed = [];
-    for (const [pk, sig] of after) {
-      if (!before.has(pk)) added.push(pk);
-      else if (before.get(pk) !== sig) changed.push(pk);
-    }
-    for (const pk of before.keys()) if (!after.has(pk)) removed.push(pk);
-    return { added, changed, removed };
-  }
-
-  function format(template, values) {
-    return template.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
-  }
-
-  /** The first reconnect window after a server process that held ``peers`` sockets went away:
-   * about 60 ms a page keeps a restart's pages under a fifth of them a second, and a handful of
-   * pages are back at once. ``maxMs`` (RECONNECT_MS) caps it. */
-  function firstWindow(peers, maxMs) {
-    return Math.min(maxMs, Math.max(500, 60 * (peers || 0)));
-  }
-
-  /** How long a page waits before reconnect attempt ``attempt`` (0, 1, …): full jitter over a
-   * window that starts at ``firstWindow`` and doubles, up to 30 s (2 s for a small server). */
-  function retryWait(attempt, peers, maxMs, random) {
-    const window = firstWindow(peers, maxMs);
-    return backoff(attempt, window, Math.min(30000, Math.max(2000, 4 * window)), random);
-  }
-
-  /** Whether a form control differs from what the server rendered. */
-  function edited(input) {
-    if (input.tagName === "SELECT") {
-      const options = Array.from(input.options);
-      const rendered = options.some((o) => o.defaultSelected);
-      return options.some((o, i) => o.selected !== (rendered ? o.defaultSelected : i === 0 && !input.multiple));
-    }
-    if (input.type === "checkbox" || input.type === "radio") return input.checked !== input.defaultChecked;
-    if (input.type === "file") return input.value !== "";
-    return input.value !== input.defaultValue;
-  }
-
-  /** "2 rows changed, 1 added": what an announcement says about a list's refresh. */
-  function summary(counts, text) {
-    const parts = [];
-    for (const kind of ["changed", "added", "removed"]) {
-      const n = counts[kind] || 0;
-      if (n) parts.push(format(n === 1 ? text[kind + "One"] : text[kind + "Many"], { count: n }));
-    }
-    return parts.join(", ");
-  }
-
-  const helpers = { debouncer, backoff, diffRows, format, firstWindow, retryWait, edited, summary };
-  if (typeof module === "object" && module.exports) {
-    module.exports = helpers;
-    return;
-  }
-  root.liveAdminHelpers = helpers; // for badges.js, on pages that are not live themselves
 
   // -- the page -------------------------------------------------------------------------------
 
   const el = document.getElementById("live-admin");
   if (!el || !("WebSocket" in root)) return;
+  if (!root.liveAdminHelpers) { // helpers.js not served (static files not collected again)
+    el.dataset.liveState = "offline";
+    el.querySelector(".live-admin-label").textContent = JSON.parse(el.dataset.strings).offline;
+    return;
+  }
+  const { debouncer, diffRows, format, retryWait, edited, summary } = root.liveAdminHelpers;
   const cfg = el.dataset;
   const text = JSON.parse(cfg.strings);
   // Where this admin's theme puts each part of the page (live_admin/themes.py); a page rendered

@@ -5,6 +5,7 @@
 
   const el = document.getElementById("live-admin");
   if (!el || !el.liveAdmin) return;
+  const { format } = window.liveAdminHelpers;
   const api = el.liveAdmin;
   const text = JSON.parse(el.dataset.strings);
   const HEARTBEAT_MS = 4000; // live_admin.presence.HEARTBEAT
@@ -12,10 +13,6 @@
   const here = new Map(); // row pk -> people, on a changelist
   let state = null;
   let heartbeat = null;
-
-  function format(template, values) {
-    return template.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
-  }
 
   function said(people) {
     return people.map((p) => format(p.state === "editing" ? text.isEditing : text.isViewing, p)).join(" · ");

@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Daphne, RedisServer, redis_layers
+from conftest import Daphne, RedisServer, redis_layers, session_cookie
 from django.contrib.auth.models import User
 from django.test import override_settings
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from testapp.models import Project
 
@@ -51,3 +51,22 @@ def test_redis_restart_gives_one_catch_up_refresh(
         )
     finally:
         restarted.stop()
+
+
+def test_a_page_whose_helpers_were_not_served_says_it_is_offline(
+    browser: Browser, admin_user: User, server: Daphne
+) -> None:
+    """An upgrade served without its new static files (collectstatic not run again)."""
+    Project.objects.create(name="Apollo")
+    context = browser.new_context()
+    context.add_cookies(
+        [{"name": "sessionid", "value": session_cookie(admin_user), "url": server.url}]
+    )
+    page = context.new_page()
+    page.route("**/static/live_admin/helpers.js", lambda route: route.fulfill(status=404))
+    page.goto(server.url + "/admin/testapp/project/")
+    live = page.locator("#live-admin")
+    expect(live).to_have_attribute("data-live-state", "offline")
+    expect(live).to_contain_text("Offline")
+    expect(page.locator("#result_list")).to_be_visible()  # the stock page works as ever
+    context.close()

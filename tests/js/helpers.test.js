@@ -1,10 +1,10 @@
-// Unit tests for the pure helpers of static/live_admin/live-admin.js (node --test tests/js/).
+// Unit tests for the pure helpers of the page scripts, static/live_admin/helpers.js (node --test tests/js/).
 "use strict";
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const path = require("node:path");
 const { debouncer, backoff, diffRows, format, firstWindow, retryWait, edited, summary } = require(
-  path.join(__dirname, "..", "..", "static", "live_admin", "live-admin.js"),
+  path.join(__dirname, "..", "..", "static", "live_admin", "helpers.js"),
 );
 
 function fakeClock() {
