@@ -112,6 +112,18 @@ def open_page(
     assert errors == [], errors
 
 
+#: How Chromium reports a try that met no server: refused while it was down, or reset by a
+#: server that took the connection as it stopped.
+SERVER_AWAY = ("ERR_CONNECTION_REFUSED", "ERR_CONNECTION_RESET")
+
+
+def forgive_server_away(console_errors: list[str]) -> None:
+    """Drop the console errors of reconnection tries while the server was away (there may be
+    none: the jittered first try can come after it is back); those, and only those, are
+    expected of a test that stops its server."""
+    console_errors[:] = [e for e in console_errors if not any(r in e for r in SERVER_AWAY)]
+
+
 def wait_live(page: Page, state: str = "live") -> None:
     page.wait_for_selector(
         f'#live-admin[data-live-state="{state}"]', state="attached", timeout=10_000

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from testapp.models import Project, Ticket
 
-from .conftest import screenshot, wait_live
+from .conftest import forgive_server_away, screenshot, wait_live
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,7 +88,7 @@ def test_a_change_form_catches_up_after_the_server_was_away(
     assert time.monotonic() - started < 5  # a small deployment is back quickly
     expect(page.locator("#id_title")).to_have_value("Saved while the server was down", timeout=WAIT)
     expect(page.locator("#live-admin-banner")).to_contain_text("This object was changed")
-    console_errors[:] = [e for e in console_errors if "ERR_CONNECTION_REFUSED" not in e]
+    forgive_server_away(console_errors)
 
 
 def test_offline_says_why_and_offers_a_way_back(
@@ -120,7 +120,7 @@ def test_a_long_outage_says_the_server_is_unreachable(
     )
     expect(page.locator("#live-admin")).to_contain_text("Server unreachable")
     page.close()  # the page would go on trying, and Chromium on logging each refusal
-    console_errors[:] = [e for e in console_errors if "ERR_CONNECTION_REFUSED" not in e]
+    forgive_server_away(console_errors)
 
 
 def test_the_pill_takes_no_click_meant_for_the_page(

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from live_admin.sender import sender
 from testapp.models import Order, Project, Ticket
 
-from .conftest import screenshot, wait_live
+from .conftest import forgive_server_away, screenshot, wait_live
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -217,10 +217,7 @@ def test_reconnects_after_a_server_restart_then_refreshes_once(
     ).to_have_count(1, timeout=WAIT)
     assert refreshes(page) == 1
     assert not_reloaded(page)
-    # Chromium reports each reconnection attempt refused while the server was down (there may be
-    # none: the jittered first attempt can come after it is back); those errors, and only those,
-    # are expected.
-    console_errors[:] = [e for e in console_errors if "ERR_CONNECTION_REFUSED" not in e]
+    forgive_server_away(console_errors)
 
 
 def test_a_burst_gives_only_a_few_refreshes(
