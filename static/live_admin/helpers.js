@@ -1,5 +1,6 @@
-/* django-live-admin: the pure helpers of live-admin.js and badges.js, loaded before them (as
- * window.liveAdminHelpers) and unit-tested under node (tests/js/). Unminified, no build step. */
+/* django-live-admin: the pure helpers of live-admin.js, presence.js and badges.js, loaded
+ * before them (as window.liveAdminHelpers) and unit-tested under node (tests/js/). Unminified,
+ * no build step. */
 (function (root) {
   "use strict";
 
