@@ -60,3 +60,26 @@ def test_the_default_store_tells_only_its_own_process(monkeypatch, caplog) -> No
     monkeypatch.setattr(recorder, "flush", lambda timeout=None: False)
     recorder._flush_at_exit()
     assert "not recorded before exit" in caplog.text
+
+
+def test_a_slow_store_drops_the_oldest_changes_and_says_so(monkeypatch, caplog) -> None:
+    import threading
+
+    from live_admin import badges
+
+    release, handled = threading.Event(), []
+
+    def slow(item: tuple) -> None:
+        release.wait(10)
+        handled.append(item[1])
+
+    monkeypatch.setattr(badges, "MAX_QUEUED", 2)
+    recorder = badges.Recorder()
+    monkeypatch.setattr(recorder, "_handle", slow)
+    for label in ("a", "b", "c", "d"):  # the thread takes "a" (or not yet) and waits
+        recorder.changed(label, None, None)
+    assert "badge store too slow, a change was not counted" in caplog.text
+    release.set()
+    assert recorder.flush(10)
+    assert handled[-2:] == ["c", "d"]  # the newest are kept
+    assert len(handled) < 4

@@ -192,6 +192,22 @@ def test_bad_options_are_check_errors_and_left_out_never_a_crash() -> None:
     assert got == [200, True, None, [], None, True]
 
 
+def test_a_check_names_where_the_option_was_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = admin.site._registry[Widget]
+    monkeypatch.setattr(made, "live_exclude", ["nope"])  # the settings entry's option
+    monkeypatch.setattr(made, "live_conflicts", "sometimes")  # the class's own
+    said = {m.id: m.msg for m in run_checks() if m.obj is made}
+    assert said["live_admin.E009"].startswith(
+        "LIVE_ADMIN['MODELS']['testapp.widget'] names 'nope', which is not a field"
+    )
+    assert said["live_admin.E012"].startswith("LiveWidgetAdmin.live_conflicts is 'sometimes'")
+    monkeypatch.setattr(made, "live_exclude", "counted_at")
+    said = {m.id: m.msg for m in run_checks() if m.obj is made}
+    assert said["live_admin.E011"].startswith(
+        "LIVE_ADMIN['MODELS']['testapp.widget']['live_exclude'] must be a list"
+    )
+
+
 def test_late_registrations_are_reported() -> None:
     import gc
 

@@ -88,8 +88,10 @@ def test_without_a_token_the_save_is_the_stock_admins(
         signing.Signer(salt="live_admin.conflicts").sign_object(
             {"o": "testapp.ticket:999", "f": {}, "r": {}}
         ),
+        "",
+        " ".join(["part"] * (conflicts.MAX_PARTS + 1)),
     ],
-    ids=["garbage", "not ours", "another object"],
+    ids=["garbage", "not ours", "another object", "empty", "too many parts"],
 )
 def test_a_bad_token_is_never_merged_on(
     admin_client: Client, ticket: Ticket, caplog: pytest.LogCaptureFixture, bad: str

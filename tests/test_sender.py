@@ -252,14 +252,60 @@ async def test_without_channel_layers_an_in_memory_layer_is_used(admin_user: Use
         await comm.disconnect()
 
 
-async def test_a_broken_layer_setting_never_fails_a_save(transactional_db: None) -> None:
+@pytest.mark.parametrize(
+    "broken",
+    [{"BACKEND": "no.such.Layer"}, {"CONFIG": {}}],
+    ids=["fails in the worker", "fails in the save's thread"],
+)
+async def test_a_broken_layer_setting_never_fails_a_save(
+    transactional_db: None, broken: dict[str, Any]
+) -> None:
     failed = sender.stats["failed"]
-    broken = {"default": {"BACKEND": "no.such.Layer"}}
-    with override_settings(CHANNEL_LAYERS=broken):
+    with override_settings(CHANNEL_LAYERS={"default": broken}):
         await sync_to_async(Project.objects.create)(name="saved anyway")
         assert sender.flush(5)
     assert sender.stats["failed"] - failed == 2
     assert await sync_to_async(Project.objects.filter(name="saved anyway").exists)()
+
+
+async def test_an_in_memory_layer_named_by_a_module_not_imported_yet_stays_in_process(
+    transactional_db: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The save cannot tell the layer's kind without importing its module (the worker does
+    that); the worker finds it in-memory and hands the events to the process's own layer."""
+    (tmp_path / "late_layer.py").write_text(
+        "from channels.layers import InMemoryChannelLayer\n\n"
+        "class LateLayer(InMemoryChannelLayer):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(tmp_path)
+    counts = dict(sender.stats)
+    with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "late_layer.LateLayer"}}):
+        await sync_to_async(Project.objects.create)(name="kept here")
+        assert sender.flush(5)
+    unheard = sender.stats["unheard"] - counts.get("unheard", 0)
+    assert unheard == 2  # no socket in this process: nobody to hand them to
+    assert sender.stats["failed"] == counts.get("failed", 0)
+    assert sender.stats["sent"] == counts.get("sent", 0)
+
+
+async def test_a_batch_the_worker_cannot_deliver_counts_as_failed(
+    redis_layer: RedisServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(batch: list[Any]) -> None:
+        raise RuntimeError("a bug in delivery")
+
+    caplog.set_level(logging.DEBUG, logger="live_admin")
+    monkeypatch.setattr(sender, "_deliver_batch", broken)
+    failed = sender.stats["failed"]
+    await sync_to_async(Project.objects.create)(name="saved anyway")
+    assert sender.flush(5)
+    assert sender.stats["failed"] - failed == 2
+    assert "a bug in delivery" in caplog.text
+    monkeypatch.undo()
+    sent = sender.stats["sent"]
+    await sync_to_async(Project.objects.create)(name="and the next is sent")
+    assert sender.flush(5)
+    assert sender.stats["sent"] - sent == 2
 
 
 async def test_redis_restart_with_sockets_open(

@@ -95,6 +95,52 @@ def test_a_reload_is_remembered() -> None:
     assert sent == []
 
 
+def test_a_reload_through_a_whole_queryset_is_remembered() -> None:
+    project = Project.objects.create(name="P")
+    ticket = Ticket.objects.create(project=project, title="T")
+    Ticket.objects.filter(pk=ticket.pk).update(title="changed elsewhere")
+    ticket.refresh_from_db(from_queryset=Ticket.objects.select_related("project"))
+    with capture_broadcasts() as sent:
+        ticket.save()
+    assert sent == []
+
+
+def test_a_refresh_called_wrongly_fails_as_djangos_own_does() -> None:
+    ticket = Ticket.objects.create(project=Project.objects.create(name="P"), title="T")
+    with pytest.raises(TypeError) as djangos:
+        Model.refresh_from_db(ticket, bogus=1)
+    with pytest.raises(TypeError) as ours:
+        ticket.refresh_from_db(bogus=1)  # type: ignore[call-arg]
+    assert str(ours.value) == str(djangos.value)
+
+
+def test_values_are_kept_and_compared_as_drivers_hand_them() -> None:
+    """psycopg2 reads bytea as a memoryview, which equals no bytes; a value that cannot be
+    copied is kept as it is, and one that cannot be compared counts as changed."""
+    from live_admin.observers import _differ
+
+    assert snapshots._copy(memoryview(b"ab"), deep=False) == b"ab"
+    listed = [1]  # deep only for models with mutable fields (JSON, arrays): else not copied
+    assert snapshots._copy(listed, deep=False) is listed
+    copied = snapshots._copy(listed, deep=True)
+    assert copied == listed
+    assert copied is not listed
+    assert not _differ(memoryview(b"ab"), b"ab")
+    assert not _differ(b"ab", memoryview(b"ab"))
+    assert _differ(memoryview(b"ab"), memoryview(b"ac"))
+
+    class Odd:
+        def __deepcopy__(self, memo: object) -> None:
+            raise TypeError("not copyable")
+
+        def __ne__(self, other: object) -> bool:
+            raise TypeError("not comparable")
+
+    odd = Odd()
+    assert snapshots._copy(odd, deep=True) is odd
+    assert _differ(odd, odd)
+
+
 def test_an_unknown_old_group_tells_every_group() -> None:
     project, other = Project.objects.create(name="P"), Project.objects.create(name="Q")
     ticket = Ticket.objects.create(project=project, title="T")
