@@ -233,6 +233,16 @@ def viewer(transactional_db: None) -> User:
     return make_user("viewer", perms=("view_ticket", "view_project", "view_order", "view_document"))
 
 
+class Page:
+    """What the hub needs of a socket: it only records what it is handed."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, object]] = []
+
+    def deliver(self, event: dict[str, object]) -> None:
+        self.events.append(event)
+
+
 async def subscribed_socket(user: User, timeout: float = 10, **sub: Any) -> WebsocketCommunicator:
     """A socket subscribed once earlier changes are out, so it hears only what follows."""
     assert await asyncio.to_thread(sender.flush, timeout)

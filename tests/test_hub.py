@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
-from conftest import RedisServer, until
+from conftest import Page, RedisServer, until
 
 from live_admin import hub
 
@@ -19,16 +19,6 @@ pytestmark = pytest.mark.asyncio
 
 GROUP = "live_admin.vtestapp-project"
 CHANGE = {"type": "live_admin.changed", "group": GROUP}
-
-
-class Page:
-    """What the hub needs of a socket: it only records what it is handed."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def deliver(self, event: dict[str, Any]) -> None:
-        self.events.append(event)
 
 
 class CountingLayer(InMemoryChannelLayer):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
-from conftest import subscribed_socket, until
+from conftest import Page, subscribed_socket, until
 from django.contrib.auth.models import User
 from django.test import override_settings
 from topologies import Shards
@@ -101,16 +101,6 @@ class FlakyLayer(InMemoryChannelLayer):
     async def group_send(self, group: str, message: dict[str, object]) -> None:
         self._refuse()
         await super().group_send(group, message)
-
-
-class Page:
-    """What the hub needs of a socket: it only records what it is handed."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, object]] = []
-
-    def deliver(self, event: dict[str, object]) -> None:
-        self.events.append(event)
 
 
 async def test_an_outage_is_told_once(monkeypatch: pytest.MonkeyPatch) -> None:
