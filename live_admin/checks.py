@@ -271,9 +271,10 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
                 if field is None or (
                     name in admin.live_group_by and (not field.concrete or field.many_to_many)
                 ):
+                    attr = next(a for a in reversed(NAMED) if name in (getattr(admin, a) or ()))
                     messages.append(
                         Error(
-                            f"{_option(admin)} names {name!r}, which is not a "
+                            f"{_option(admin, attr)} names {name!r}, which is not a "
                             f"{'concrete ' if name in admin.live_group_by else ''}field of "
                             f"{model._meta.label}.",
                             hint="live_fields, live_exclude and live_group_by take field names "

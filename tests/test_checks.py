@@ -134,8 +134,9 @@ def test_live_fields_must_name_fields() -> None:
     try:
         messages = [m for m in run_checks() if m.id == "live_admin.E009"]
         assert [m.msg for m in messages] == [
-            "BadAdmin names 'nope', which is not a field of testapp.Secret.",
-            "BadAdmin names 'missing', which is not a concrete field of testapp.Secret.",
+            "BadAdmin.live_fields names 'nope', which is not a field of testapp.Secret.",
+            "BadAdmin.live_group_by names 'missing', which is not a concrete field of "
+            "testapp.Secret.",
         ]
     finally:
         site.unregister(Secret)
@@ -155,7 +156,9 @@ def test_live_group_by_may_not_name_a_many_to_many_field() -> None:
     site.register(Ticket, ByTags)
     try:
         messages = [m.msg for m in run_checks() if m.id == "live_admin.E009"]
-        assert messages == ["ByTags names 'tags', which is not a concrete field of testapp.Ticket."]
+        assert messages == [
+            "ByTags.live_group_by names 'tags', which is not a concrete field of testapp.Ticket."
+        ]
     finally:
         site.unregister(Ticket)
 
