@@ -67,19 +67,21 @@ def test_a_slow_store_drops_the_oldest_changes_and_says_so(monkeypatch, caplog) 
 
     from live_admin import badges
 
-    release, handled = threading.Event(), []
+    started, release, handled = threading.Event(), threading.Event(), []
 
     def slow(item: tuple) -> None:
+        started.set()
         release.wait(10)
         handled.append(item[1])
 
     monkeypatch.setattr(badges, "MAX_QUEUED", 2)
     recorder = badges.Recorder()
     monkeypatch.setattr(recorder, "_handle", slow)
-    for label in ("a", "b", "c", "d"):  # the thread takes "a" (or not yet) and waits
+    recorder.changed("a", None, None)
+    assert started.wait(10)  # the store is busy with "a"
+    for label in ("b", "c", "d"):
         recorder.changed(label, None, None)
     assert "badge store too slow, a change was not counted" in caplog.text
     release.set()
     assert recorder.flush(10)
-    assert handled[-2:] == ["c", "d"]  # the newest are kept
-    assert len(handled) < 4
+    assert handled == ["a", "c", "d"]  # the oldest waiting change was dropped

@@ -97,6 +97,7 @@ async def test_a_group_the_layer_would_not_take_is_not_left_there(
 async def test_a_socket_gone_while_the_layer_is_away_leaves_nothing_running(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="live_admin")
     layer, page = CountingLayer(), Page()
     layer.away = True
     running = hub.hub_for(layer)
@@ -109,10 +110,11 @@ async def test_a_socket_gone_while_the_layer_is_away_leaves_nothing_running(
     assert not any(call == "discard" for call, _ in layer.calls)
 
 
-async def test_a_join_after_its_socket_went_fails_quietly(
+async def test_a_join_after_its_socket_went_is_refused_not_raised(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A page that disconnects while its subscribe is still on its way."""
+    caplog.set_level(logging.DEBUG, logger="live_admin")
     layer, page = CountingLayer(), Page()
     running = hub.hub_for(layer)
     running.attach(page)
@@ -145,6 +147,7 @@ async def test_a_failed_read_is_retried_and_only_a_lost_connection_rejoins(
 ) -> None:
     """A read time-out leaves the layer's memberships where they were; a lost connection may
     mean Redis restarted and forgot them: the hub joins again and tells its pages to resync."""
+    caplog.set_level(logging.DEBUG, logger="live_admin")
     layer, page = CountingLayer(), Page()
     layer.read_errors.append(error)
     running = hub.hub_for(layer)

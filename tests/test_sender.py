@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import signal
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from django.db import connection
 from django.test import override_settings
 
 from live_admin import groups
-from live_admin.sender import sender
+from live_admin.sender import Sender, sender
 from testapp.models import Project, Ticket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -258,13 +259,17 @@ async def test_without_channel_layers_an_in_memory_layer_is_used(admin_user: Use
     ids=["fails in the worker", "fails in the save's thread"],
 )
 async def test_a_broken_layer_setting_never_fails_a_save(
-    transactional_db: None, broken: dict[str, Any]
+    transactional_db: None, broken: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="live_admin")
     failed = sender.stats["failed"]
     with override_settings(CHANNEL_LAYERS={"default": broken}):
         await sync_to_async(Project.objects.create)(name="saved anyway")
         assert sender.flush(5)
     assert sender.stats["failed"] - failed == 2
+    said = [r for r in caplog.records if "could not send 2 event(s)" in r.getMessage()]
+    in_worker = "BACKEND" in broken  # a class to import: the worker finds it missing
+    assert [r.threadName == sender.name for r in said] == [in_worker]
     assert await sync_to_async(Project.objects.filter(name="saved anyway").exists)()
 
 
@@ -278,10 +283,14 @@ async def test_an_in_memory_layer_named_by_a_module_not_imported_yet_stays_in_pr
         "class LateLayer(InMemoryChannelLayer):\n    pass\n"
     )
     monkeypatch.syspath_prepend(tmp_path)
+    monkeypatch.setattr(sender, "home_loop", None)  # no socket in this process
     counts = dict(sender.stats)
-    with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "late_layer.LateLayer"}}):
-        await sync_to_async(Project.objects.create)(name="kept here")
-        assert sender.flush(5)
+    try:
+        with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "late_layer.LateLayer"}}):
+            await sync_to_async(Project.objects.create)(name="kept here")
+            assert sender.flush(5)
+    finally:
+        sys.modules.pop("late_layer", None)
     unheard = sender.stats["unheard"] - counts.get("unheard", 0)
     assert unheard == 2  # no socket in this process: nobody to hand them to
     assert sender.stats["failed"] == counts.get("failed", 0)
@@ -291,11 +300,11 @@ async def test_an_in_memory_layer_named_by_a_module_not_imported_yet_stays_in_pr
 async def test_a_batch_the_worker_cannot_deliver_counts_as_failed(
     redis_layer: RedisServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def broken(batch: list[Any]) -> None:
+    async def broken(self: Sender, batch: list[Any]) -> None:
         raise RuntimeError("a bug in delivery")
 
     caplog.set_level(logging.DEBUG, logger="live_admin")
-    monkeypatch.setattr(sender, "_deliver_batch", broken)
+    monkeypatch.setattr(Sender, "_deliver_batch", broken)
     failed = sender.stats["failed"]
     await sync_to_async(Project.objects.create)(name="saved anyway")
     assert sender.flush(5)
