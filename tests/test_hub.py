@@ -56,6 +56,19 @@ class CountingLayer(InMemoryChannelLayer):
         return await super().receive(channel)
 
 
+@pytest.fixture(autouse=True)
+def _debug_log(caplog: pytest.LogCaptureFixture) -> None:
+    """A hub's repeated warnings are logged at DEBUG: the tests look for each one."""
+    caplog.set_level(logging.DEBUG, logger="live_admin")
+
+
+def attached(layer: InMemoryChannelLayer | RedisChannelLayer) -> tuple[hub.Hub, Page]:
+    """The running hub on ``layer``, with one page attached."""
+    running, page = hub.hub_for(layer), Page()
+    running.attach(page)
+    return running, page
+
+
 async def test_a_group_is_joined_and_left_once_for_all_its_sockets() -> None:
     layer, first, second = CountingLayer(), Page(), Page()
     running = hub.hub_for(layer)
@@ -81,10 +94,8 @@ async def test_a_group_is_joined_and_left_once_for_all_its_sockets() -> None:
 async def test_a_group_the_layer_would_not_take_is_not_left_there(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="live_admin")
-    layer, page = CountingLayer(), Page()
-    running = hub.hub_for(layer)
-    running.attach(page)
+    layer = CountingLayer()
+    running, page = attached(layer)
     await running.channel  # type: ignore[misc]
     layer.away = True
     assert await running.join(GROUP, page) is False  # and retried in the background
@@ -97,11 +108,9 @@ async def test_a_group_the_layer_would_not_take_is_not_left_there(
 async def test_a_socket_gone_while_the_layer_is_away_leaves_nothing_running(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="live_admin")
-    layer, page = CountingLayer(), Page()
+    layer = CountingLayer()
     layer.away = True
-    running = hub.hub_for(layer)
-    running.attach(page)
+    running, page = attached(layer)
     tasks = [running.channel, *running.tasks]
     await until(lambda: "making a channel on the layer failed" in caplog.text, 5)
     await running.detach(page)
@@ -114,10 +123,8 @@ async def test_a_join_after_its_socket_went_is_refused_not_raised(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A page that disconnects while its subscribe is still on its way."""
-    caplog.set_level(logging.DEBUG, logger="live_admin")
-    layer, page = CountingLayer(), Page()
-    running = hub.hub_for(layer)
-    running.attach(page)
+    layer = CountingLayer()
+    running, page = attached(layer)
     await running.detach(page)
     assert await running.join(GROUP, page) is False
     assert "the hub has no socket" in caplog.text
@@ -127,10 +134,8 @@ async def test_a_join_after_its_socket_went_is_refused_not_raised(
 async def test_a_leave_the_layer_refuses_at_the_end_of_a_run_is_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="live_admin")
-    layer, page = CountingLayer(), Page()
-    running = hub.hub_for(layer)
-    running.attach(page)
+    layer = CountingLayer()
+    running, page = attached(layer)
     probe = running.probes.groups[0]
     await until(lambda: probe in running.joined, 5)
     layer.refuse_leaves = True
@@ -147,11 +152,9 @@ async def test_a_failed_read_is_retried_and_only_a_lost_connection_rejoins(
 ) -> None:
     """A read time-out leaves the layer's memberships where they were; a lost connection may
     mean Redis restarted and forgot them: the hub joins again and tells its pages to resync."""
-    caplog.set_level(logging.DEBUG, logger="live_admin")
-    layer, page = CountingLayer(), Page()
+    layer = CountingLayer()
     layer.read_errors.append(error)
-    running = hub.hub_for(layer)
-    running.attach(page)
+    running, page = attached(layer)
     assert await running.join(GROUP, page)
     await until(lambda: "receiving from the channel layer failed" in caplog.text, 5)
     await layer.group_send(GROUP, CHANGE)
@@ -195,12 +198,10 @@ async def test_the_last_socket_ends_the_reader_on_channels_redis(
 ) -> None:
     """The stop message goes to the channel itself when the probe group was never joined; when
     it cannot be sent at all, the reader is cancelled and its receive buffer dropped."""
-    caplog.set_level(logging.DEBUG, logger="live_admin")
-    layer, page = StubbornRedisLayer(hosts=[redis_server.url]), Page()
+    layer = StubbornRedisLayer(hosts=[redis_server.url])
     layer.refuse_probe_groups = refused == "probe groups"
     layer.refuse_stop = refused == "the stop message"
-    running = hub.hub_for(layer)
-    running.attach(page)
+    running, page = attached(layer)
     assert await running.join(GROUP, page)
     probe = running.probes.groups[0]
     if layer.refuse_probe_groups:
