@@ -20,7 +20,7 @@ DIST := dist
 $(VENV)/.ready: pyproject.toml
 	@$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q build ruff
+	$(VENV)/bin/pip install -q build ruff import-linter
 	touch $@
 
 wheel: $(VENV)/.ready
@@ -28,9 +28,12 @@ wheel: $(VENV)/.ready
 	$(VENV)/bin/python -m build -q --wheel --outdir $(DIST) . >/dev/null
 	ls $(DIST)/*.whl
 
+# ruff; the layer contracts of .importlinter; the shape rules of scripts/check-structure.
 lint: $(VENV)/.ready
 	@$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/python scripts/check-structure
 
 # Runs the suite against the built wheel (not the source tree), with warnings as errors.
 # $(1): virtualenv, $(2): interpreter, $(3): seconds of soak (tests/test_soak.py),

@@ -670,7 +670,7 @@ async def _cycles(redis: Redis, cookie: str, hello: dict, cycles: int, rss: Any)
     """On one fresh daphne, a first batch of ``cycles`` connect/subscribe/disconnect cycles
     (the process grows its caches and allocator arenas), then ``REPEATS`` more: RSS before and
     after each, and what each leaves behind. A leak grows every batch alike."""
-    from live_admin import groups
+    from live_admin import protocol as groups
 
     group_key = f"asgi:group:{groups.model_group('benchapp.item')}"
     # A fresh server: after thousands of sockets the allocator hands memory back over minutes,

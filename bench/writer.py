@@ -24,7 +24,7 @@ from django.db import transaction  # noqa: E402
 import benchapp.consumers  # noqa: E402, F401  (connects DCRF's observer, as a server would)
 from benchapp.models import Item  # noqa: E402
 from benchapp.views import MODELS, timed_saves  # noqa: E402
-from live_admin.sender import sender  # noqa: E402
+from live_admin.delivery.sender import sender  # noqa: E402
 
 
 def main() -> None:

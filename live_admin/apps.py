@@ -11,8 +11,8 @@ class LiveAdminConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_out
 
         from . import checks  # noqa: F401  (registers the system checks)
-        from .broadcast import logged_out
-        from .by_settings import apply, entries
+        from .delivery.sender import logged_out
+        from .pages.by_settings import apply, entries
 
         user_logged_out.connect(logged_out, dispatch_uid="live_admin.logged_out")
         if entries():

@@ -14,8 +14,10 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.core.checks import register as register_check
 from django.core.exceptions import FieldDoesNotExist
 
-from .conf import DEFAULTS, TYPES, get_config
-from .conflicts import MODES
+from . import registry
+from .conf import CONFLICT_MODES as MODES
+from .conf import DEFAULTS, TYPES, get_config, models_setting
+from .options import valid_names
 
 IN_MEMORY = "channels.layers.InMemoryChannelLayer"
 APP_DIRS_LOADER = "django.template.loaders.app_directories.Loader"
@@ -209,16 +211,13 @@ def check_templates(**kwargs: Any) -> list[CheckMessage]:
 def check_admins(**kwargs: Any) -> list[CheckMessage]:
     from django.contrib.admin import ModelAdmin
 
-    from .admin import LiveAdminMixin
-    from .options import valid_names
-
     messages: list[CheckMessage] = []
     for site in list(all_sites):
         for model, admin in site._registry.items():
-            if not isinstance(admin, LiveAdminMixin):
+            if not registry.is_live(admin):
                 continue
             mro = type(admin).__mro__
-            if mro.index(LiveAdminMixin) > mro.index(ModelAdmin):
+            if mro.index(registry.LiveAdmin) > mro.index(ModelAdmin):
                 messages.append(
                     Error(
                         f"{type(admin).__name__} lists LiveAdminMixin after ModelAdmin, so the "
@@ -288,10 +287,8 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
 
 def _option(admin: Any, attr: str = "") -> str:
     """Where an admin's option was written: its class, or LIVE_ADMIN["MODELS"]."""
-    from .by_settings import entries
-
     label = getattr(admin, "live_settings_label", None)
-    if label is None or (attr and attr not in entries().get(label, {})):
+    if label is None or (attr and attr not in models_setting().get(label, {})):
         return f"{type(admin).__name__}.{attr}" if attr else type(admin).__name__
     where = f"LIVE_ADMIN['MODELS'][{label!r}]"
     return f"{where}[{attr!r}]" if attr else where

@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "BADGE_CACHE": None,
 }
 
+#: The values ``CONFLICTS`` and a ModelAdmin's ``live_conflicts`` may take.
+CONFLICT_MODES = ("merge", "refuse", "off")
+
 #: The type each value must have; checked by the system check ``live_admin.E002``.
 TYPES: dict[str, type | tuple[type, ...]] = {
     "WS_PATH": str,
@@ -63,6 +66,12 @@ def user_settings() -> dict[str, Any]:
 def get_config() -> dict[str, Any]:
     """The effective settings: defaults updated with the project's known keys."""
     return {**DEFAULTS, **{k: v for k, v in user_settings().items() if k in DEFAULTS}}
+
+
+def models_setting() -> dict[Any, Any]:
+    """``LIVE_ADMIN["MODELS"]`` as written (empty when unset or not a mapping: see the checks)."""
+    value = get_config().get("MODELS")
+    return value if isinstance(value, dict) else {}
 
 
 @receiver(setting_changed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, path
 
 from .conf import get_config
-from .consumers import LiveAdminConsumer
+from .realtime.consumer import LiveAdminConsumer
 
 websocket_urlpatterns: list[URLPattern] = [
     path(get_config()["WS_PATH"].lstrip("/"), LiveAdminConsumer.as_asgi(), name="live_admin"),

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .sender import sender
+from .delivery.sender import sender
 
 __all__ = ["capture_broadcasts"]
 

@@ -26,10 +26,11 @@ from django.db import connections
 from django.test import Client, override_settings
 from ports import free_port
 
-from live_admin import badges, groups
-from live_admin.hub import STOP_SECONDS
-from live_admin.sender import sender
-from live_admin.worker import Throttled
+from live_admin import protocol as groups
+from live_admin.delivery import badges
+from live_admin.delivery.sender import sender
+from live_admin.logs import Throttled
+from live_admin.realtime.reader import STOP_SECONDS
 
 WS_PATH = "/ws/live-admin/"
 ROOT = Path(__file__).resolve().parent
@@ -438,7 +439,7 @@ def check_event(message: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _all_traffic_is_content_free() -> Iterator[None]:
-    from live_admin.consumers import LiveAdminConsumer
+    from live_admin.realtime.consumer import LiveAdminConsumer
 
     to_clients: list[dict[str, Any]] = []
     on_layer: list[dict[str, Any]] = []
@@ -449,7 +450,7 @@ def _all_traffic_is_content_free() -> Iterator[None]:
         to_clients.append(content)
         await original_send(self, content)
 
-    from live_admin import presence
+    from live_admin.realtime import presence
 
     original_announce = presence.announce
 
@@ -465,7 +466,7 @@ def _all_traffic_is_content_free() -> Iterator[None]:
         LiveAdminConsumer._send = original_send  # type: ignore[method-assign]
         presence.announce = original_announce  # type: ignore[assignment]
         sender.captures[:] = [c for c in sender.captures if c is not on_layer]
-    from live_admin.consumers import _sockets_per_user
+    from live_admin.realtime.consumer import sockets_per_user as _sockets_per_user
 
     assert not _sockets_per_user, (
         f"sockets still counted after every test ended: {_sockets_per_user}"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.test import Client, override_settings
 
-from live_admin import rows
 from live_admin.admin import LiveAdminMixin, live_admins
+from live_admin.realtime import layouts
 from testapp.admin import OrderAdmin
 from testapp.models import Note, Order, Project, Tag, Ticket
 
@@ -30,7 +30,7 @@ def config(html: str) -> dict[str, str]:
 def test_changelist_carries_its_config(admin_client: Client) -> None:
     html = admin_client.get("/admin/testapp/ticket/").content.decode()
     found = config(html)
-    assert rows.read_layout(found.pop("layout"), "testapp.ticket") == {
+    assert layouts.read_layout(found.pop("layout"), "testapp.ticket") == {
         "id"
     }  # signed (see test_rows)
     assert found == {
@@ -158,3 +158,12 @@ def test_import_export_admin_stays_working_and_live(admin_client: Client, prefix
     assert re.search(f"href=['\"]{prefix}testapp/note/import/['\"]", html)
     assert re.search(f"href=['\"]{prefix}testapp/note/export/", html)
     assert 'id="changelist"' in html
+
+
+def test_an_admin_built_without_a_site_works_as_stock() -> None:
+    # Django's own admin tests construct ModelAdmin(Model, None).
+    from testapp.admin import TicketAdmin
+
+    admin = TicketAdmin(Ticket, None)
+    assert admin.admin_site is None
+    assert admin.model is Ticket

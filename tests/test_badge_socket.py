@@ -12,7 +12,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 from test_consumers import TIMEOUT, ask, open_socket, run
 
-from live_admin import badges, groups
+from live_admin.delivery import badges
 from testapp.models import Order, Project
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -34,7 +34,7 @@ async def next_counts(comm: Any) -> dict[str, Any]:
 
 async def settled() -> None:
     """Every change so far is stored and told (the recorder's thread, then the sender's)."""
-    from live_admin.sender import sender
+    from live_admin.delivery.sender import sender
 
     assert await asyncio.to_thread(badges.recorder.flush, TIMEOUT)
     assert await asyncio.to_thread(sender.flush, TIMEOUT)
@@ -193,7 +193,7 @@ async def test_a_shared_store_counts_across_processes(admin_user: User, redis_se
             "shell",
             "-c",
             "from testapp.models import Order; Order.objects.create(customer='elsewhere');"
-            "from live_admin import badges; assert badges.recorder.flush(10)",
+            "from live_admin.delivery import badges; assert badges.recorder.flush(10)",
             env={"LIVE_ADMIN_TEST_BADGE_CACHE": redis_server.url},
         )
         assert done.returncode == 0, done.stderr
@@ -203,7 +203,7 @@ async def test_a_shared_store_counts_across_processes(admin_user: User, redis_se
 
 
 async def test_the_sockets_of_a_process_read_a_batch_once(monkeypatch: Any) -> None:
-    from live_admin import badge_socket
+    from live_admin.realtime import badges as badge_socket
 
     reads: list[tuple[str, int, int]] = []
     real = badges.batches
@@ -231,7 +231,7 @@ async def test_a_number_taken_but_not_stored_yet_is_waited_for(admin_user: User)
     await run(Order.objects.create, customer="stored after it")
     assert await next_counts(comm) == {"testapp.order": {"count": 1, "more": False}}
     await run(store.set, f"live_admin:badges:testapp.order:{taken}", (taken, ("elsewhere",), 1))
-    group = groups.badge_group("testapp.order")
+    group = badges.model_group("testapp.order")
     await run(badges._tell, badges.BADGE, group, "testapp.order", taken)
     assert await next_counts(comm) == {"testapp.order": {"count": 2, "more": False}}
     await comm.disconnect()
@@ -244,7 +244,7 @@ async def test_seen_that_arrives_late_is_ignored(admin_user: User) -> None:
         await run(Order.objects.create, customer=name)
     while (await next_counts(comm))["testapp.order"]["count"] < 2:
         pass
-    group = groups.user_group(admin_user.pk)
+    group = badges.users_group(admin_user.pk)
     await run(badges._tell, badges.SEEN, group, "testapp.order", 2)
     assert await next_counts(comm) == {"testapp.order": {"count": 0, "more": False}}
     await run(badges._tell, badges.SEEN, group, "testapp.order", 1)  # overtaken: ignored
@@ -295,14 +295,14 @@ async def test_a_hung_store_ends_badges_and_holds_up_nothing_else(
 
 
 async def test_a_resync_counts_again_from_the_store(admin_user: User) -> None:
-    from live_admin import hub
+    from live_admin.realtime import hub
 
     comm = await open_socket(admin_user)
     await badges_of(comm)
     await run(badges.record, "testapp.order", ["lost"], 1)  # stored; its message lost
     assert await ask(comm, {"type": "ping"}) == {"type": "pong"}
     (socket,) = next(iter(hub._hubs[asyncio.get_running_loop()].values())).sockets
-    socket.deliver(hub.RESYNC)  # as the hub does once the layer is whole again
+    socket.deliver({"type": hub.RESYNC})  # as the hub does once the layer is whole again
     assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "resync"}
     assert await next_counts(comm) == {"testapp.order": {"count": 1, "more": False}}
     await comm.disconnect()

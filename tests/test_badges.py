@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from live_admin.badges import MAX_PENDING_BATCHES, MAX_PKS, RING, Tally
+from live_admin.delivery.badges import MAX_PENDING_BATCHES, MAX_PKS, RING, Tally
 
 
 def kept(*numbers: int, pks: tuple[str, ...] = ("1",)) -> dict[int, tuple]:
@@ -51,8 +51,8 @@ def test_unknown_objects_and_too_many_pks_say_more() -> None:
 
 
 def test_the_default_store_tells_only_its_own_process(monkeypatch, caplog) -> None:
-    from live_admin import badges
-    from live_admin.sender import sender
+    from live_admin.delivery import badges
+    from live_admin.delivery.sender import sender
 
     monkeypatch.setattr(sender, "home_loop", None)  # no socket here: nothing to tell, no error
     badges._tell(badges.BADGE, "g", "testapp.order", 1)
@@ -65,7 +65,7 @@ def test_the_default_store_tells_only_its_own_process(monkeypatch, caplog) -> No
 def test_a_slow_store_drops_the_oldest_changes_and_says_so(monkeypatch, caplog) -> None:
     import threading
 
-    from live_admin import badges
+    from live_admin.delivery import badges
 
     started, release, handled = threading.Event(), threading.Event(), []
 

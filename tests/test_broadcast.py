@@ -11,8 +11,8 @@ from django.db import transaction
 from django.test import Client
 
 import live_admin
-from live_admin import groups
-from live_admin.broadcast import Changes
+from live_admin import protocol as groups
+from live_admin.capture.changes import Changes
 from live_admin.testing import capture_broadcasts
 from testapp.models import Order, OrderLine, Project, Ticket
 
@@ -219,7 +219,7 @@ def test_admin_get_requests_send_nothing(admin_client: Client) -> None:
 
 
 def test_logout_without_a_session_sends_nothing() -> None:
-    from live_admin.broadcast import logged_out
+    from live_admin.delivery.sender import logged_out
 
     with capture_broadcasts() as sent:
         logged_out(request=None)

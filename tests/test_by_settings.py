@@ -16,9 +16,9 @@ from django.contrib.auth.models import User
 from django.core.checks import run_checks
 from django.test import Client, override_settings
 
-from live_admin import groups
+from live_admin import protocol as groups
 from live_admin.admin import LiveAdminMixin, live_admins
-from live_admin.observers import _specs
+from live_admin.capture.observers import _specs
 from live_admin.testing import capture_broadcasts
 from testapp.admin import LiveUserAdmin, WidgetAdmin, other_site
 from testapp.models import Tag, Widget
@@ -131,7 +131,7 @@ LIVE = """
 import json
 from django.contrib import admin
 from live_admin.admin import LiveAdminMixin
-from live_admin.observers import _specs
+from live_admin.capture.observers import _specs
 from testapp.admin import other_site
 from testapp.models import Project, Secret, Tag
 def view(model):
@@ -229,7 +229,7 @@ def test_late_registrations_are_reported() -> None:
 
 
 def test_pages_served_by_a_replaced_admin_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    from live_admin import by_settings
+    from live_admin.pages import by_settings
 
     assert by_settings._url_admin(admin.site, Widget) is admin.site._registry[Widget]
     assert by_settings._url_admin(admin.AdminSite(name="unrouted"), Widget) is None
@@ -239,7 +239,7 @@ def test_pages_served_by_a_replaced_admin_are_reported(monkeypatch: pytest.Monke
 
 
 def test_start_up_runs_once() -> None:
-    from live_admin import by_settings
+    from live_admin.pages import by_settings
 
     before = dict(admin.site._registry)
     by_settings.apply()
@@ -251,7 +251,7 @@ def test_what_the_options_mean_for_the_user_model() -> None:
     from types import SimpleNamespace
 
     from live_admin import options
-    from live_admin.observers import _quiet
+    from live_admin.capture.observers import _quiet
     from testapp.models import Ticket
 
     def admin_of(model: Any, **attrs: Any) -> Any:

@@ -10,7 +10,7 @@ from django.core import signing
 from django.test import Client, override_settings
 from forms import form_data
 
-from live_admin import conflicts
+from live_admin.conflicts import token as conflicts
 from testapp.models import Order, OrderLine, Project, Tag, Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)

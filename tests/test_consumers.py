@@ -25,14 +25,15 @@ from conftest import (
 from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 
-from live_admin import consumers, groups, hub
-from live_admin.consumers import (
+from live_admin import protocol as groups
+from live_admin.delivery.sender import get_layer
+from live_admin.protocol import (
     CLOSE_NOT_ALLOWED,
     CLOSE_NOT_LOGGED_IN,
     CLOSE_TOO_BIG,
     CLOSE_TOO_MANY_SOCKETS,
 )
-from live_admin.sender import get_layer
+from live_admin.realtime import hub, socket
 from testapp.admin import TicketAdmin
 from testapp.models import Document, Order, Project, Ticket
 
@@ -700,7 +701,7 @@ async def test_a_socket_that_falls_behind_gets_one_resync(
 ) -> None:
     # Events queue per socket until its loop takes them; past MAX_QUEUED_EVENTS the backlog is
     # replaced by a resync (the page reloads what it shows) instead of growing.
-    monkeypatch.setattr(consumers, "MAX_QUEUED_EVENTS", 3)
+    monkeypatch.setattr(socket, "MAX_QUEUED_EVENTS", 3)
     assert await ask(superuser_socket, {"type": "subscribe", "id": "p", **PROJECTS}) == {
         "type": "subscribed",
         "id": "p",

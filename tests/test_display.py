@@ -10,8 +10,8 @@ from django import forms
 from django.core.files.base import ContentFile
 from django.test import RequestFactory
 
-from live_admin import conflicts
-from live_admin.display import shown
+from live_admin.conflicts import token as conflicts
+from live_admin.conflicts.display import shown
 from testapp.models import Order, Project, Tag
 
 pytestmark = pytest.mark.django_db

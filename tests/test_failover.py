@@ -17,7 +17,7 @@ from conftest import Daphne, make_user, session_cookie, until
 from django.test import override_settings
 from topologies import CORE, PUBSUB, Page, Sentinels
 
-from live_admin.sender import sender
+from live_admin.delivery.sender import sender
 from testapp.models import Project
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

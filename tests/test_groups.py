@@ -6,7 +6,7 @@ import uuid
 import pytest
 from channels.layers import BaseChannelLayer
 
-from live_admin import groups
+from live_admin import protocol as groups
 
 VALID = re.compile(r"[A-Za-z0-9_.-]{1,99}\Z")
 ODD = [

@@ -13,7 +13,7 @@ from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 from conftest import Page, RedisServer, until
 
-from live_admin import hub
+from live_admin.realtime import hub
 
 pytestmark = pytest.mark.asyncio
 
@@ -160,7 +160,7 @@ async def test_a_failed_read_is_retried_and_only_a_lost_connection_rejoins(
     await layer.group_send(GROUP, CHANGE)
     await until(lambda: CHANGE in page.events, 5)
     if rejoins:
-        await until(lambda: hub.RESYNC in page.events, 5)
+        await until(lambda: {"type": hub.RESYNC} in page.events, 5)
         assert layer.calls["add", GROUP] >= 2
     else:
         assert running._rejoin_task is None

@@ -11,8 +11,9 @@ from django.db import connection, transaction
 from django.db.models import signals
 from django.test.utils import CaptureQueriesContext
 
-from live_admin import groups, snapshots
-from live_admin.observers import _specs
+from live_admin import protocol as groups
+from live_admin.capture import snapshots
+from live_admin.capture.observers import _specs
 from live_admin.testing import capture_broadcasts
 from testapp.models import Document, Note, Order, OrderLine, PartlyTracked, Project, Tag, Ticket
 

@@ -9,8 +9,9 @@ import pytest
 from django.core.management import call_command
 
 import live_admin
-from live_admin import admin, broadcast, routing
-from live_admin.consumers import LiveAdminConsumer
+from live_admin import admin, routing
+from live_admin.capture import record as broadcast
+from live_admin.realtime.consumer import LiveAdminConsumer
 
 
 def test_lazy_public_names() -> None:

@@ -12,9 +12,10 @@ from channels.testing import WebsocketCommunicator
 from conftest import make_user, subscribed_socket
 from django.contrib.auth.models import User
 
-from live_admin import groups, presence
-from live_admin.presence import Presence, people
-from live_admin.sender import get_layer
+from live_admin import protocol as groups
+from live_admin.delivery.sender import get_layer
+from live_admin.realtime import presence, presence_socket
+from live_admin.realtime.presence import Presence, people
 from testapp.models import Project, Ticket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -202,7 +203,7 @@ async def test_a_page_repeating_itself_too_often_is_not_relayed(
         events.append(event)
         await original(layer, event, timeout)
 
-    monkeypatch.setattr(presence, "announce", recording)
+    monkeypatch.setattr(presence_socket, "announce", recording)
 
     def layer_events() -> list[dict[str, Any]]:
         return events

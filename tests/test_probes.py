@@ -15,9 +15,9 @@ from django.contrib.auth.models import User
 from django.test import override_settings
 from topologies import Shards
 
-import live_admin.probes
-from live_admin import hub
-from live_admin.probes import Probes, probe_groups
+import live_admin.realtime.probes
+from live_admin.realtime import hub
+from live_admin.realtime.probes import Probes, probe_groups
 
 pytestmark = pytest.mark.asyncio
 
@@ -43,7 +43,7 @@ async def test_a_probe_comes_back_and_a_lost_one_does_not(monkeypatch: pytest.Mo
 
     await layer.group_discard(group, channel)  # as when Redis forgets the membership
     sent = await probes.send(asyncio.Semaphore(1))
-    monkeypatch.setattr(live_admin.probes, "PROBE_SECONDS", 0.2)
+    monkeypatch.setattr(live_admin.realtime.probes, "PROBE_SECONDS", 0.2)
     assert not await probes.all_back(sent)
     assert probes._waiting == {}  # nothing left waiting
 
@@ -106,7 +106,7 @@ class FlakyLayer(InMemoryChannelLayer):
 async def test_an_outage_is_told_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Probes sent during the outage time out after the recovery has told the page: they are
     covered by it, and the page is not told again."""
-    monkeypatch.setattr(live_admin.probes, "PROBE_SECONDS", 0.5)
+    monkeypatch.setattr(live_admin.realtime.probes, "PROBE_SECONDS", 0.5)
     monkeypatch.setattr(hub, "PROBE_EVERY", 0.1)
     layer, page = FlakyLayer(), Page()
     running = hub.hub_for(layer)
@@ -118,6 +118,6 @@ async def test_an_outage_is_told_once(monkeypatch: pytest.MonkeyPatch) -> None:
     layer.down = False
     await until(lambda: page.events, 5)
     await asyncio.sleep(0.5 + 3 * 0.1)  # a probe lost in the outage times out now
-    assert page.events == [hub.RESYNC]
+    assert page.events == [{"type": hub.RESYNC}]
     await running.leave("live_admin.vtestapp-project", page)
     await running.detach(page)

@@ -15,7 +15,7 @@ from django.test import override_settings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from live_admin.sender import sender
+from live_admin.delivery.sender import sender
 from testapp.models import Project
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

@@ -21,7 +21,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from forms import form_data
 
-from live_admin import conflicts, rows
+from live_admin.conflicts import token as conflicts
+from live_admin.pages import rows
+from live_admin.realtime import layouts
 from testapp.admin import OrderAdmin, TicketAdmin
 from testapp.models import Category, Order, Programme, Project, Tag, Ticket
 
@@ -38,7 +40,7 @@ def attribute(content: bytes, name: str) -> str | None:
 def page_layout(client: Client, url: str) -> frozenset[str] | None:
     token = attribute(client.get(url).content, "data-layout")
     label = "testapp." + url.split("/")[3]
-    return None if token is None else rows.read_layout(token, label)
+    return None if token is None else layouts.read_layout(token, label)
 
 
 def fetch_rows(client: Client, url: str, *pks: object) -> Any:
@@ -169,7 +171,8 @@ def test_a_relation_of_a_model_to_itself_means_no_layout() -> None:
 
 
 def test_many_objects_or_a_bulk_change_are_never_in_place(admin_user: User) -> None:
-    from live_admin import batch, groups, notify
+    from live_admin import batch, notify
+    from live_admin import protocol as groups
     from live_admin.testing import capture_broadcasts
 
     orders = Order.objects.bulk_create(Order(customer=f"c{i}") for i in range(201))
@@ -185,20 +188,20 @@ def test_many_objects_or_a_bulk_change_are_never_in_place(admin_user: User) -> N
             order.save()
     message = model_message(sent)
     assert message["objects"] is None  # too many to tell one by one
-    assert not rows.all_in_place(message, layout)
+    assert not layouts.all_in_place(message, layout)
     with capture_broadcasts() as sent, batch():
         notify(Order, [orders[0].pk])  # what it changed is not known...
         orders[0].customer = "Ann"
         orders[0].save()  # ...and a save of a known field does not make it known
     message = model_message(sent)
     assert message["objects"][str(orders[0].pk)]["action"] == "bulk"
-    assert not rows.all_in_place(message, layout)
+    assert not layouts.all_in_place(message, layout)
 
 
 def test_a_many_to_many_change_is_not_in_place_on_a_list_filtered_by_it(admin_user: User) -> None:
     """From either side of the relation, and cleared: a list with the field in its sidebar
     refreshes whole (its facets and related-only choices count by it)."""
-    from live_admin import groups
+    from live_admin import protocol as groups
     from live_admin.testing import capture_broadcasts
 
     ticket = Ticket.objects.create(project=Project.objects.create(name="P"), title="T")
@@ -213,8 +216,8 @@ def test_a_many_to_many_change_is_not_in_place_on_a_list_filtered_by_it(admin_us
         with capture_broadcasts() as sent:
             change()
         message = next(m for m in sent if m["group"] == group)
-        assert not rows.all_in_place(message, frozenset({"tags"}))
-        assert rows.all_in_place(message, frozenset({"status"}))
+        assert not layouts.all_in_place(message, frozenset({"tags"}))
+        assert layouts.all_in_place(message, frozenset({"status"}))
 
 
 def test_a_layout_field_that_is_not_broadcast_means_no_layout(
@@ -250,18 +253,18 @@ def test_a_turned_off_admin_gives_no_layout(
 def test_in_place_only_for_known_updates_outside_the_layout(
     event: dict[str, Any], expected: bool
 ) -> None:
-    assert rows.in_place(event, frozenset({"status", "id"})) is expected
-    assert rows.in_place(event, None) is False
+    assert layouts.in_place(event, frozenset({"status", "id"})) is expected
+    assert layouts.in_place(event, None) is False
 
 
 def test_a_bad_layout_token_is_no_layout() -> None:
-    good = rows.layout_token(frozenset({"status"}), "testapp.order")
-    assert rows.read_layout(good, "testapp.order") == {"status"}
-    assert rows.read_layout(good, "testapp.ticket") is None  # another model's
-    signer = rows.signing.Signer(salt=rows._SALT)
+    good = layouts.layout_token(frozenset({"status"}), "testapp.order")
+    assert layouts.read_layout(good, "testapp.order") == {"status"}
+    assert layouts.read_layout(good, "testapp.ticket") is None  # another model's
+    signer = layouts.signing.Signer(salt=layouts._SALT)
     odd = [signer.sign_object(["testapp.order", value]) for value in ("status", [1])]
     for bad in (good + "x", "", None, 5, good[:-3], *odd):
-        assert rows.read_layout(bad, "testapp.order") is None
+        assert layouts.read_layout(bad, "testapp.order") is None
 
 
 # -- the rows view --------------------------------------------------------------------------
@@ -346,7 +349,7 @@ async def test_a_watch_hears_its_rows_changes_and_the_list_hears_whether_in_plac
     admin_user: User,
 ) -> None:
     order, other = await sync_to_async(lambda: [Order.objects.create(customer=c) for c in "ab"])()
-    layout = rows.layout_token(frozenset({"status", "id"}), "testapp.order")
+    layout = layouts.layout_token(frozenset({"status", "id"}), "testapp.order")
     comm = await subscribed_socket(admin_user, model="testapp.order", layout=layout)
     await comm.send_json_to(
         {
@@ -392,10 +395,10 @@ async def test_a_change_made_while_the_watch_is_checked_reaches_the_watch(
     admin_user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The change and the page's watch race: the change must not fall between the two.
-    from live_admin import permissions
+    from live_admin.realtime import presence_socket
 
     order = await sync_to_async(Order.objects.create)(customer="a")
-    checked = permissions.watchable
+    checked = presence_socket.watchable
 
     def checking(request: Any, label: str, pks: list[str]) -> Any:
         found = checked(request, label, pks)
@@ -404,8 +407,8 @@ async def test_a_change_made_while_the_watch_is_checked_reaches_the_watch(
         saving.save()  # saved while the check runs
         return found
 
-    monkeypatch.setattr(permissions, "watchable", checking)
-    layout = rows.layout_token(frozenset({"id"}), "testapp.order")
+    monkeypatch.setattr(presence_socket, "watchable", checking)
+    layout = layouts.layout_token(frozenset({"id"}), "testapp.order")
     comm = await subscribed_socket(admin_user, model="testapp.order", layout=layout)
     watch = {"type": "watch", "id": "rows", "model": "testapp.order", "pks": [str(order.pk)]}
     await comm.send_json_to({**watch, "layout": layout})

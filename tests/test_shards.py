@@ -15,8 +15,8 @@ from conftest import Daphne, make_user, session_cookie, until
 from django.test import override_settings
 from topologies import CORE, PUBSUB, Page, Shards, ask
 
-from live_admin import groups
-from live_admin.sender import sender
+from live_admin import protocol as groups
+from live_admin.delivery.sender import sender
 from testapp.models import Document, Project
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

@@ -17,8 +17,9 @@ from django.db.models.query_utils import DeferredAttribute
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from live_admin import groups, snapshots
+from live_admin import protocol as groups
 from live_admin.admin import LiveAdminMixin
+from live_admin.capture import snapshots
 from live_admin.testing import capture_broadcasts
 from testapp.models import Blob, Order, Project, Ticket
 
@@ -117,7 +118,7 @@ def test_a_refresh_called_wrongly_fails_as_djangos_own_does() -> None:
 def test_values_are_kept_and_compared_as_drivers_hand_them() -> None:
     """psycopg2 reads bytea as a memoryview, which equals no bytes; a value that cannot be
     copied is kept as it is, and one that cannot be compared counts as changed."""
-    from live_admin.observers import _differ
+    from live_admin.capture.detection import differ as _differ
 
     read = memoryview(b"ab").cast("c")  # as psycopg2 hands a bytea
     assert read != b"ab"
@@ -205,7 +206,7 @@ def test_observer_errors_never_fail_the_save(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise ValueError("a primary key with no text, say")
 
-    monkeypatch.setattr("live_admin.broadcast.Changes.add", broken)
+    monkeypatch.setattr("live_admin.capture.record.Changes.add", broken)
     with caplog.at_level(logging.DEBUG, "live_admin"), capture_broadcasts() as sent:
         project = Project.objects.create(name="saved anyway")
         project.name = "and again"
@@ -271,7 +272,7 @@ def test_an_expression_is_no_value() -> None:
 
 
 def test_a_group_named_by_its_attname() -> None:
-    from live_admin.observers import _specs
+    from live_admin.capture.observers import _specs
 
     views = _specs[Project].views
     kept = dict(views)

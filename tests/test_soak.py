@@ -21,7 +21,7 @@ from conftest import Daphne, RedisServer, make_user, session_cookie, until
 from django.test import override_settings
 from websockets.asyncio.client import connect
 
-from live_admin.sender import sender
+from live_admin.delivery.sender import sender
 from testapp.models import Project
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

@@ -6,8 +6,8 @@ from dataclasses import fields, replace
 import pytest
 from django.test import Client, override_settings
 
-from live_admin import themes
-from live_admin.themes import STOCK, THEMES, Theme, active
+from live_admin.pages import themes
+from live_admin.pages.themes import STOCK, THEMES, Theme, active
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from live_admin.worker import Worker
+from live_admin.delivery.worker import Worker
 
 TIMEOUT = 5.0
 

@@ -69,8 +69,8 @@ def state(request: HttpRequest) -> JsonResponse:
     With ``?trim=1`` the memory is counted after a garbage collection and glibc's
     ``malloc_trim``, so that memory freed but kept by the allocator does not count as used.
     """
-    from live_admin.consumers import _sockets_per_user
-    from live_admin.sender import get_layer
+    from live_admin.delivery.sender import get_layer
+    from live_admin.realtime.consumer import sockets_per_user as _sockets_per_user
 
     if request.GET.get("trim"):
         gc.collect()

@@ -7,8 +7,9 @@ import json
 from django import template
 from django.utils.translation import get_language
 
-from ..admin import badge_strings_json, live_admins
 from ..conf import get_config
+from ..pages.mixin import badge_strings_json
+from ..registry import live_admins
 
 register = template.Library()
 

@@ -13,7 +13,7 @@ from conftest import Daphne, RedisServer
 from django.contrib.auth.models import User
 from playwright.sync_api import Page
 
-from live_admin.sender import sender
+from live_admin.delivery.sender import sender
 from testapp import workload
 from testapp.models import Order, Project, Ticket
 

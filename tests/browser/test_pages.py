@@ -9,7 +9,7 @@ from conftest import Daphne
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
-from live_admin.sender import sender
+from live_admin.delivery.sender import sender
 from testapp.models import Order, Project, Ticket
 
 from .conftest import forgive_server_away, screenshot, wait_live

@@ -11,7 +11,7 @@ from testapp.admin import other_site
 
 async def server_state(request):
     """Test project only: what the load tests watch in the server process."""
-    from live_admin.consumers import _sockets_per_user
+    from live_admin.realtime.consumer import sockets_per_user as _sockets_per_user
 
     with open("/proc/self/status") as status:  # noqa: ASYNC230 (procfs: never blocks)
         rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))

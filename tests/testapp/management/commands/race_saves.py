@@ -8,7 +8,7 @@ from django.db import connection
 from django.test import Client
 from forms import form_data
 
-from live_admin import conflicts
+from live_admin.conflicts import token as conflicts
 from testapp.admin import TicketAdmin
 from testapp.models import Project, Ticket
 

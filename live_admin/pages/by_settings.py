@@ -18,9 +18,12 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.db.models import Model
 from django.urls import NoReverseMatch, resolve, reverse
 
-from .checks import register
-from .conflicts import MODES
-from .options import valid_names
+from ..capture.observers import forget
+from ..checks import register
+from ..conf import CONFLICT_MODES as MODES
+from ..conf import models_setting
+from ..options import valid_names
+from .mixin import LiveAdminMixin
 
 #: The mixin options the setting may give, each as the mixin spells it, with its test.
 OPTIONS = {
@@ -36,10 +39,7 @@ _applied = False
 
 def entries() -> dict[Any, Any]:
     """The ``MODELS`` mapping as written (empty when unset or not a mapping: see the checks)."""
-    from .conf import get_config
-
-    value = get_config().get("MODELS")
-    return value if isinstance(value, dict) else {}
+    return models_setting()
 
 
 def models_for(label: str) -> list[type[Model]]:
@@ -79,8 +79,6 @@ def chosen() -> dict[type[Model], tuple[str, dict[str, Any]]]:
 def live_class(cls: type, label: str, options: dict[str, Any]) -> type:
     """``cls`` made live: the mixin first among its bases (unless it has it), the options on
     top. Named ``Live<cls>`` (or ``<cls>`` plus ``FromSettings``, for a class live already)."""
-    from .admin import LiveAdminMixin
-
     live = issubclass(cls, LiveAdminMixin)
     name = f"{cls.__name__}FromSettings" if live else f"Live{cls.__name__}"
     namespace = {
@@ -96,7 +94,6 @@ def live_class(cls: type, label: str, options: dict[str, Any]) -> type:
 def apply() -> None:
     """Make the chosen models' registered admins live, on every site; once a process."""
     global _applied
-    from .observers import forget
 
     wanted = chosen()
     if _applied or not wanted:
@@ -212,8 +209,6 @@ def _check_entry(label: Any, options: Any, registered: set, labels: list[str]) -
 def _check_admin(site: Any, model: type[Model], label: str) -> list[Any]:
     """An admin of a chosen model that start-up did not reach, or whose URLs were built before
     it was replaced."""
-    from .admin import LiveAdminMixin
-
     admin = site._registry.get(model)
     if admin is None:
         return []

@@ -1,56 +1,31 @@
-"""Recording changes per transaction, coalescing them per group, and the public bulk API.
+"""The changes of one transaction, coalesced per group: the package's one coalescing rule.
 
-Changes made inside a transaction are held until its outermost commit and dropped on rollback
-(Django's own ``on_commit`` bookkeeping decides which survive). Each transaction then sends one
-message per affected group, however many rows it touched. Messages name what changed, never the
-values: pages re-fetch through the admin's views to see the rows as their user may.
+Several changes of one object fold into one (docs/protocol.md, "Coalescing"):
+- its fields add up;
+- a delete sticks unless the object is created again, and a bulk change (what it changed is not
+  known) sticks unless a later delete or creation settles it; otherwise the later action wins;
+- ``by`` and ``origin`` survive only when every folded change agrees (a page must not take a
+  change that someone else's joined as its own echo).
+
+The sender folds changes queued while it was busy with the same rule, through :meth:`Changes.merge`.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
-from django.apps import apps
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model
 from django.utils import timezone
 
-from . import badges, groups
-from .sender import CHANGED, LOGOUT, sender
+from .. import protocol
+from ..protocol import CHANGED, MAX_OBJECTS
 
-
-def display_name(user: Any) -> str:
-    """How live_admin names a user to others (``by``, presence): full name, else username."""
-    return getattr(user, "get_full_name", str)() or user.get_username()
-
-
-__all__ = ["acting", "batch", "notify"]
-
-#: Objects one model or group message describes one by one (for row refreshes); past this,
-#: pages refresh whole lists.
-MAX_OBJECTS = 200
-
-#: ``(by, origin)`` of the admin request being served, set by the admin mixin.
-_actor: ContextVar[tuple[str | None, str | None]] = ContextVar(
+#: ``(by, origin)`` of the admin request being served (set by ``record.acting``).
+actor: ContextVar[tuple[str | None, str | None]] = ContextVar(
     "live_admin_actor", default=(None, None)
 )
-_local = threading.local()
-
-
-@contextmanager
-def acting(by: str | None, origin: str | None) -> Iterator[None]:
-    """Attribute the changes made inside the block to a user's display name and a page."""
-    reset = _actor.set((by, origin))
-    try:
-        yield
-    finally:
-        _actor.reset(reset)
 
 
 @dataclass
@@ -61,16 +36,17 @@ class _Object:
     origin: str | None
     created: bool = False
 
-    def absorb(self, later: _Object, created: bool = False) -> None:
+    def absorb(self, later: _Object) -> None:
         """Fold a later change of the same object into this one; a delete sticks unless the
         object was created again, and so does a bulk change (what it changed is not known)
         unless a later delete or creation settles it."""
         sticky = self.action == "deleted" or (self.action == "bulk" and later.action == "saved")
-        if not sticky or created:
+        if not sticky or later.created:
             self.action = later.action
         self.fields |= later.fields
         self.created |= later.created
-        self.by, self.origin = later.by or self.by, later.origin or self.origin
+        self.by = self.by if self.by == later.by else None
+        self.origin = self.origin if self.origin == later.origin else None
 
 
 @dataclass
@@ -87,6 +63,8 @@ class Changes:
 
     def __init__(self) -> None:
         self.models: dict[str, _Model] = {}
+        #: When they were committed (ISO 8601), once they are.
+        self.at: str | None = None
 
     def __bool__(self) -> bool:
         return bool(self.models)
@@ -108,10 +86,10 @@ class Changes:
         """
         entry = self.models.setdefault(label, _Model())
         key = str(pk)
-        change = _Object(action, set(fields), *_actor.get(), created=created)
+        change = _Object(action, set(fields), *actor.get(), created=created)
         known = entry.objects.setdefault(key, change)
         if known is not change:
-            known.absorb(change, created)
+            known.absorb(change)
         if group_values is None:
             entry.any_group = True
         else:
@@ -129,6 +107,7 @@ class Changes:
             self.add(label, pk, "bulk", group_values=None)
 
     def merge(self, other: Changes) -> None:
+        """Fold ``other``, a later transaction's changes, into these (the same rule)."""
         for label, theirs in other.models.items():
             ours = self.models.get(label)
             if ours is None:
@@ -142,17 +121,32 @@ class Changes:
                 ours.groups.setdefault(gkey, set()).update(pks)
             ours.any_object |= theirs.any_object
             ours.any_group |= theirs.any_group
+        self.at = other.at or self.at
+
+    def badge_batches(self) -> list[tuple[str, list[str] | None, int | None]]:
+        """``(model, pks, count)`` per model, as the change badges count them: pks None when not
+        known which changed (or more than ``MAX_OBJECTS``), count None when not known how many."""
+        out: list[tuple[str, list[str] | None, int | None]] = []
+        for label, entry in self.models.items():
+            objects = list(entry.objects)
+            if entry.any_object:
+                out.append((label, None, None))
+            elif len(objects) > MAX_OBJECTS:  # counted, not told one by one: "N+"
+                out.append((label, None, len(objects)))
+            elif objects:
+                out.append((label, objects, len(objects)))
+        return out
 
     def messages(self) -> list[tuple[str, dict[str, Any]]]:
         """One ``(group, message)`` pair per affected group."""
-        at = timezone.now().isoformat()
+        at = self.at or timezone.now().isoformat()
         out: list[tuple[str, dict[str, Any]]] = []
         for label, entry in self.models.items():
             objects = entry.objects
             origin = _common({o.origin for o in objects.values()}) if objects else None
             told = {key: _told(obj) for key, obj in objects.items()}  # once, for every summary
             everything = _summary(label, objects.values(), told, not entry.any_object, origin, at)
-            out.append((groups.model_group(label), everything))
+            out.append((protocol.model_group(label), everything))
             for key, obj in objects.items():
                 message = {
                     "type": CHANGED,
@@ -164,11 +158,11 @@ class Changes:
                     "at": at,
                     "origin": obj.origin,
                 }
-                out.append((groups.object_group(label, key), message))
+                out.append((protocol.object_group(label, key), message))
             for (name, value), pks in entry.groups.items():
                 out.append(
                     (
-                        groups.field_group(label, name, value),
+                        protocol.field_group(label, name, value),
                         _summary(
                             label,
                             [objects[k] for k in pks],
@@ -181,11 +175,11 @@ class Changes:
                 )
             if entry.any_object:
                 out.append(
-                    (groups.any_object_group(label), _summary(label, (), {}, False, origin, at))
+                    (protocol.any_object_group(label), _summary(label, (), {}, False, origin, at))
                 )
             if entry.any_group:
                 out.append(
-                    (groups.any_field_group(label), _summary(label, (), {}, False, origin, at))
+                    (protocol.any_field_group(label), _summary(label, (), {}, False, origin, at))
                 )
         return [(group, {**message, "group": group}) for group, message in out]
 
@@ -223,90 +217,3 @@ def _told(obj: _Object) -> dict[str, Any]:
 
 def _common(values: set[str | None]) -> str | None:
     return values.pop() if len(values) == 1 else None
-
-
-# -- transactions and batches ------------------------------------------------------------------
-
-
-def changes_for(using: str) -> tuple[Changes, bool]:
-    """The :class:`Changes` to record into on connection ``using``, and whether to deliver now.
-
-    Outside a transaction a change is delivered at once. Inside one, changes gather per savepoint
-    context in a :class:`Changes` whose delivery is registered with ``on_commit``: Django then
-    drops it with a rolled-back savepoint and runs it only after the outermost commit. Commit,
-    rollback and savepoint rollback each give the connection a new ``run_on_commit`` list, which
-    tells us when a gathering is over.
-    """
-    conn = connections[using]
-    if not conn.in_atomic_block:
-        return Changes(), True
-    states: dict[int, tuple[list[Any], dict[tuple[str, ...], Changes]]]
-    states = _local.__dict__.setdefault("transactions", {})
-    ref, parts = states.get(id(conn), (None, {}))
-    if ref is not conn.run_on_commit:
-        parts = {}
-        states[id(conn)] = (conn.run_on_commit, parts)
-    key = tuple(conn.savepoint_ids)
-    changes = parts.get(key)
-    if changes is None:
-        changes = parts[key] = Changes()
-        conn.on_commit(partial(deliver, changes))
-    return changes, False
-
-
-@contextmanager
-def recording(using: str) -> Iterator[Changes]:
-    """The :class:`Changes` to record into; delivered on leaving when no transaction is open."""
-    changes, now = changes_for(using)
-    yield changes
-    if now:
-        deliver(changes)
-
-
-def deliver(changes: Changes) -> None:
-    """Send committed changes, or hand them to the innermost open :func:`batch`."""
-    stack: list[Changes] = _local.__dict__.setdefault("batches", [])
-    if stack:
-        stack[-1].merge(changes)
-    elif changes:
-        sender.send(changes.messages())
-        badges.record_changes(changes.models, MAX_OBJECTS)
-
-
-@contextmanager
-def batch() -> Iterator[None]:
-    """Coalesce every change committed inside the block into one message per group.
-
-    Use it around loops of saves made outside a transaction (each save commits on its own) so that
-    watching pages refresh once. Changes made inside a transaction are coalesced already.
-    """
-    stack: list[Changes] = _local.__dict__.setdefault("batches", [])
-    collected = Changes()
-    stack.append(collected)
-    try:
-        yield
-    finally:
-        stack.pop()
-        deliver(collected)
-
-
-def notify(
-    model: type[Model] | str, pks: Iterable[object] | None = None, *, using: str = DEFAULT_DB_ALIAS
-) -> None:
-    """Tell watching pages that rows of ``model`` changed without ORM signals.
-
-    For ``QuerySet.update()``, ``bulk_create()``, ``bulk_update()`` and raw SQL. ``pks`` names the
-    changed rows; ``None`` means any row may have changed. Inside a transaction the message goes out
-    on commit.
-    """
-    label = (apps.get_model(model) if isinstance(model, str) else model)._meta.label_lower
-    with recording(using) as changes:
-        changes.add_bulk(label, None if pks is None else list(pks))
-
-
-def logged_out(request: Any = None, **kwargs: Any) -> None:
-    """Close the sockets of a session that logged out (``user_logged_out`` receiver)."""
-    key = getattr(getattr(request, "session", None), "session_key", None)
-    if key:
-        group = groups.session_group(key)
-        sender.send([(group, {"type": LOGOUT, "group": group})])

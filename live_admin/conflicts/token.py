@@ -42,7 +42,6 @@ logger = logging.getLogger("live_admin")
 STATE_FIELD = "_live_state"
 CONFLICTS_FIELD = "_live_conflicts"
 CHOICE_PREFIX = "_live_keep_"
-MODES = ("merge", "refuse", "off")
 #: Tokens one ``_live_state`` may join (a list's, then one per row refresh).
 MAX_PARTS = 100
 _SALT = "live_admin.conflicts"

@@ -14,8 +14,10 @@ from django.db.models import Model
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from . import checked, conflicts, options
-from .conf import get_config
+from .. import options
+from ..conf import CONFLICT_MODES, get_config
+from . import checked
+from . import token as conflicts
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -42,7 +44,7 @@ class CheckedSaves(_Base):
         mode = self.live_conflicts
         if mode is None:
             mode = get_config()["CONFLICTS"]
-        return mode if mode in conflicts.MODES else "merge"
+        return mode if mode in CONFLICT_MODES else "merge"
 
     @contextmanager
     def live_checking(

@@ -14,7 +14,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, Protocol
 
 from channels.layers import (
     BaseChannelLayer,
@@ -23,15 +23,25 @@ from channels.layers import (
     get_channel_layer,
 )
 
-from .conf import get_config
+from ..conf import get_config
+from ..protocol import LOGOUT, session_group
 from .worker import Worker
 
 Message = tuple[str, dict[str, Any]]
-
-#: The types of the messages live_admin puts on the channel layer.
-CHANGED = "live_admin.changed"
-LOGOUT = "live_admin.logout"
 MAX_BACKOFF = 2.0
+
+
+class Outgoing(Protocol):
+    """A transaction's changes, as capture hands them over: foldable into one another by the
+    package's one coalescing rule, and told as messages only when sent."""
+
+    def merge(self, other: Any) -> None: ...
+
+    def messages(self) -> list[Message]: ...
+
+
+#: What the sender's queue holds: a transaction's changes, or one message as it is.
+Item = Outgoing | Message
 
 
 def get_layer() -> BaseChannelLayer:
@@ -69,7 +79,8 @@ class Sender(Worker):
     name = "live-admin-sender"
 
     def __init__(self) -> None:
-        #: ``sent``, ``failed`` (layer errors and time-outs), ``dropped`` (queue full),
+        #: Messages ``sent`` and ``failed`` (layer errors and time-outs), queued items
+        #: ``dropped`` (queue full: a transaction's changes, or a message), messages
         #: ``unheard`` (in-memory layer, no consumer in this process).
         self.stats: Counter[str] = Counter()
         self.captures: list[list[dict[str, Any]]] = []
@@ -91,14 +102,26 @@ class Sender(Worker):
         ``captured`` is False: live_admin's own bookkeeping)."""
         for capture in self.captures if captured else ():
             capture.extend(message for _, message in messages)
+        self._submit(list(messages))
+
+    def send_changes(self, changes: Outgoing) -> None:
+        """Queue a transaction's committed changes; changes queued while the sender is busy are
+        folded into one another and go out as one message per group."""
+        if self.captures:
+            told = [message for _, message in changes.messages()]
+            for capture in self.captures:
+                capture.extend(told)
+        self._submit([changes])
+
+    def _submit(self, items: list[Item]) -> None:
         try:
             layer = _local_layer()
             if layer is not None:
-                self._send_local(layer, messages)
+                self._send_local(layer, _messages(items))
             else:
-                self._enqueue(messages)
+                self._enqueue(items)
         except Exception as exc:
-            self._failed(len(messages), exc)
+            self._failed(sum(1 if isinstance(i, tuple) else len(i.messages()) for i in items), exc)
 
     def _unfinished(self) -> str:
         return f"{len(self._pending)} event(s) not sent before exit"
@@ -119,32 +142,34 @@ class Sender(Worker):
 
     # -- network layers: the worker's thread ----------------------------------------------
 
-    def _enqueue(self, messages: list[Message]) -> None:
-        dropped = self._put(messages, get_config()["MAX_PENDING"])
+    def _enqueue(self, items: list[Item]) -> None:
+        dropped = self._put(items, get_config()["MAX_PENDING"])
         if dropped:
             self.stats["dropped"] += dropped
             self._warn("queue full, %d event(s) dropped", dropped)
 
-    def _work(self, batch: list[Message]) -> None:
-        """In the worker's thread: deliver on its own event loop."""
+    def _work(self, batch: list[Item]) -> None:
+        """In the worker's thread: fold the batch, and deliver on the thread's own loop."""
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
+        messages: list[Message] = []
         try:
-            self._loop.run_until_complete(self._deliver_batch(batch))
+            messages = _messages(batch)
+            self._loop.run_until_complete(self._deliver_batch(messages))
         except Exception as exc:
-            self._failed(len(batch), exc)
+            self._failed(len(messages) or len(batch), exc)
 
-    async def _deliver_batch(self, batch: list[Message]) -> None:
+    async def _deliver_batch(self, messages: list[Message]) -> None:
         try:
             layer = await self._own_layer()
         except Exception as exc:  # a bad CHANNEL_LAYERS entry: fails here, not in the save
-            self._failed(len(batch), exc)
+            self._failed(len(messages), exc)
             return
         if isinstance(layer, InMemoryChannelLayer):  # a subclass of it, named in the settings
-            self._send_local(get_layer(), batch)  # type: ignore[arg-type]
+            self._send_local(get_layer(), messages)  # type: ignore[arg-type]
             return
-        await self._deliver(layer, fold(batch), len(batch))
+        await self._deliver(layer, messages)
 
     async def _own_layer(self) -> BaseChannelLayer:
         """The worker's own layer instance, remade when its ``CHANNEL_LAYERS`` entry changes."""
@@ -156,11 +181,9 @@ class Sender(Worker):
             self._layer = (config, channel_layers.make_backend(alias))
         return self._layer[1]
 
-    async def _deliver(
-        self, layer: BaseChannelLayer, batch: list[Message], queued: int | None = None
-    ) -> None:
-        """Send ``batch``, which stands for ``queued`` messages (more, if some were folded)."""
-        queued = len(batch) if queued is None else queued
+    async def _deliver(self, layer: BaseChannelLayer, batch: list[Message]) -> None:
+        """Send ``batch`` in order; a failure fails the rest, and holds sends back a moment."""
+        queued = len(batch)
         if time.monotonic() < self._down_until:
             self._failed(queued, "the channel layer failed moments ago")
             return
@@ -187,75 +210,6 @@ class Sender(Worker):
         self._warnings.log(message + " (%s so far)", *args, dict(self.stats))
 
 
-def fold(batch: list[Message]) -> list[Message]:
-    """One change message per group for messages that queued up while the sender was busy.
-
-    Later changes fold into the group's first message as one transaction's would: an object's
-    fields add up and its latest action wins; a group's counts add up and differing actions
-    make ``bulk``; an origin or author survives only if all agree. Other messages pass as they are.
-    """
-    out: list[Message] = []
-    first: dict[str, int] = {}
-    for group, message in batch:
-        if message.get("type") == CHANGED:
-            index = first.get(group)
-            if index is not None:
-                out[index] = (group, _merged(out[index][1], message))
-                continue
-            first[group] = len(out)
-        out.append((group, message))
-    return out
-
-
-def _merged(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(later)
-    if earlier.get("origin") != later.get("origin"):
-        merged["origin"] = None
-    if "pk" in later:  # one object: as broadcast's _Object.absorb
-        merged["fields"] = sorted({*earlier.get("fields", ()), *later.get("fields", ())})
-        if earlier.get("by") != later.get("by"):
-            merged["by"] = None
-    else:
-        if earlier["action"] != later["action"]:
-            merged["action"] = "bulk"
-        counts = earlier.get("count"), later.get("count")
-        merged["count"] = None if None in counts else sum(counts)  # type: ignore[arg-type]
-        if "objects" in earlier or "objects" in later:  # for row refreshes: None if not known
-            merged["objects"] = _objects(earlier.get("objects"), later.get("objects"))
-    return merged
-
-
-def _objects(earlier: dict | None, later: dict | None) -> dict | None:
-    """Two messages' objects as one's (see broadcast's ``_summary``): None if either is not
-    known, or if there are too many."""
-    from .broadcast import MAX_OBJECTS
-
-    if earlier is None or later is None:
-        return None
-    merged = dict(earlier)
-    for key, obj in later.items():
-        known = merged.get(key)
-        if known is None:
-            merged[key] = obj
-            continue
-        merged[key] = {
-            **obj,
-            "fields": sorted({*known["fields"], *obj["fields"]}),
-            "action": known["action"]
-            if (
-                known["action"] == "deleted"
-                or (known["action"] == "bulk" and obj["action"] == "saved")
-            )
-            and not obj.get("created")
-            else obj["action"],
-            "by": obj["by"] if obj["by"] == known["by"] else None,
-            "origin": obj["origin"] if obj["origin"] == known["origin"] else None,
-        }
-        if known.get("created") or obj.get("created"):
-            merged[key]["created"] = True
-    return merged if len(merged) <= MAX_OBJECTS else None
-
-
 async def _send_once_or_twice(
     layer: BaseChannelLayer, group: str, message: dict[str, Any], timeout: float
 ) -> None:
@@ -276,6 +230,35 @@ async def _within(awaitable: Awaitable[None], timeout: float) -> None:
             await awaitable
     else:  # pragma: no cover (3.10)
         await asyncio.wait_for(awaitable, timeout)
+
+
+def _messages(items: list[Item]) -> list[Message]:
+    """The messages of queued items, in order: consecutive changes folded into one another
+    (the first item is folded into, and is not used again)."""
+    out: list[Message] = []
+    pending: Outgoing | None = None
+    for item in items:
+        if isinstance(item, tuple):
+            out.append(item)
+        elif pending is None:
+            pending = item
+        else:
+            pending.merge(item)
+    return out + (pending.messages() if pending is not None else [])
+
+
+def stats() -> dict[str, int]:
+    """What this process's sender did so far: messages ``sent``, ``failed`` and ``unheard``,
+    queued items ``dropped``."""
+    return {key: sender.stats[key] for key in ("sent", "failed", "dropped", "unheard")}
+
+
+def logged_out(request: Any = None, **kwargs: Any) -> None:
+    """Close the sockets of a session that logged out (``user_logged_out`` receiver)."""
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if key:
+        group = session_group(key)
+        sender.send([(group, {"type": LOGOUT, "group": group})])
 
 
 #: The process's sender.

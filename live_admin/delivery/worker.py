@@ -11,30 +11,14 @@ import atexit
 import logging
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from .conf import get_config
+from ..conf import get_config
+from ..logs import Throttled
 
 logger = logging.getLogger("live_admin")
-
-WARN_EVERY = 10.0
-
-
-class Throttled:
-    """A log of repeated failures: WARNING at most once every ``WARN_EVERY`` s, the rest DEBUG."""
-
-    def __init__(self) -> None:
-        self.last = -WARN_EVERY
-
-    def log(self, message: str, *args: object, exc_info: bool = False) -> None:
-        now = time.monotonic()
-        level = logging.DEBUG
-        if now - self.last >= WARN_EVERY:
-            self.last, level = now, logging.WARNING
-        logger.log(level, "live_admin: " + message, *args, exc_info=exc_info)
 
 
 class Worker:

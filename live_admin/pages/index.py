@@ -20,8 +20,8 @@ from django.template.loader import get_template
 from django.template.response import SimpleTemplateResponse
 from django.utils.safestring import SafeString
 
+from ..conf import get_config
 from . import themes
-from .conf import get_config
 
 MARK = "live_admin_badges"
 

@@ -25,7 +25,6 @@ from typing import Any
 from urllib.parse import unquote
 
 from django.contrib.admin.views.main import ChangeList
-from django.core import signing
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import F, GeneratedField, Model, Q
 from django.db.models.constants import LOOKUP_SEP
@@ -40,7 +39,6 @@ logger = logging.getLogger("live_admin")
 ROWS_HEADER = "X-Live-Admin-Rows"
 #: Rows one row refresh may ask for (as many as a watch may follow).
 MAX_ROWS = 200
-_SALT = "live_admin.layout"
 
 
 class _Unknown(Exception):
@@ -221,45 +219,3 @@ def _local(col: Col, query: Any) -> str:
     if field is None or getattr(field, "model", None) is not query.model or not field.concrete:
         raise _Unknown("a join through a reverse or many-to-many relation")
     return _first(field.name, query)
-
-
-def layout_token(fields: frozenset[str], label: str) -> str:
-    """The signed layout of a changelist of model ``label``."""
-    return signing.Signer(salt=_SALT).sign_object([label, sorted(fields)], compress=True)
-
-
-def read_layout(value: Any, label: str) -> frozenset[str] | None:
-    """The fields of a layout token for model ``label``; None for a missing or bad one, or one
-    of another model (whole-page refreshes)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        token_label, fields = signing.Signer(salt=_SALT).unsign_object(value)
-    except (signing.BadSignature, ValueError, TypeError):
-        return None
-    if token_label != label or not isinstance(fields, list):
-        return None
-    if not all(isinstance(f, str) for f in fields):
-        return None
-    return frozenset(fields)
-
-
-def all_in_place(event: dict[str, Any], fields: frozenset[str] | None) -> bool:
-    """Whether a model's or group's change ``event`` left every row of a page laid out on
-    ``fields`` where it was: known objects, each changed :func:`in_place`."""
-    objects = event.get("objects")
-    return bool(objects) and all(in_place(obj, fields) for obj in objects.values())
-
-
-def in_place(event: dict[str, Any], fields: frozenset[str] | None) -> bool:
-    """Whether the change of one object (its part of a message's ``objects``) could only have
-    changed its row in place for a page laid out on ``fields``: updated (not created, deleted
-    or bulk-changed), in known fields outside the layout."""
-    changed = event.get("fields")
-    return (
-        fields is not None
-        and event.get("action") == "saved"
-        and not event.get("created")
-        and bool(changed)
-        and fields.isdisjoint(changed)
-    )

@@ -18,15 +18,15 @@ from channels.db import database_sync_to_async
 from django.apps import apps
 from django.http import HttpRequest
 
-from . import badges, groups
-from .admin import live_admins
-from .conf import get_config
+from ..conf import get_config
+from ..delivery import badges
+from ..protocol import MAX_MODELS
+from ..registry import live_admins
+from .messages import Invalid, text
 from .permissions import Refused, build_request, resolve
 
 logger = logging.getLogger("live_admin")
 
-#: Models one page may ask badges of.
-MAX_MODELS = 200
 MEMBER = "badges"
 #: How long one read of the badge store may take.
 STORE_TIMEOUT = 1.0
@@ -105,9 +105,7 @@ class BadgeHandlers:
         self.tallies, self.opened = {}, {}
 
     async def _badges(self, message: dict[str, Any]) -> None:
-        from .consumers import Invalid, _text
-
-        badge_id = _text(message, "id", limit=64)
+        badge_id = text(message, "id", limit=64)
         if self.badge_id is not None:
             raise Invalid("This socket shows badges already.")
         models = message.get("models")
@@ -123,9 +121,9 @@ class BadgeHandlers:
         if get_config()["BADGES"]:
             request = build_request(self.scope, user)  # type: ignore[attr-defined]
             labels = await database_sync_to_async(badge_models)(request, models)
-        await self._member(groups.user_group(user.pk), MEMBER, True)  # type: ignore[attr-defined]
+        await self._member(badges.users_group(user.pk), MEMBER, True)  # type: ignore[attr-defined]
         for label in labels:  # joined first: no batch is stored unheard while counting
-            await self._member(groups.badge_group(label), MEMBER, True)  # type: ignore[attr-defined]
+            await self._member(badges.model_group(label), MEMBER, True)  # type: ignore[attr-defined]
         tallies = await self._read_store(_in_thread(_tallies, user.pk, labels))
         if tallies is None:
             return
@@ -213,6 +211,6 @@ class BadgeHandlers:
         gone = {label: None for label in labels if label not in kept}
         for label in gone:
             del self.tallies[label]
-            await self._member(groups.badge_group(label), MEMBER, False)  # type: ignore[attr-defined]
+            await self._member(badges.model_group(label), MEMBER, False)  # type: ignore[attr-defined]
         if gone:
             await self._send({"type": "badges", "id": self.badge_id, "counts": gone})  # type: ignore[attr-defined]

@@ -15,6 +15,8 @@ admin whose ``get_queryset`` hides rows per user sets ``live_badges = False``.
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -25,13 +27,11 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from . import groups
-from .conf import get_config
+from ..conf import get_config
+from ..protocol import BADGE, SEEN, badge_group, user_group
 from .sender import sender
 from .worker import Worker
 
-BADGE = "live_admin.badge"
-SEEN = "live_admin.seen"
 #: Batches kept per model; a user who missed more sees "N+".
 RING = 200
 #: How long the store keeps a batch, and what a user last saw.
@@ -208,47 +208,53 @@ class Recorder(Worker):
     def _handle(self, item: tuple[Any, ...]) -> None:
         if item[0] == "changed":
             _, label, pks, count = item
-            _tell(BADGE, groups.badge_group(label), label, record(label, pks, count))
+            _tell(BADGE, model_group(label), label, record(label, pks, count))
         else:
             _, user, label = item
             number = latest([label])[label]
             if seen(user, [label])[label] == number:
                 return
             set_seen(user, label, number)
-            _tell(SEEN, groups.user_group(user), label, number)
+            _tell(SEEN, users_group(user), label, number)
 
     def _unfinished(self) -> str:
         return "change badges not recorded before exit"
 
 
 def _tell(kind: str, group: str, label: str, number: int) -> None:
-    """Tell the pages that follow ``group``: through the channel layer when the store is
-    shared; only this process's own when each process keeps its own store (its numbers mean
-    nothing to another process's pages)."""
+    """Tell the pages that follow ``group`` (a group of :func:`scope`), through the layer."""
     message = {"type": kind, "group": group, "model": label, "seq": number}
-    if get_config()["BADGE_CACHE"] is not None:
-        sender.send([(group, message)], captured=False)
-        return
-    from .hub import route_here
+    sender.send([(group, message)], captured=False)
 
-    loop = sender.home_loop
-    if loop is not None and not loop.is_closed():
-        loop.call_soon_threadsafe(route_here, message)
+
+_process = uuid.uuid4().hex[:8]
+
+
+def scope() -> str:
+    """What badge group names carry: nothing when the store is shared; this process's own mark
+    when each process keeps its own store (its numbers mean nothing to another's pages)."""
+    if get_config()["BADGE_CACHE"] is not None:
+        return ""
+    return f"{_process}-{os.getpid()}"
+
+
+def model_group(label: str) -> str:
+    """The group of the pages showing ``label``'s badge, told when a batch of it is stored."""
+    return badge_group(label, scope())
+
+
+def users_group(user: object) -> str:
+    """The group of one user's badge-showing pages, told when they open a changelist."""
+    return user_group(user, scope())
 
 
 #: The process's recorder.
 recorder = Recorder()
 
 
-def record_changes(models: dict[str, Any], max_objects: int) -> None:
-    """Hand one transaction's changes (broadcast's per-model entries) to the recorder."""
+def record_changes(batches: list[tuple[str, list[str] | None, int | None]]) -> None:
+    """Hand one transaction's badge batches (model, pks, count) to the recorder."""
     if not get_config()["BADGES"]:
         return
-    for label, entry in models.items():
-        objects = list(entry.objects)
-        if entry.any_object:
-            recorder.changed(label, None, None)
-        elif len(objects) > max_objects:  # counted, not told one by one: "N+"
-            recorder.changed(label, None, len(objects))
-        elif objects:
-            recorder.changed(label, objects, len(objects))
+    for label, pks, count in batches:
+        recorder.changed(label, pks, count)

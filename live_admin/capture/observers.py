@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.admin.options import InlineModelAdmin
@@ -21,15 +20,17 @@ from django.db.models import Model, signals
 from django.forms.models import _get_foreign_key
 from model_utils import FieldTracker
 
-from . import options, snapshots
-from .broadcast import Changes, recording
-from .worker import Throttled
+from .. import options
+from ..logs import Throttled
+from . import snapshots
+from .changes import Changes
+from .detection import UNKNOWN, ParentLink, Spec, View, changed_fields
+from .record import recording
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
-    from django.db.models import Field, ManyToManyField
+    from django.db.models import ManyToManyField
 
-UNKNOWN = object()
 _errors = Throttled()
 _F = TypeVar("_F", bound=Callable[..., None])
 
@@ -45,44 +46,6 @@ def guarded(receiver: _F) -> _F:
             _errors.log("%s failed; the change is not broadcast", receiver.__name__, exc_info=True)
 
     return run  # type: ignore[return-value]
-
-
-@dataclass
-class View:
-    """How one live ModelAdmin's model (or proxy) is watched."""
-
-    fields: set[str] | None  # None: every field counts
-    group_by: tuple[str, ...]
-    exclude: frozenset[str] = frozenset()  # changes of these alone are not broadcast
-
-    def counts(self, name: str) -> bool:
-        if name in self.group_by:
-            return True
-        return name not in self.exclude and (self.fields is None or name in self.fields)
-
-
-@dataclass
-class ParentLink:
-    """An inline relation: a change of this model's row is a change of its parent object."""
-
-    fk: Field[Any, Any]
-    parent: type[Model]
-    accessor: str
-
-
-@dataclass
-class Spec:
-    """Everything observed for one concrete model."""
-
-    #: The model's own FieldTracker, when it tracks every field that counts; else snapshots.
-    tracker: str = ""
-    #: field name -> (key in the tracker's saved data, attribute name), for ``tracker``
-    keys: dict[str, tuple[str, str]] = field(default_factory=dict)
-    #: field name -> attribute name of every concrete field
-    attnames: dict[str, str] = field(default_factory=dict)
-    views: dict[str, View] = field(default_factory=dict)
-    parents: list[ParentLink] = field(default_factory=list)
-    senders: set[type[Model]] = field(default_factory=set)
 
 
 _specs: dict[type[Model], Spec] = {}
@@ -198,46 +161,6 @@ def _keys(attnames: dict[str, str], tracked: Any) -> dict[str, tuple[str, str]]:
     return keys
 
 
-def _changed(
-    instance: Model, spec: Spec, created: bool, update_fields: frozenset[str] | None
-) -> dict[str, Any]:
-    """Changed field names with their previous values (``UNKNOWN`` when not known).
-
-    A deferred field that was never loaded nor assigned has not changed (a save does not write
-    it). One assigned without being loaded has, from an unknown value.
-    """
-    if created:
-        return dict.fromkeys(spec.attnames, UNKNOWN)
-    current = instance.__dict__
-    if spec.tracker:
-        saved = getattr(instance, spec.tracker).saved_data
-        before = {attname: saved[key] for _, (key, attname) in spec.keys.items() if key in saved}
-    else:
-        before = snapshots.loaded(instance) or {}
-    changed = {}
-    for name, attname in spec.attnames.items():
-        if attname not in current:
-            continue
-        if update_fields is not None and name not in update_fields and attname not in update_fields:
-            continue
-        previous = before.get(attname, UNKNOWN)
-        if previous is UNKNOWN or _differ(previous, current[attname]):
-            changed[name] = previous
-    return changed
-
-
-def _differ(before: Any, after: Any) -> bool:
-    try:
-        # psycopg2 reads bytea as a memoryview of format "c", which equals no bytes object.
-        if isinstance(before, memoryview):
-            before = bytes(before)
-        if isinstance(after, memoryview):
-            after = bytes(after)
-        return bool(before != after)
-    except Exception:  # values that cannot be compared count as changed
-        return True
-
-
 def _group_values(
     instance: Model, view: View, changed: dict[str, Any], created: bool = False
 ) -> list[tuple[str, object]] | None:
@@ -308,7 +231,7 @@ def _saved(
     if raw:  # loaddata: fixtures are not live changes
         return
     spec = _specs[instance._meta.concrete_model]
-    changed = _changed(instance, spec, created, update_fields)
+    changed = changed_fields(instance, spec, created, update_fields)
     if not spec.tracker:
         saved = None if update_fields is None else {spec.attnames.get(n, n) for n in update_fields}
         snapshots.remember(instance, saved)

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.forms.formsets import DELETION_FIELD_NAME
 from django.utils.translation import gettext as _
 
-from .conflicts import (
+from .display import shown
+from .token import (
     CHOICE_PREFIX,
     CONFLICTS_FIELD,
     Hashes,
@@ -18,7 +19,6 @@ from .conflicts import (
     digest,
     editable_names,
 )
-from .display import shown
 
 
 class Checked:

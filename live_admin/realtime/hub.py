@@ -17,51 +17,22 @@ import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from channels.layers import BaseChannelLayer
 
-from .badges import BADGE, SEEN
-from .conf import get_config
-from .presence import PRESENCE
+from ..conf import get_config
+from ..logs import Throttled
+from ..protocol import RESYNC, ROUTED
 from .probes import PROBE, PROBE_EVERY, Probes, Round
-from .sender import CHANGED, LOGOUT
-from .worker import Throttled
+from .reader import STOP, Backoff, Member, stop_reader
 
 logger = logging.getLogger("live_admin")
 
 #: Concurrent group joins and leaves of one hub (each holds a Redis connection while it runs).
 MAX_LAYER_CALLS = 50
-MAX_RETRY_DELAY = 2.0
-#: Event types handed to sockets; anything else sent to the hub's channel is dropped.
-ROUTED = frozenset({CHANGED, LOGOUT, PRESENCE, BADGE, SEEN})
-RESYNC = {"type": "live_admin.resync"}
-#: What the hub sends itself to end its reader, and how long it waits for each step.
-STOP = {"type": "live_admin.stop"}
-STOP_SECONDS = 5.0
 #: How long a join waits for the run's channel before it fails and is retried in the background.
 CHANNEL_WAIT_SECONDS = 2.0
-
-
-class _Backoff:
-    """Waits between retries: 0.1 s, doubling up to MAX_RETRY_DELAY, until reset."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.delay = 0.1
-
-    async def wait(self) -> None:
-        await asyncio.sleep(self.delay)
-        self.delay = min(self.delay * 2, MAX_RETRY_DELAY)
-
-
-class Member(Protocol):
-    """What the hub needs of a socket."""
-
-    def deliver(self, event: dict[str, Any]) -> None:
-        """Take an event for the socket; must not block."""
 
 
 class Hub:
@@ -118,7 +89,8 @@ class Hub:
     async def _wind_down(self, channel_task: asyncio.Task[str], reader: asyncio.Task[None]) -> None:
         """Stop the reader, then take the channel out of its probe groups (else only
         ``group_expiry`` would)."""
-        await self._stop_reader(channel_task, reader)
+        probe = self.probes.groups[0]
+        await stop_reader(self.layer, channel_task, reader, probe if probe in self.joined else None)
         if not channel_task.done() or channel_task.cancelled():
             return
         for group in self.probes.groups:
@@ -131,47 +103,13 @@ class Hub:
 
     async def _new_channel(self) -> str:
         """The run's channel; retried while the layer fails (the pub/sub layer subscribes)."""
-        backoff = _Backoff()
+        backoff = Backoff()
         while True:
             try:
                 return await self.layer.new_channel()
             except Exception as exc:
                 self._warnings.log("making a channel on the layer failed: %s", exc)
                 await backoff.wait()
-
-    async def _stop_reader(
-        self, channel_task: asyncio.Task[str], reader: asyncio.Task[None]
-    ) -> None:
-        """End the reader of a run whose last socket left.
-
-        On channels-redis the reader is sent a message that makes it return: a receive cancelled
-        in Redis's blocking read can miss the cancel (redis-py takes it for the read's own
-        time-out) and go on reading. Elsewhere, and if that fails, it is cancelled: the channel
-        has no member left to miss an event, and the pub/sub layer unsubscribes its channel only
-        then.
-        """
-        buffers = getattr(self.layer, "receive_buffer", None)
-        if isinstance(buffers, dict) and channel_task.done() and not channel_task.cancelled():
-            try:
-                # Through a probe group: sharded, channels-redis places a send to a
-                # process-local channel by its full name but reads it by the shared part.
-                probe = self.probes.groups[0]
-                if probe in self.joined:
-                    sent = self.layer.group_send(probe, STOP)
-                else:
-                    sent = self.layer.send(channel_task.result(), STOP)
-                await asyncio.wait_for(sent, STOP_SECONDS)
-                await asyncio.wait_for(asyncio.shield(reader), STOP_SECONDS)
-            except Exception as exc:  # time-outs included
-                logger.debug("live_admin: could not stop the hub's reader by message: %s", exc)
-            else:
-                return
-        reader.cancel()
-        channel_task.cancel()
-        await asyncio.wait([reader, channel_task], timeout=STOP_SECONDS)
-        cleaned = isinstance(buffers, dict) and reader.done() and channel_task.done()
-        if cleaned and not channel_task.cancelled():  # channels-redis keeps a cancelled one's
-            buffers.pop(channel_task.result(), None)  # type: ignore[union-attr]
 
     # -- groups -------------------------------------------------------------------------------
 
@@ -259,7 +197,7 @@ class Hub:
     async def _rejoin_until_done(self, channel_task: asyncio.Task[str]) -> None:
         """Done when every join is taken and a probe comes back: the pub/sub layer takes joins
         it already had without asking Redis, even while Redis is away."""
-        backoff = _Backoff()
+        backoff = Backoff()
         while self._rejoin_again and self.channel is channel_task:
             self._rejoin_again = False
             sent = await self._probe() if await self.rejoin() else None
@@ -271,7 +209,7 @@ class Hub:
         due = [socket for socket in self._resync_due if socket in self.sockets]
         self._resync_due.clear()
         for socket in due:
-            socket.deliver(RESYNC)
+            socket.deliver({"type": RESYNC})
 
     async def _refresh_forever(self, channel_task: asyncio.Task[str]) -> None:
         """Probe about every PROBE_EVERY seconds; re-join every RECHECK_SECONDS (``group_expiry``
@@ -307,7 +245,7 @@ class Hub:
 
     async def _read(self, channel_task: asyncio.Task[str]) -> None:
         channel = await channel_task
-        backoff = _Backoff()
+        backoff = Backoff()
         while self.channel is channel_task:  # until the last socket detaches
             try:
                 event = await self.layer.receive(channel)
@@ -356,9 +294,3 @@ def _forget(hub: Hub) -> None:
     hubs = _hubs.get(asyncio.get_running_loop(), {})
     if hubs.get(id(hub.layer)) is hub:
         del hubs[id(hub.layer)]
-
-
-def route_here(event: dict[str, Any]) -> None:
-    """Hand ``event`` to the sockets of the running event loop's hubs (this process's own)."""
-    for hub in list(_hubs.get(asyncio.get_running_loop(), {}).values()):
-        hub.route(event)

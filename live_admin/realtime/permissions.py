@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.http import HttpRequest
 
-from . import groups, options
-from .admin import live_admins
+from .. import options
+from .. import protocol as groups
+from ..protocol import CLOSE_NOT_ALLOWED, CLOSE_NOT_LOGGED_IN
+from ..registry import live_admins
+
+
+def user_refusal(user: Any) -> int | None:
+    """The close code that refuses ``user`` a socket, or None when they may connect."""
+    if user is None or not user.is_authenticated:
+        return CLOSE_NOT_LOGGED_IN
+    if not (user.is_active and user.is_staff):
+        return CLOSE_NOT_ALLOWED
+    return None
+
+
+@database_sync_to_async
+def fresh_user(session_key: str | None) -> Any:
+    """The session's user as stored now (anonymous when the session ended or was invalidated)."""
+    request = HttpRequest()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return get_user(request)
 
 
 class Refused(Exception):

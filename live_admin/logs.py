@@ -1,0 +1,24 @@
+"""The package's logger, and a log for failures that repeat."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+logger = logging.getLogger("live_admin")
+
+WARN_EVERY = 10.0
+
+
+class Throttled:
+    """A log of repeated failures: WARNING at most once every ``WARN_EVERY`` s, the rest DEBUG."""
+
+    def __init__(self) -> None:
+        self.last = -WARN_EVERY
+
+    def log(self, message: str, *args: object, exc_info: bool = False) -> None:
+        now = time.monotonic()
+        level = logging.DEBUG
+        if now - self.last >= WARN_EVERY:
+            self.last, level = now, logging.WARNING
+        logger.log(level, "live_admin: " + message, *args, exc_info=exc_info)

@@ -1,0 +1,110 @@
+"""A websocket consumer fed by its process's hub instead of a layer channel of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from typing import Any
+
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from ..delivery.sender import get_layer
+from ..protocol import RESYNC
+from .hub import Hub
+
+logger = logging.getLogger("live_admin")
+
+#: Events waiting for a socket that is slow to take them; past this, one resync replaces them.
+MAX_QUEUED_EVENTS = 1000
+
+
+class HubSocket(AsyncWebsocketConsumer):
+    """Takes layer events from the hub (:meth:`deliver`) and client messages in one loop;
+    sends JSON. A subclass attaches to the hub once it lets the socket in."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Layer events the hub handed over, waiting for this socket's loop.
+        self.inbox: deque[dict[str, Any]] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.hub: Hub | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # As channels' AsyncConsumer.__call__, but with layer events handed over by the
+        # process's hub (attached in connect, once the socket is let in) instead of a layer
+        # channel of the socket's own.
+        self.scope = scope
+        self.channel_layer = get_layer()
+        self.base_send = send
+        loop = asyncio.get_running_loop()
+        incoming = asyncio.ensure_future(receive())
+        try:
+            with contextlib.suppress(StopConsumer):
+                while True:
+                    if not self.inbox and not incoming.done():
+                        self.waiter = loop.create_future()
+                        await asyncio.wait([incoming, self.waiter], return_when="FIRST_COMPLETED")
+                        self.waiter = None
+                    if incoming.done():
+                        message = incoming.result()
+                        incoming = asyncio.ensure_future(receive())
+                        await self.dispatch(message)
+                    while self.inbox:
+                        await self.dispatch(self.inbox.popleft())
+        finally:  # however the socket ends: closed, crashed, or cancelled without a disconnect
+            incoming.cancel()
+            self._release_slot()
+            # Shielded: daphne cancels an application that takes longer than its
+            # application_close_timeout to end (thousands of sockets closing at once), and the
+            # groups must still be left.
+            await asyncio.shield(self._leave())
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        """Queue a layer event for this socket (called by the hub, never blocks)."""
+        if len(self.inbox) >= MAX_QUEUED_EVENTS:  # the client is not keeping up
+            self.inbox.clear()
+            self.inbox.append({"type": RESYNC})
+        self.inbox.append(event)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels' own dispatch first closes stale database connections on its sync thread,
+        # a thread hop for every message: for a change fanned out to a thousand sockets, a
+        # thousand hops in a row on one thread. Nothing here touches the database outside
+        # database_sync_to_async, which does that clean-up itself, so the hop is skipped.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # As channels' own, without its thread hop (see dispatch); this consumer keeps no
+        # class-level ``groups``, and leaves its own when __call__ ends.
+        await self.disconnect(message.get("code", 1000))
+        raise StopConsumer
+
+    def _release_slot(self) -> None:
+        """The socket ended: give back what it held (a subclass's)."""
+
+    async def _leave(self) -> None:
+        """Leave the socket's groups and the hub (a subclass's); safe to call more than once."""
+
+    def _hub(self) -> Hub:
+        assert self.hub is not None, "only a socket that was let in has a hub"
+        return self.hub
+
+    async def _send(self, content: dict[str, Any]) -> None:
+        try:
+            await self.send(text_data=json.dumps(content))
+        except Exception as exc:  # the client went away mid-send: end this consumer cleanly
+            logger.debug("live_admin: sending to a closed socket failed: %s", exc)
+            raise StopConsumer from exc
+
+    async def _error(self, sub_id: str | None, code: str, message: str) -> None:
+        await self._send({"type": "error", "id": sub_id, "code": code, "message": message})
