@@ -1,5 +1,5 @@
 """The live admin protocol: message types, channel-layer group names, close and error codes,
-and the limits the page scripts share (handed to them through ``data-*`` attributes).
+and the limits the page scripts share.
 
 Channels accepts group names of ASCII letters, digits, ``-``, ``_`` and ``.``, shorter than 100
 characters. Labels and values that fit are used as they are (readable in ``redis-cli``); anything
@@ -38,9 +38,6 @@ CLOSE_NOT_ALLOWED = 4403
 CLOSE_TOO_MANY_SOCKETS = 4429
 CLOSE_TOO_BIG = 4009
 
-#: Error codes that end a subscription for good; any other error is passing.
-FINAL_ERRORS = frozenset({"forbidden", "not_found"})
-
 # -- limits shared with the page scripts ---------------------------------------------------------
 
 MAX_ID_LENGTH = 64
@@ -57,16 +54,6 @@ TTL = 10
 MAX_PARTS = 100
 #: Models one page may ask change badges of.
 MAX_MODELS = 200
-
-
-def limits() -> dict[str, Any]:
-    """The limits a page script needs, as it reads them from ``data-limits``."""
-    return {
-        "maxWatched": MAX_WATCHED,
-        "heartbeat": HEARTBEAT,
-        "maxParts": MAX_PARTS,
-        "maxIdLength": MAX_ID_LENGTH,
-    }
 
 
 def display_name(user: Any) -> str:

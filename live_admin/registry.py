@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from django.contrib.admin.sites import all_sites
@@ -14,9 +13,7 @@ class LiveAdmin:
 
 
 def is_live(admin: object) -> bool:
-    """Is ``admin`` (a ModelAdmin instance or class) live?"""
-    if isinstance(admin, type):
-        return issubclass(admin, LiveAdmin)
+    """Is ``admin`` (a ModelAdmin) live?"""
     return isinstance(admin, LiveAdmin)
 
 
@@ -28,11 +25,3 @@ def live_admins(model: type[Model]) -> list[Any]:
         if isinstance(admin, LiveAdmin):
             found.append(admin)
     return found
-
-
-def registered() -> Iterator[tuple[Any, type[Model], Any]]:
-    """``(site, model, admin)`` for every live ModelAdmin registered on any admin site."""
-    for site in list(all_sites):
-        for model, admin in list(site._registry.items()):
-            if isinstance(admin, LiveAdmin):
-                yield site, model, admin
