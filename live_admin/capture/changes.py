@@ -193,7 +193,7 @@ def _summary(
     at: str,
 ) -> dict[str, Any]:
     """The message for a model or object group: what kind of change, and how many objects;
-    for the sockets, not told to pages (see :mod:`live_admin.rows`), ``objects``: each changed
+    for the sockets, not told to pages (see :mod:`live_admin.pages.rows`), ``objects``: each changed
     object's part, None when they are not known or more than ``MAX_OBJECTS``."""
     chosen = list(chosen)
     actions = {o.action for o in chosen}

@@ -1,4 +1,4 @@
-"""The ModelAdmin side of conflict-safe saves (see :mod:`live_admin.conflicts`)."""
+"""The ModelAdmin side of conflict-safe saves (see :mod:`live_admin.conflicts.token`)."""
 
 from __future__ import annotations
 

@@ -103,11 +103,11 @@ class LiveAdminMixin(CheckedSaves, LiveAdmin, _Base):
     ``live_exclude``: changes to these fields alone are not broadcast, nor named beside others;
     None (the default) excludes ``last_login`` of the user model, which every login saves.
     ``live_group_by``: fields whose values form object groups that pages can subscribe to.
-    ``live_conflicts``: ``"merge"``, ``"refuse"`` or ``"off"`` (see :mod:`live_admin.conflicts`);
+    ``live_conflicts``: ``"merge"``, ``"refuse"`` or ``"off"`` (see :mod:`live_admin.conflicts.token`);
     None takes ``LIVE_ADMIN["CONFLICTS"]``.
     ``live_row_refreshes``: False makes every change refresh the whole changelist (see
-    :mod:`live_admin.rows`).
-    ``live_badges``: False shows no change badge for the model (see :mod:`live_admin.badges`);
+    :mod:`live_admin.pages.rows`).
+    ``live_badges``: False shows no change badge for the model (see :mod:`live_admin.delivery.badges`);
     badges count every object, so an admin whose ``get_queryset`` hides rows per user sets it.
     """
 
@@ -238,7 +238,7 @@ class LiveAdminMixin(CheckedSaves, LiveAdmin, _Base):
 
     def get_live_layout(self, request: HttpRequest, changelist: Any) -> frozenset[str] | None:
         """The fields whose change could add, remove or move the rows of ``changelist``'s page
-        (see :mod:`live_admin.rows`); None refreshes its whole list for every change. Override
+        (see :mod:`live_admin.pages.rows`); None refreshes its whole list for every change. Override
         to name what the default cannot read (a ``SimpleListFilter``'s fields, say)."""
         fields = rows.layout(changelist)
         if fields is None:

@@ -1,4 +1,4 @@
-"""The change-badge messages of the live admin socket (see :mod:`live_admin.badges`).
+"""The change-badge messages of the live admin socket (see :mod:`live_admin.delivery.badges`).
 
 A page asks once for all the models it shows badges of: ``{"type": "badges", "id": ..,
 "models": [..]}``. Each model is checked as a model subscription is (the user may view it, on a
@@ -93,7 +93,7 @@ def _in_thread(fn: Any, *args: Any) -> Awaitable[Any]:
 
 
 class BadgeHandlers:
-    """Mixed into :class:`~live_admin.consumers.LiveAdminConsumer`."""
+    """Mixed into :class:`~live_admin.realtime.consumer.LiveAdminConsumer`."""
 
     badge_id: str | None = None
     tallies: dict[str, badges.Tally]

@@ -3,7 +3,7 @@
 The protocol is documented in ``docs/protocol.md``. Every subscription is checked through the
 registered ModelAdmin's permission methods before it is granted and re-checked every
 ``RECHECK_SECONDS`` against a fresh load of the session and user. Sockets hear the channel layer
-through their process's :class:`~live_admin.hub.Hub`.
+through their process's :class:`~live_admin.realtime.hub.Hub`.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class LiveAdminConsumer(BadgeHandlers, PresenceHandlers, HubSocket):
         self.telling: set[tuple[str, str]] = set()
         self.telling_tasks: set[asyncio.Task[None]] = set()
         self.said_at: dict[tuple[str, str], float] = {}
-        #: The layouts (see live_admin.rows) pages gave: of model or group subscriptions, and
+        #: The layouts (see live_admin.pages.rows) pages gave: of model or group subscriptions, and
         #: of watches, by id.
         self.layouts: dict[str, frozenset[str]] = {}
         self.watch_layouts: dict[str, frozenset[str]] = {}
