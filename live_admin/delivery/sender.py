@@ -1,10 +1,10 @@
 """Hands events to the channel layer without ever blocking or failing the code that saved.
 
 One :class:`Sender` per process. For a network layer (channels-redis) it is a background
-:class:`~live_admin.delivery.worker.Worker` with its own event loop and its own layer instance, so the
-process keeps one set of connections however many saves it makes. For channels' in-memory layer
-it schedules the sends on the event loop of this process's websocket consumers, the only place
-they can be heard.
+:class:`~live_admin.delivery.worker.Worker` with its own event loop and its own layer
+instance, so the process keeps one set of connections however many saves it makes. For
+channels' in-memory layer it schedules the sends on the event loop of this process's
+websocket consumers, the only place they can be heard.
 """
 
 from __future__ import annotations

@@ -103,12 +103,13 @@ class LiveAdminMixin(CheckedSaves, LiveAdmin, _Base):
     ``live_exclude``: changes to these fields alone are not broadcast, nor named beside others;
     None (the default) excludes ``last_login`` of the user model, which every login saves.
     ``live_group_by``: fields whose values form object groups that pages can subscribe to.
-    ``live_conflicts``: ``"merge"``, ``"refuse"`` or ``"off"`` (see :mod:`live_admin.conflicts.token`);
-    None takes ``LIVE_ADMIN["CONFLICTS"]``.
+    ``live_conflicts``: ``"merge"``, ``"refuse"`` or ``"off"`` (see
+    :mod:`live_admin.conflicts.token`); None takes ``LIVE_ADMIN["CONFLICTS"]``.
     ``live_row_refreshes``: False makes every change refresh the whole changelist (see
     :mod:`live_admin.pages.rows`).
-    ``live_badges``: False shows no change badge for the model (see :mod:`live_admin.delivery.badges`);
-    badges count every object, so an admin whose ``get_queryset`` hides rows per user sets it.
+    ``live_badges``: False shows no change badge for the model (see
+    :mod:`live_admin.delivery.badges`); badges count every object, so an admin whose
+    ``get_queryset`` hides rows per user sets it.
     """
 
     live_fields: Sequence[str] | None = None

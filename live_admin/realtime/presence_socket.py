@@ -21,7 +21,7 @@ from .presence import STATES, TELL_WAIT, Object, Presence, announce, people, swe
 
 
 class PresenceHandlers:
-    """The presence messages of :class:`~live_admin.realtime.consumer.LiveAdminConsumer` (mixed in)."""
+    """The presence messages of the live admin consumer (mixed in)."""
 
     presence: Presence | None = None
     #: Object subscriptions the socket is present on, and watches: id -> objects (an ordered
