@@ -443,14 +443,14 @@ def _all_traffic_is_content_free() -> Iterator[None]:
 
     to_clients: list[dict[str, Any]] = []
     on_layer: list[dict[str, Any]] = []
-    original_send = LiveAdminConsumer._send
+    original_send = LiveAdminConsumer.send_message
     sender.captures.append(on_layer)
 
     async def recording_send(self: Any, content: dict[str, Any]) -> None:
         to_clients.append(content)
         await original_send(self, content)
 
-    from live_admin.realtime import presence
+    from live_admin.realtime import presence_socket as presence
 
     original_announce = presence.announce
 
@@ -458,12 +458,12 @@ def _all_traffic_is_content_free() -> Iterator[None]:
         on_layer.append(event)
         await original_announce(layer, event, timeout)
 
-    LiveAdminConsumer._send = recording_send  # type: ignore[method-assign]
+    LiveAdminConsumer.send_message = recording_send  # type: ignore[method-assign]
     presence.announce = recording_announce  # type: ignore[assignment]
     try:
         yield
     finally:
-        LiveAdminConsumer._send = original_send  # type: ignore[method-assign]
+        LiveAdminConsumer.send_message = original_send  # type: ignore[method-assign]
         presence.announce = original_announce  # type: ignore[assignment]
         sender.captures[:] = [c for c in sender.captures if c is not on_layer]
     from live_admin.realtime.consumer import sockets_per_user as _sockets_per_user

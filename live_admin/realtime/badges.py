@@ -1,4 +1,4 @@
-"""The change-badge messages of the live admin socket (see :mod:`live_admin.delivery.badges`).
+"""The change-badge part of the live admin socket (see :mod:`live_admin.delivery.badges`).
 
 A page asks once for all the models it shows badges of: ``{"type": "badges", "id": ..,
 "models": [..]}``. Each model is checked as a model subscription is (the user may view it, on a
@@ -20,10 +20,11 @@ from django.http import HttpRequest
 
 from ..conf import get_config
 from ..delivery import badges
-from ..protocol import MAX_MODELS
+from ..protocol import MAX_ID_LENGTH, MAX_MODELS
 from ..registry import live_admins
 from .messages import Invalid, text
-from .permissions import Refused, build_request, resolve
+from .permissions import Refused, resolve
+from .socket import Socket
 
 logger = logging.getLogger("live_admin")
 
@@ -92,20 +93,20 @@ def _in_thread(fn: Any, *args: Any) -> Awaitable[Any]:
     return sync_to_async(fn, thread_sensitive=False)(*args)
 
 
-class BadgeHandlers:
-    """Mixed into :class:`~live_admin.realtime.consumer.LiveAdminConsumer`."""
+class BadgesPart:
+    """One socket's change badges. Owned by the consumer; uses it through :class:`Socket`."""
 
-    badge_id: str | None = None
-    tallies: dict[str, badges.Tally]
-    #: Changelists this socket's pages follow (model label -> subscription ids): seen again when
-    #: they end, the changes the page showed meanwhile included.
-    opened: dict[str, set[str]]
+    def __init__(self, socket: Socket) -> None:
+        self.socket = socket
+        self.badge_id: str | None = None
+        self.tallies: dict[str, badges.Tally] = {}
+        #: Changelists this socket's pages follow (model label -> subscription ids): seen
+        #: again when they end, the changes the page showed meanwhile included.
+        self.opened: dict[str, set[str]] = {}
 
-    def _start_badges(self) -> None:
-        self.tallies, self.opened = {}, {}
-
-    async def _badges(self, message: dict[str, Any]) -> None:
-        badge_id = text(message, "id", limit=64)
+    async def ask(self, message: dict[str, Any]) -> None:
+        """A ``badges`` message: count the models the page shows badges of."""
+        badge_id = text(message, "id", limit=MAX_ID_LENGTH)
         if self.badge_id is not None:
             raise Invalid("This socket shows badges already.")
         models = message.get("models")
@@ -116,22 +117,23 @@ class BadgeHandlers:
         ):
             raise Invalid(f"'models' must be a list of at most {MAX_MODELS} model labels.")
         self.badge_id = badge_id
-        user = self.scope["user"]  # type: ignore[attr-defined]
+        user = self.socket.user
         labels: list[str] = []
         if get_config()["BADGES"]:
-            request = build_request(self.scope, user)  # type: ignore[attr-defined]
+            request = self.socket.request()
             labels = await database_sync_to_async(badge_models)(request, models)
-        await self._member(badges.users_group(user.pk), MEMBER, True)  # type: ignore[attr-defined]
+        await self.socket.member(badges.users_group(user.pk), MEMBER, True)
         for label in labels:  # joined first: no batch is stored unheard while counting
-            await self._member(badges.model_group(label), MEMBER, True)  # type: ignore[attr-defined]
+            await self.socket.member(badges.model_group(label), MEMBER, True)
         tallies = await self._read_store(_in_thread(_tallies, user.pk, labels))
         if tallies is None:
             return
         self.tallies = tallies
         counts = {label: tally.told() for label, tally in self.tallies.items()}
-        await self._send({"type": "badges", "id": badge_id, "counts": counts})  # type: ignore[attr-defined]
+        await self.socket.send_message({"type": "badges", "id": badge_id, "counts": counts})
 
-    async def live_admin_badge(self, event: dict[str, Any]) -> None:
+    async def heard_batch(self, event: dict[str, Any]) -> None:
+        """A batch of a model's changes was stored: count it."""
         label, tally, number = event["model"], self.tallies.get(event["model"]), event["seq"]
         if tally is None or (number <= tally.read and number not in tally.pending):
             return
@@ -142,7 +144,8 @@ class BadgeHandlers:
             tally.add(found, upto)
             await self._tell_count(label, before)
 
-    async def live_admin_seen(self, event: dict[str, Any]) -> None:
+    async def heard_seen(self, event: dict[str, Any]) -> None:
+        """The user opened a changelist (on any page): count that model from there."""
         label, tally = event["model"], self.tallies.get(event["model"])
         if tally is None or event["seq"] <= tally.seen:  # an older one, overtaken
             return
@@ -152,12 +155,12 @@ class BadgeHandlers:
             self.tallies[label] = fresh
             await self._tell_count(label, tally.told())
 
-    async def _resync_badges(self) -> None:
+    async def resync(self) -> None:
         """Count again from the store: the layer may have lost badge or seen messages."""
         if not self.tallies:
             return
         before = {label: tally.told() for label, tally in self.tallies.items()}
-        user = self.scope["user"].pk  # type: ignore[attr-defined]
+        user = self.socket.user.pk
         fresh = await self._read_store(_in_thread(_tallies, user, list(before)))
         if fresh is None:
             return
@@ -170,7 +173,7 @@ class BadgeHandlers:
         tally = self.tallies.get(label)
         if tally is not None and tally.told() != before:
             out = {"type": "badges", "id": self.badge_id, "counts": {label: tally.told()}}
-            await self._send(out)  # type: ignore[attr-defined]
+            await self.socket.send_message(out)
 
     async def _read_store(self, read: Awaitable[Any]) -> Any:
         """``read`` of the store, within STORE_TIMEOUT. A store that fails or hangs ends the
@@ -182,18 +185,18 @@ class BadgeHandlers:
             logger.warning("live_admin: reading the badge store failed: %r", exc)
             self.tallies = {}
             message = "Change badges are not available."
-            await self._error(self.badge_id, "unavailable", message)  # type: ignore[attr-defined]
+            await self.socket.send_error(self.badge_id, "unavailable", message)
             return None
 
     # -- changelists: what opening one clears ------------------------------------------------
 
-    def _opening(self, sub: Any, message: dict[str, Any]) -> None:
+    def opening(self, sub: Any, message: dict[str, Any]) -> None:
         """A subscription of a changelist page (``"seen": true``) marks its model seen."""
         if sub.pk is None and message.get("seen") is True and get_config()["BADGES"]:
             self.opened.setdefault(sub.model, set()).add(sub.id)
-            badges.recorder.opened(self.scope["user"].pk, sub.model)  # type: ignore[attr-defined]
+            badges.recorder.opened(self.socket.user.pk, sub.model)
 
-    def _closing(self, sub_id: str | None = None) -> None:
+    def closing(self, sub_id: str | None = None) -> None:
         """A changelist subscription (``sub_id``; all of them when None) ended."""
         for label, ids in list(self.opened.items()):
             if sub_id is None:
@@ -201,9 +204,10 @@ class BadgeHandlers:
             ids.discard(sub_id or "")
             if not ids:
                 del self.opened[label]
-                badges.recorder.opened(self.scope["user"].pk, label)  # type: ignore[attr-defined]
+                badges.recorder.opened(self.socket.user.pk, label)
 
-    async def _recheck_badges(self, request: HttpRequest) -> None:
+    async def recheck(self, request: HttpRequest) -> None:
+        """Stop counting the models the user may no longer see, and tell the page which."""
         if not self.tallies:
             return
         labels = list(self.tallies)
@@ -211,6 +215,6 @@ class BadgeHandlers:
         gone = {label: None for label in labels if label not in kept}
         for label in gone:
             del self.tallies[label]
-            await self._member(badges.model_group(label), MEMBER, False)  # type: ignore[attr-defined]
+            await self.socket.member(badges.model_group(label), MEMBER, False)
         if gone:
-            await self._send({"type": "badges", "id": self.badge_id, "counts": gone})  # type: ignore[attr-defined]
+            await self.socket.send_message({"type": "badges", "id": self.badge_id, "counts": gone})

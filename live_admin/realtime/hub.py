@@ -23,7 +23,7 @@ from channels.layers import BaseChannelLayer
 
 from ..conf import get_config
 from ..logs import Throttled
-from ..protocol import RESYNC, ROUTED
+from ..protocol import DELAYED, RESYNC, ROUTED
 from .probes import PROBE, PROBE_EVERY, Probes, Round
 from .reader import STOP, Backoff, Member, stop_reader
 
@@ -187,9 +187,13 @@ class Hub:
         return all(results)
 
     def _retry_joins(self, sockets: Iterable[Member]) -> None:
-        """Re-join every group in the background until the layer takes them all, then tell
-        ``sockets`` that they may have missed changes meanwhile."""
-        self._resync_due.update(sockets)
+        """Re-join every group in the background until the layer takes them all; tell
+        ``sockets`` at once that changes may not reach them, and once whole again that they may
+        have missed some meanwhile."""
+        for socket in sockets:
+            if socket not in self._resync_due:
+                socket.deliver({"type": DELAYED})
+                self._resync_due.add(socket)
         self._rejoin_again = True  # also tells a running task to make another pass
         if self.channel is not None and (self._rejoin_task is None or self._rejoin_task.done()):
             self._rejoin_task = asyncio.create_task(self._rejoin_until_done(self.channel))

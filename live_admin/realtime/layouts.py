@@ -35,7 +35,9 @@ def all_in_place(event: dict[str, Any], fields: frozenset[str] | None) -> bool:
     """Whether a model's or group's change ``event`` left every row of a page laid out on
     ``fields`` where it was: known objects, each changed :func:`in_place`."""
     objects = event.get("objects")
-    return bool(objects) and all(in_place(obj, fields) for obj in objects.values())
+    if not objects:
+        return False
+    return all(in_place(obj, fields) for obj in objects.values())
 
 
 def in_place(event: dict[str, Any], fields: frozenset[str] | None) -> bool:
@@ -43,10 +45,8 @@ def in_place(event: dict[str, Any], fields: frozenset[str] | None) -> bool:
     changed its row in place for a page laid out on ``fields``: updated (not created, deleted
     or bulk-changed), in known fields outside the layout."""
     changed = event.get("fields")
+    if fields is None or not changed:
+        return False
     return (
-        fields is not None
-        and event.get("action") == "saved"
-        and not event.get("created")
-        and bool(changed)
-        and fields.isdisjoint(changed)
+        event.get("action") == "saved" and not event.get("created") and fields.isdisjoint(changed)
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..protocol import MAX_ID_LENGTH
+from ..protocol import MAX_ID_LENGTH, MAX_VALUE_LENGTH
 
 
 class Bucket:
@@ -31,17 +31,36 @@ class Invalid(Exception):
     """A message that does not follow the protocol."""
 
 
-def text(message: dict[str, Any], key: str, *, limit: int, required: bool = True) -> str | None:
+def optional_text(message: dict[str, Any], key: str, *, limit: int) -> str | None:
+    """As :func:`text`, but None when ``message`` has no ``key``."""
+    return None if message.get(key) is None else text(message, key, limit=limit)
+
+
+def text(message: dict[str, Any], key: str, *, limit: int) -> str:
     """``message[key]`` as a string of 1 to ``limit`` characters (an int is read as its digits);
-    None when it is missing and not ``required``. Invalid otherwise."""
+    Invalid otherwise."""
     value = message.get(key)
-    if value is None and not required:
-        return None
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not 0 < len(value) <= limit:
         raise Invalid(f"'{key}' must be a non-empty string of at most {limit} characters.")
     return value
+
+
+def subscribe_message(
+    message: dict[str, Any],
+) -> tuple[str, str, str | None, str | None, str | None]:
+    """A ``subscribe`` message's id, model, pk, and object group's field and value."""
+    sub_id = text(message, "id", limit=MAX_ID_LENGTH)
+    label = text(message, "model", limit=MAX_VALUE_LENGTH)
+    pk = optional_text(message, "pk", limit=MAX_VALUE_LENGTH)
+    group = message.get("group")
+    if group is None:
+        return sub_id, label, pk, None, None
+    if pk is not None or not isinstance(group, dict):
+        raise Invalid("'group' must be an object, and cannot be given with 'pk'.")
+    field = text(group, "field", limit=MAX_VALUE_LENGTH)
+    return sub_id, label, None, field, optional_text(group, "value", limit=MAX_VALUE_LENGTH)
 
 
 def id_of(message: Any) -> str | None:

@@ -60,7 +60,7 @@ class Subscription:
 NOT_FOUND = Refused("not_found", "No live admin for that model.")
 
 
-def build_request(scope: dict[str, Any], user: Any) -> HttpRequest:
+def build_request(scope: Any, user: Any) -> HttpRequest:
     """An ``HttpRequest`` standing for the socket's user, for ModelAdmin permission methods."""
     request = HttpRequest()
     request.method = "GET"

@@ -1,4 +1,4 @@
-"""The presence messages of the live admin socket (see :mod:`live_admin.realtime.presence`):
+"""The presence part of the live admin socket (see :mod:`live_admin.realtime.presence`):
 a change form's announcements, a changelist's watch of its rows, and who each page is told is
 there."""
 
@@ -10,44 +10,50 @@ import time
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.http import HttpRequest
 
 from .. import protocol as groups
 from ..conf import get_config
-from ..protocol import MAX_WATCHED, display_name
+from ..protocol import MAX_ID_LENGTH, MAX_VALUE_LENGTH, MAX_WATCHED, display_name
 from .layouts import read_layout
 from .messages import Invalid, text
-from .permissions import Refused, build_request, watchable
+from .permissions import Refused, Subscription, watchable
 from .presence import STATES, TELL_WAIT, Object, Presence, announce, people, sweep_forever
+from .socket import Socket
 
 
-class PresenceHandlers:
-    """The presence messages of the live admin consumer (mixed in)."""
+class PresencePart:
+    """One socket's presence: where its pages are present, the rows its changelists watch, and
+    who its pages are told is there. Owned by the consumer; uses it through :class:`Socket`."""
 
-    presence: Presence | None = None
-    #: Object subscriptions the socket is present on, and watches: id -> objects (an ordered
-    #: set, so that an event's objects are looked up in it at once).
-    present_on: dict[str, Object]
-    watches: dict[str, dict[Object, None]]
-    sweeper: asyncio.Task[None] | None = None
-    #: Objects whose people the page is about to be told, and the tasks that will tell it.
-    telling: set[Object]
-    telling_tasks: set[asyncio.Task[None]]
-    #: When the socket last relayed its presence on each object.
-    said_at: dict[Object, float]
-    watch_layouts: dict[str, frozenset[str]]
-    watch_lock: asyncio.Lock
+    def __init__(self, socket: Socket, layer: Any) -> None:
+        self.socket = socket
+        self.layer = layer
+        self.presence: Presence | None = None
+        #: Object subscriptions the socket is present on, and watches: id -> objects (an
+        #: ordered set, so that an event's objects are looked up in it at once).
+        self.present_on: dict[str, Object] = {}
+        self.watches: dict[str, dict[Object, None]] = {}
+        #: The layouts (see live_admin.pages.rows) of the watches, by id.
+        self.watch_layouts: dict[str, frozenset[str]] = {}
+        #: Held while a watch changes (a page's watch, or a re-check's narrowing of one).
+        self.watch_lock = asyncio.Lock()
+        self.sweeper: asyncio.Task[None] | None = None
+        #: Objects whose people the page is about to be told, and the tasks that will tell it.
+        self.telling: set[Object] = set()
+        self.telling_tasks: set[asyncio.Task[None]] = set()
+        #: When the socket last relayed its presence on each object.
+        self.said_at: dict[Object, float] = {}
 
-    def _start_presence(self, user: Any) -> None:
+    def start(self, user: Any) -> None:
+        """The socket was let in for ``user``."""
         self.presence = Presence(user.pk, display_name(user))
-        self.present_on, self.watches = {}, {}
-        self.telling, self.telling_tasks = set(), set()
-        self.said_at = {}
 
-    async def _presence(self, message: dict[str, Any]) -> None:
-        sub_id = text(message, "id", limit=64) or ""
-        sub = self.subscriptions.get(sub_id)  # type: ignore[attr-defined]
+    async def present(self, sub: Subscription | None, message: dict[str, Any]) -> None:
+        """A ``presence`` message for the object subscription ``sub``."""
         if sub is None or sub.pk is None:
             raise Refused("not_found", "No object subscription with that id.")
+        sub_id = sub.id
         state = message.get("state")
         if state not in STATES:
             raise Invalid("'state' must be 'viewing' or 'editing'.")
@@ -56,7 +62,7 @@ class PresenceHandlers:
         if first:
             self.present_on[sub_id] = obj
             await self._follow(obj, "p:" + sub_id)
-            await self._member(groups.presence_ask_group(sub.model), "p:" + sub_id, True)
+            await self.socket.member(groups.presence_ask_group(sub.model), "p:" + sub_id, True)
         presence = self._me()
         now = time.monotonic()
         if not first and presence.mine.get(obj) == state and now - self.said_at.get(obj, 0) < 1:
@@ -67,18 +73,19 @@ class PresenceHandlers:
         if first:
             await self._tell(obj)
 
-    async def _watch(self, message: dict[str, Any]) -> None:
-        watch_id = text(message, "id", limit=64) or ""
-        label = text(message, "model", limit=255) or ""
+    async def watch(self, message: dict[str, Any], others: int) -> None:
+        """A ``watch`` message; ``others``: the socket's subscriptions, counted with watches."""
+        watch_id = text(message, "id", limit=MAX_ID_LENGTH)
+        label = text(message, "model", limit=MAX_VALUE_LENGTH)
         pks = message.get("pks")
         if not isinstance(pks, list) or len(pks) > MAX_WATCHED:
             raise Invalid(f"'pks' must be a list of at most {MAX_WATCHED} primary keys.")
         if not all(isinstance(pk, str) and 0 < len(pk) <= 255 for pk in pks):
             raise Invalid("'pks' must hold primary keys as non-empty strings.")
-        held = len(self.subscriptions) + len(self.watches)  # type: ignore[attr-defined]
+        held = others + len(self.watches)
         if watch_id not in self.watches and held >= get_config()["MAX_SUBSCRIPTIONS"]:
             raise Refused("too_many", "Too many subscriptions on this socket.")
-        request = build_request(self.scope, self.scope["user"])  # type: ignore[attr-defined]
+        request = self.socket.request()
         label, granted = await database_sync_to_async(watchable)(request, label, pks)
         layout = read_layout(message.get("layout"), label)
         async with self.watch_lock:
@@ -87,7 +94,7 @@ class PresenceHandlers:
             else:
                 self.watch_layouts[watch_id] = layout
             await self._set_watch(watch_id, tuple((label, pk) for pk in granted))
-            await self._send({"type": "watching", "id": watch_id, "pks": granted})  # type: ignore[attr-defined]
+            await self.socket.send_message({"type": "watching", "id": watch_id, "pks": granted})
         for obj in self.watches.get(watch_id, ()):
             if people(self._me().seen.get(obj, {}), self._me().user):
                 await self._tell(obj)
@@ -109,7 +116,8 @@ class PresenceHandlers:
             ask = {**self._me().event(new[0], "ask"), "group": groups.presence_ask_group(label)}
             await self._announce({**ask, "pk": "", "pks": [pk for _, pk in new]})
 
-    async def _stop_presence(self, sub_id: str) -> None:
+    async def stop(self, sub_id: str) -> None:
+        """The subscription ``sub_id`` ended: its page is gone from its object."""
         obj = self.present_on.pop(sub_id, None)
         if obj is None:
             return
@@ -118,9 +126,9 @@ class PresenceHandlers:
             presence.mine.pop(obj, None)
             await self._announce(presence.event(obj, "gone"))
         await self._unfollow(obj, "p:" + sub_id)
-        await self._member(groups.presence_ask_group(obj[0]), "p:" + sub_id, False)
+        await self.socket.member(groups.presence_ask_group(obj[0]), "p:" + sub_id, False)
 
-    async def _end_presence(self) -> None:
+    async def end(self) -> None:
         """The socket is closing: say so wherever it was present."""
         if self.sweeper is not None:
             self.sweeper.cancel()
@@ -133,34 +141,16 @@ class PresenceHandlers:
 
     async def _follow(self, obj: Object, member: str) -> None:
         self._me().seen.setdefault(obj, {})
-        await self._member(groups.presence_group(*obj), member, True)
+        await self.socket.member(groups.presence_group(*obj), member, True)
         if self.sweeper is None:
             self.sweeper = asyncio.create_task(sweep_forever(self._me(), self._tell))
 
     async def _unfollow(self, obj: Object, member: str) -> None:
-        if not await self._member(groups.presence_group(*obj), member, False):
+        if not await self.socket.member(groups.presence_group(*obj), member, False):
             self._me().seen.pop(obj, None)
 
-    async def _member(self, group: str, member: str, join: bool) -> bool:
-        """Count ``member`` (a subscription or watch) in or out of ``group``; the socket joins
-        with the first and leaves with the last. Whether the socket is still in the group."""
-        members: dict[str, set[str]] = self.members  # type: ignore[attr-defined]
-        if join:
-            if group not in members:
-                members[group] = set()
-                await self._hub().join(group, self)  # type: ignore[attr-defined]
-            members[group].add(member)
-            return True
-        if group not in members:
-            return False
-        members[group].discard(member)
-        if not members[group]:
-            del members[group]
-            await self._hub().leave(group, self)  # type: ignore[attr-defined]
-            return False
-        return True
-
-    async def live_admin_presence(self, event: dict[str, Any]) -> None:
+    async def heard(self, event: dict[str, Any]) -> None:
+        """A presence event of an object the socket follows (or a changelist's question)."""
         presence = self._me()
         obj = (event["model"], event["pk"])
         if event["state"] == "ask":
@@ -202,12 +192,28 @@ class PresenceHandlers:
         ids += [i for i, objects in self.watches.items() if obj in objects]
         for sub_id in ids:
             out = {"type": "presence", "id": sub_id, "pk": obj[1], "people": here}
-            await self._send(out)  # type: ignore[attr-defined]
+            await self.socket.send_message(out)
 
     async def _announce(self, event: dict[str, Any]) -> None:
-        layer = self.channel_layer  # type: ignore[attr-defined]
-        await announce(layer, event, get_config()["SEND_TIMEOUT"])
+        await announce(self.layer, event, get_config()["SEND_TIMEOUT"])
 
     def _me(self) -> Presence:
         assert self.presence is not None, "only a socket that was let in has presence"
         return self.presence
+
+    async def recheck(self, request: HttpRequest) -> None:
+        """Narrow each watch to the rows the user may still see, and tell the page which."""
+        for watch_id, objects in list(self.watches.items()):
+            label, pks = next(iter(objects))[0], [pk for _, pk in objects]
+            try:
+                _, granted = await database_sync_to_async(watchable)(request, label, pks)
+            except Refused:
+                granted = []
+            if len(granted) == len(pks):
+                continue
+            async with self.watch_lock:  # rows the user may no longer see: told which remain
+                if self.watches.get(watch_id) is not objects:
+                    continue  # the page watched other rows meanwhile, checked as it did
+                await self._set_watch(watch_id, tuple((label, pk) for pk in granted))
+                told = {"type": "watching", "id": watch_id, "pks": granted}
+                await self.socket.send_message(told)

@@ -7,11 +7,13 @@ import contextlib
 import json
 import logging
 from collections import deque
-from typing import Any
+from operator import attrgetter
+from typing import Any, Protocol
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.http import HttpRequest
 
 from ..delivery.sender import get_layer
 from ..protocol import RESYNC
@@ -21,6 +23,26 @@ logger = logging.getLogger("live_admin")
 
 #: Events waiting for a socket that is slow to take them; past this, one resync replaces them.
 MAX_QUEUED_EVENTS = 1000
+
+
+class Socket(Protocol):
+    """What a part of the consumer (presence, badges) may use of its socket."""
+
+    @property
+    def user(self) -> Any:
+        """The user the socket was let in for."""
+
+    def request(self) -> HttpRequest:
+        """A request as the socket's user, for the admins' permission methods."""
+
+    async def send_message(self, content: dict[str, Any]) -> None:
+        """Send ``content`` to the page."""
+
+    async def send_error(self, sub_id: str | None, code: str, message: str) -> None:
+        """Tell the page that something it asked for failed."""
+
+    async def member(self, group: str, member: str, join: bool) -> bool:
+        """Count ``member`` in or out of ``group``; whether the socket is still in it."""
 
 
 class HubSocket(AsyncWebsocketConsumer):
@@ -33,6 +55,8 @@ class HubSocket(AsyncWebsocketConsumer):
         self.inbox: deque[dict[str, Any]] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.hub: Hub | None = None
+        #: The groups the socket is in, with what holds it in each (subscriptions, watches).
+        self.members: dict[str, set[str]] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # As channels' AsyncConsumer.__call__, but with layer events handed over by the
@@ -73,17 +97,29 @@ class HubSocket(AsyncWebsocketConsumer):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
+    #: Layer event types handled by a part of the consumer, and where (``part.method``).
+    EVENTS: dict[str, str] = {}
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         # channels' own dispatch first closes stale database connections on its sync thread,
         # a thread hop for every message: for a change fanned out to a thousand sockets, a
         # thousand hops in a row on one thread. Nothing here touches the database outside
         # database_sync_to_async, which does that clean-up itself, so the hop is skipped.
-        handler = getattr(self, get_handler_name(message), None)
+        handler = self.handler_named(
+            self.EVENTS.get(message.get("type", "")) or get_handler_name(message)
+        )
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
-    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+    def handler_named(self, name: str) -> Any:
+        """The method ``name`` (``method``, or ``part.method``) names; None if there is none."""
+        try:
+            return attrgetter(name)(self) if name else None
+        except AttributeError:
+            return None
+
+    async def websocket_disconnect(self, message: Any) -> None:
         # As channels' own, without its thread hop (see dispatch); this consumer keeps no
         # class-level ``groups``, and leaves its own when __call__ ends.
         await self.disconnect(message.get("code", 1000))
@@ -95,16 +131,35 @@ class HubSocket(AsyncWebsocketConsumer):
     async def _leave(self) -> None:
         """Leave the socket's groups and the hub (a subclass's); safe to call more than once."""
 
+    async def member(self, group: str, member: str, join: bool) -> bool:
+        """Count ``member`` (a subscription or watch) in or out of ``group``; the socket joins
+        with the first and leaves with the last. Whether the socket is still in the group."""
+        members = self.members
+        if join:
+            if group not in members:
+                members[group] = set()
+                await self._hub().join(group, self)
+            members[group].add(member)
+            return True
+        if group not in members:
+            return False
+        members[group].discard(member)
+        if not members[group]:
+            del members[group]
+            await self._hub().leave(group, self)
+            return False
+        return True
+
     def _hub(self) -> Hub:
         assert self.hub is not None, "only a socket that was let in has a hub"
         return self.hub
 
-    async def _send(self, content: dict[str, Any]) -> None:
+    async def send_message(self, content: dict[str, Any]) -> None:
         try:
             await self.send(text_data=json.dumps(content))
         except Exception as exc:  # the client went away mid-send: end this consumer cleanly
             logger.debug("live_admin: sending to a closed socket failed: %s", exc)
             raise StopConsumer from exc
 
-    async def _error(self, sub_id: str | None, code: str, message: str) -> None:
-        await self._send({"type": "error", "id": sub_id, "code": code, "message": message})
+    async def send_error(self, sub_id: str | None, code: str, message: str) -> None:
+        await self.send_message({"type": "error", "id": sub_id, "code": code, "message": message})
