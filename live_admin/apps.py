@@ -13,17 +13,20 @@ class LiveAdminConfig(AppConfig):
         from . import checks  # noqa: F401  (registers the system checks)
         from .delivery.sender import logged_out
         from .pages.by_settings import apply, entries
+        from .pages.mixin import prepare_registered
 
         user_logged_out.connect(logged_out, dispatch_uid="live_admin.logged_out")
+        _discover_admins()
         if entries():
-            _discover_admins()
             apply()
+        prepare_registered()
 
 
 def _discover_admins() -> None:
     """Import the apps' admin modules now, as the admin's own ``ready()`` does (a no-op when it
-    ran first), so that LIVE_ADMIN["MODELS"] finds their registrations. Under the admin's
-    ``SimpleAdminConfig`` the project registers by hand; nothing is imported for it."""
+    ran first), so that LIVE_ADMIN["MODELS"] and the observers find their registrations in
+    every process, workers included. Under the admin's ``SimpleAdminConfig`` the project
+    registers by hand; nothing is imported for it."""
     from django.contrib.admin import autodiscover
     from django.contrib.admin.apps import AdminConfig
 

@@ -158,7 +158,8 @@ def check_deployment(**kwargs: Any) -> list[CheckMessage]:
                 id="live_admin.W006",
             )
         ]
-    cache = settings.CACHES.get(config["BADGE_CACHE"] or "", {}).get("BACKEND", "")
+    caches: dict[str, Any] = settings.CACHES
+    cache = caches.get(config["BADGE_CACHE"] or "", {}).get("BACKEND", "")
     local = config["BADGE_CACHE"] is None or cache in LOCAL_CACHES
     if config["BADGES"] and local and not in_memory:
         return [
@@ -190,7 +191,8 @@ def check_security(**kwargs: Any) -> list[CheckMessage]:
 
 @register()
 def check_templates(**kwargs: Any) -> list[CheckMessage]:
-    for engine in settings.TEMPLATES:
+    engines: list[dict[str, Any]] = settings.TEMPLATES
+    for engine in engines:
         if engine.get("BACKEND") != "django.template.backends.django.DjangoTemplates":
             continue
         if engine.get("APP_DIRS") or APP_DIRS_LOADER in str(
@@ -213,6 +215,7 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
 
     messages: list[CheckMessage] = []
     for site in list(all_sites):
+        admin: Any
         for model, admin in site._registry.items():
             if not registry.is_live(admin):
                 continue
@@ -220,8 +223,8 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
             if mro.index(registry.LiveAdmin) > mro.index(ModelAdmin):
                 messages.append(
                     Error(
-                        f"{type(admin).__name__} lists LiveAdminMixin after ModelAdmin, so the "
-                        "mixin never runs (ModelAdmin.__init__ does not call super()).",
+                        f"{type(admin).__name__} lists LiveAdminMixin after ModelAdmin, so "
+                        "ModelAdmin's own views hide the mixin's and nothing is live.",
                         hint="Put LiveAdminMixin first among the bases, before ModelAdmin and "
                         "classes derived from it (such as other packages' admin classes).",
                         obj=admin,
@@ -287,7 +290,7 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
 
 def _option(admin: Any, attr: str = "") -> str:
     """Where an admin's option was written: its class, or LIVE_ADMIN["MODELS"]."""
-    label = getattr(admin, "live_settings_label", None)
+    label = getattr(admin, "_live_settings_label", None)
     if label is None or (attr and attr not in models_setting().get(label, {})):
         return f"{type(admin).__name__}.{attr}" if attr else type(admin).__name__
     where = f"LIVE_ADMIN['MODELS'][{label!r}]"

@@ -21,7 +21,17 @@ def live_admins(model: type[Model]) -> list[Any]:
     """The live ModelAdmins registered for ``model`` on every admin site."""
     found = []
     for site in list(all_sites):
-        admin = site._registry.get(model)
+        admin: object = site._registry.get(model)
         if isinstance(admin, LiveAdmin):
             found.append(admin)
     return found
+
+
+def registered_admins() -> list[Any]:
+    """Every live ModelAdmin registered on any admin site."""
+    return [
+        admin
+        for site in list(all_sites)
+        for admin in list(site._registry.values())
+        if isinstance(admin, LiveAdmin)
+    ]

@@ -41,14 +41,18 @@ def test_changelist_carries_its_config(admin_client: Client) -> None:
         "reconnect-ms": "1000",
         "origin-field": "_live_origin",
         "login-url": "/admin/login/",
+        # The limits the page script shares with the server (live_admin.protocol), written once.
+        "max-watched": "200",
+        "max-parts": "100",
+        "heartbeat": "4",
     }
     assert 'id="changelist"' in html  # still the admin's own page
     assert re.search(r'<script src="/static/live_admin/vendor/htmx.min.js" defer>', html)
-    assert re.search(
-        r'<script src="/static/live_admin/helpers.js" defer></script>\s*'
-        r'<script src="/static/live_admin/live-admin.js" defer>',
-        html,
-    )  # deferred scripts run in order: the helpers first
+    # One classic loader, which imports the page's own modules (no other script tag of ours).
+    assert re.findall(r'<script src="/static/live_admin/([^"]+)"', html) == [
+        "vendor/htmx.min.js",
+        "live-admin.js",
+    ]
     assert '<link rel="stylesheet" href="/static/live_admin/live-admin.css">' in html
     assert "<script>" not in html.split('id="live-admin"')[1]  # no inline script of ours
 
@@ -132,8 +136,7 @@ def test_an_admins_own_template_is_kept(admin_client: Client) -> None:
     assert config(html)["model"] == "testapp.order"
     admin = next(a for a in live_admins(Order) if a.admin_site.name == "admin")
     assert isinstance(admin, OrderAdmin)
-    assert admin.live_base_templates["change_list"] == "testapp/order_change_list.html"
-    assert admin.change_list_template == "live_admin/page.html"
+    assert admin.change_list_template == "testapp/order_change_list.html"  # never rewritten
 
 
 def test_admins_without_the_mixin_load_nothing(admin_client: Client) -> None:
@@ -167,3 +170,28 @@ def test_an_admin_built_without_a_site_works_as_stock() -> None:
     admin = TicketAdmin(Ticket, None)
     assert admin.admin_site is None
     assert admin.model is Ticket
+
+
+def test_building_an_admin_touches_nothing_outside_it() -> None:
+    # Only registration prepares an admin (its model's observers, its site's index badges).
+    from django.contrib import admin as django_admin
+    from django.db.models import signals
+
+    from live_admin.capture.observers import _specs
+    from live_admin.pages.index import MARK
+    from testapp.models import Secret
+
+    site = django_admin.AdminSite(name="built-not-registered")
+    live = type("SecretAdmin", (LiveAdminMixin, django_admin.ModelAdmin), {})
+    try:
+        live(Secret, site)
+        assert Secret not in _specs
+        assert not getattr(site.index, MARK, False)
+        site.register(Secret, live)
+        site.get_urls()
+        assert Secret in _specs
+        assert getattr(site.index, MARK, False)
+    finally:  # Secret is otherwise never observed: leave it so
+        _specs.pop(Secret, None)
+        for signal in (signals.post_save, signals.post_delete):
+            signal.disconnect(sender=Secret, dispatch_uid="live_admin.testapp.secret")

@@ -15,6 +15,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.checks import run_checks
 from django.test import Client, override_settings
+from django.urls import resolve, reverse
 
 from live_admin import protocol as groups
 from live_admin.admin import LiveAdminMixin, live_admins
@@ -35,7 +36,7 @@ def test_a_plain_admin_becomes_live_and_keeps_what_it_was() -> None:
     assert isinstance(made, LiveAdminMixin)
     assert isinstance(made, WidgetAdmin)
     assert type(made).__mro__[1:3] == (LiveAdminMixin, LiveAdminMixin.__mro__[1])
-    assert (type(made).__name__, made.live_settings_label) == ("LiveWidgetAdmin", "testapp.widget")
+    assert (type(made).__name__, made._live_settings_label) == ("LiveWidgetAdmin", "testapp.widget")
     assert made.list_editable == ["stock"]
     assert made.live_exclude == ["counted_at"]
     assert live_admins(Widget) == [made]
@@ -46,7 +47,7 @@ def test_djangos_own_user_admin_is_live_and_a_code_admin_merges() -> None:
     assert isinstance(stock, UserAdmin)
     assert isinstance(stock, LiveAdminMixin)
     assert isinstance(merged, LiveUserAdmin)  # the mixin it had, with the settings' options
-    assert merged.live_settings_label == stock.live_settings_label == "auth.user"
+    assert merged._live_settings_label == stock._live_settings_label == "auth.user"
     assert type(merged).__mro__.count(LiveAdminMixin) == 1
 
 
@@ -228,14 +229,15 @@ def test_late_registrations_are_reported() -> None:
     assert ids({"auth.user": {}, "testapp.widget": {"live_exclude": ["counted_at"]}}) == []
 
 
-def test_pages_served_by_a_replaced_admin_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    from live_admin.pages import by_settings
-
-    assert by_settings._url_admin(admin.site, Widget) is admin.site._registry[Widget]
-    assert by_settings._url_admin(admin.AdminSite(name="unrouted"), Widget) is None
-    monkeypatch.setattr(by_settings, "_url_admin", lambda site, model: WidgetAdmin)
-    (message,) = by_settings._check_admin(admin.site, Widget, "testapp.widget")
-    assert (message.id, "were built before" in message.msg) == ("live_admin.E016", True)
+def test_the_registered_admin_itself_is_made_live() -> None:
+    # Not a second instance: the one the site built (and any URL built already is bound to).
+    made = admin.site._registry[Widget]
+    assert isinstance(made, WidgetAdmin)
+    assert isinstance(made, LiveAdminMixin)
+    assert type(made).__bases__ == (LiveAdminMixin, WidgetAdmin)
+    match = resolve(reverse("admin:testapp_widget_changelist"))
+    assert match.func.model_admin is made
+    assert WidgetAdmin.built.count("admin") == 1  # built once, when its site registered it
 
 
 def test_start_up_runs_once() -> None:

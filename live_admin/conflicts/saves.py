@@ -39,7 +39,7 @@ class CheckedSaves(_Base):
 
     live_conflicts: str | None = None
 
-    def live_conflict_mode(self) -> str:
+    def _live_conflict_mode(self) -> str:
         """How saves are checked against changes made meanwhile (a bad value is check E012's)."""
         mode = self.live_conflicts
         if mode is None:
@@ -47,14 +47,15 @@ class CheckedSaves(_Base):
         return mode if mode in CONFLICT_MODES else "merge"
 
     @contextmanager
-    def live_checking(
+    def _live_checking(
         self, request: HttpRequest, kind: str, object_id: str | None = None
     ) -> Iterator[None]:
         """Check the save of a change form (``kind`` "change_form", ``object_id``) or of a
         list_editable changelist ("change_list") against the state token it was rendered with:
         in one transaction that starts by locking the rows, before anything reads them."""
-        state, rows = None, {}
-        if request.method == "POST" and self.live_conflict_mode() != "off":
+        state: dict[str, Any] | None = None
+        rows: dict[str, Any] = {}
+        if request.method == "POST" and self._live_conflict_mode() != "off":
             pk = self.model._meta.pk
             if kind == "change_form" and object_id is not None and "_saveasnew" not in request.POST:
                 try:
@@ -87,7 +88,7 @@ class CheckedSaves(_Base):
         if state is not None and change and obj is not None:
             quiet = frozenset(options.excluded(self))
             return checked.checked_form(
-                form, self.live_conflict_mode(), base=state["f"], quiet=quiet
+                form, self._live_conflict_mode(), base=state["f"], quiet=quiet
             )
         return form
 
@@ -96,7 +97,7 @@ class CheckedSaves(_Base):
         for formset, inline in super().get_formsets_with_inlines(request, obj):
             if state is not None and obj is not None:
                 formset = checked.checked_formset(
-                    formset, self.live_conflict_mode(), state.get("r", {})
+                    formset, self._live_conflict_mode(), state.get("r", {})
                 )
             yield formset, inline
 
@@ -105,15 +106,15 @@ class CheckedSaves(_Base):
         state = conflicts.state_of(request)
         if state is None:
             return formset
-        mode = self.live_conflict_mode()
+        mode = self._live_conflict_mode()
         found = request._live_admin_formsets = []  # type: ignore[attr-defined]
         quiet = frozenset(options.excluded(self))
         return checked.checked_formset(formset, mode, state.get("r", {}), found=found, quiet=quiet)
 
-    def live_form_state(self, context: dict[str, Any], obj: Model) -> dict[str, Any]:
+    def _live_form_state(self, context: dict[str, Any], obj: Model) -> dict[str, Any]:
         """The change form's state token and, after a conflict, what the conflict panel shows."""
         adminform = context.get("adminform")
-        if adminform is None or self.live_conflict_mode() == "off":
+        if adminform is None or self._live_conflict_mode() == "off":
             return {}
         form = adminform.form
         formsets = [inline.formset for inline in context.get("inline_admin_formsets", ())]
@@ -122,16 +123,16 @@ class CheckedSaves(_Base):
             "conflicts": checked.collected(form, formsets),
         }
 
-    def live_list_state(self, request: HttpRequest, response: Any) -> dict[str, Any]:
+    def _live_list_state(self, request: HttpRequest, response: Any) -> dict[str, Any]:
         """After a changelist view: report the list rows a save skipped, and the list's token."""
         for formset in getattr(request, "_live_admin_formsets", ()):
-            self.live_report(request, formset, saved=response.status_code == 302)
+            self._live_report(request, formset, saved=response.status_code == 302)
         cl = (getattr(response, "context_data", None) or {}).get("cl")
-        if cl is None or cl.formset is None or self.live_conflict_mode() == "off":
+        if cl is None or cl.formset is None or self._live_conflict_mode() == "off":
             return {}
         return {"state": conflicts.token(None, None, [cl.formset])}
 
-    def live_report(self, request: HttpRequest, formset: Any, saved: bool) -> None:
+    def _live_report(self, request: HttpRequest, formset: Any, saved: bool) -> None:
         """Tell the user which list rows were not saved because of changes made meanwhile: as a
         message when the rest was saved, as the rows' own errors when the list comes back."""
         for form in formset.forms:

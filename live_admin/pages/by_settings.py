@@ -16,7 +16,6 @@ from django.apps import apps
 from django.contrib.admin.sites import all_sites
 from django.core.checks import CheckMessage, Error, Warning
 from django.db.models import Model
-from django.urls import NoReverseMatch, resolve, reverse
 
 from ..capture.observers import forget
 from ..checks import register
@@ -86,7 +85,7 @@ def live_class(cls: type, label: str, options: dict[str, Any]) -> type:
         "__module__": cls.__module__,
         "__qualname__": name,
         "__doc__": cls.__doc__,
-        "live_settings_label": label,
+        "_live_settings_label": label,
     }
     return type(cls)(name, (cls,) if live else (LiveAdminMixin, cls), namespace)
 
@@ -107,19 +106,11 @@ def apply() -> None:
     ]
     for model in {model for _, model, _ in replaced}:
         forget(model)  # an admin live in code is observed anew, with the settings' options
-    for site, model, admin in replaced:
+    for _site, model, admin in replaced:
         label, options = wanted[model]
-        site._registry[model] = live_class(type(admin), label, options)(model, site)
-
-
-def _url_admin(site: Any, model: type[Model]) -> Any:
-    """The admin the site's changelist URL is bound to (None if the URL is not routed)."""
-    meta = model._meta
-    try:
-        match = resolve(reverse(f"{site.name}:{meta.app_label}_{meta.model_name}_changelist"))
-    except (NoReverseMatch, Exception):
-        return None
-    return getattr(match.func, "model_admin", None)
+        # The registered instance itself becomes live: built once, by its site, and the same
+        # object that URLs built already are bound to.
+        admin.__class__ = live_class(type(admin), label, options)
 
 
 @register()
@@ -136,7 +127,7 @@ def check_models(**kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
-def _check_entry(label: Any, options: Any, registered: set, labels: list[str]) -> list[Any]:
+def _check_entry(label: Any, options: Any, registered: set[Any], labels: list[str]) -> list[Any]:
     where = f"LIVE_ADMIN['MODELS'][{label!r}]"
     try:
         models = models_for(label) if isinstance(label, str) else []
@@ -217,7 +208,7 @@ def _check_admin(site: Any, model: type[Model], label: str) -> list[Any]:
         "Register it in an app's admin.py; list live_admin in INSTALLED_APPS after "
         "django.contrib.admin and after any app that registers admins in its ready()."
     )
-    if getattr(admin, "live_settings_label", None) is None:
+    if getattr(admin, "_live_settings_label", None) is None:
         if isinstance(admin, LiveAdminMixin):
             return [
                 Warning(
@@ -233,18 +224,6 @@ def _check_admin(site: Any, model: type[Model], label: str) -> list[Any]:
                 f"The admin of {model._meta.label} on site {site.name!r} was registered after "
                 f"live_admin started, so {where} did not make it live.",
                 hint=hint,
-                obj=admin,
-                id="live_admin.E016",
-            )
-        ]
-    bound = _url_admin(site, model)
-    if bound is not None and bound is not admin:
-        return [
-            Error(
-                f"The URLs of site {site.name!r} were built before live_admin made the admin of "
-                f"{model._meta.label} live: its pages are served by the admin it replaced.",
-                hint="Do not reverse or resolve URLs in an AppConfig.ready() that runs before "
-                "live_admin's; " + hint,
                 obj=admin,
                 id="live_admin.E016",
             )

@@ -38,7 +38,7 @@ class IndexTemplate:
         context = context or {}
         user = getattr(request, "user", None)
         if not (get_config()["BADGES"] and user is not None and user.is_authenticated):
-            return self.base.render(context, request)
+            return SafeString(self.base.render(context, request))
         config = get_config()
         live = {
             "base": self.base,
@@ -46,8 +46,8 @@ class IndexTemplate:
             "ws_path": "/" + config["WS_PATH"].lstrip("/"),
             "reconnect_ms": config["RECONNECT_MS"],
         }
-        return get_template("live_admin/index.html").render(
-            {**context, "live_admin": live}, request
+        return SafeString(
+            get_template("live_admin/index.html").render({**context, "live_admin": live}, request)
         )
 
 
@@ -57,7 +57,8 @@ def _with_badges(view: Callable[..., Any]) -> Callable[..., Any]:
         response = view(request, *args, **kwargs)
         if isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
             resolve = response.resolve_template
-            response.resolve_template = lambda name: IndexTemplate(resolve(name))  # type: ignore[method-assign]
+            # Rendering with badges, the response otherwise the admin's own (see the docstring).
+            response.resolve_template = lambda name: IndexTemplate(resolve(name))  # type: ignore[method-assign,assignment]
         return response
 
     setattr(index_view, MARK, True)

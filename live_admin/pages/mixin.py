@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import re
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import select_template
-from django.urls import reverse
-from django.utils.translation import get_language, override
-from django.utils.translation import gettext_lazy as _
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, reverse
+from django.utils.translation import get_language
 
 from .. import options
 from ..capture.observers import observe
@@ -22,10 +21,11 @@ from ..capture.record import acting, batch
 from ..conf import get_config
 from ..conflicts.saves import CheckedSaves
 from ..delivery import badges
-from ..protocol import display_name
+from ..protocol import display_name, page_limits
 from ..realtime.layouts import layout_token
-from ..registry import LiveAdmin
+from ..registry import LiveAdmin, registered_admins
 from . import index, rows, themes
+from .strings import page_strings_json
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -41,59 +41,9 @@ ORIGIN_HEADER = "X-Live-Admin-Origin"
 #: Sent by the page when it re-fetches itself after a change; only the swapped parts render.
 REFRESH_HEADER = "X-Live-Admin-Refresh"
 ORIGIN_FIELD = "_live_origin"
+#: What a live changelist or change form renders; it extends the admin's own template.
+PAGE_TEMPLATE = "live_admin/page.html"
 _ORIGIN = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
-
-#: Everything the page script shows, translated on the server and handed over as data.
-STRINGS = {
-    "connecting": _("Connecting…"),
-    "live": _("Live"),
-    "reconnecting": _("Reconnecting…"),
-    "offline": _("Offline"),
-    "heldOne": _("1 update — show"),
-    "heldMany": _("%(count)s updates — show"),
-    "unreachable": _("Server unreachable — retrying…"),
-    "loggedOut": _("Offline: logged out."),
-    "logIn": _("Log in again"),
-    "forbidden": _("Offline: not allowed to follow this page."),
-    "changedOne": _("1 row changed"),
-    "changedMany": _("%(count)s rows changed"),
-    "addedOne": _("1 added"),
-    "addedMany": _("%(count)s added"),
-    "removedOne": _("1 removed"),
-    "removedMany": _("%(count)s removed"),
-    "changedBy": _("%(by)s changed this object at %(at)s."),
-    "changed": _("This object was changed at %(at)s."),
-    "keepEdits": _("Your unsaved changes are kept until you choose."),
-    "reload": _("Reload (discard my changes)"),
-    "deleted": _("This object was deleted. Saving is disabled."),
-    "isEditing": _("%(name)s is editing"),
-    "isViewing": _("%(name)s is viewing"),
-}
-
-
-#: What a change badge says to a screen reader (and in its tooltip).
-BADGE_STRINGS = {
-    "one": _("1 changed since you last opened the list"),
-    "many": _("%(count)s changed since you last opened the list"),
-    "more": _("%(count)s or more changed since you last opened the list"),
-}
-
-
-def _translated_json(strings: dict[str, Any], language: str | None) -> str:
-    with override(language):
-        return json.dumps({key: str(value) for key, value in strings.items()})
-
-
-@lru_cache(maxsize=64)
-def page_strings_json(language: str | None) -> str:
-    """STRINGS translated into ``language``, as the page script reads them (once a language)."""
-    return _translated_json(STRINGS, language)
-
-
-@lru_cache(maxsize=64)
-def badge_strings_json(language: str | None) -> str:
-    """BADGE_STRINGS translated into ``language``, as badges.js reads them (once a language)."""
-    return _translated_json(BADGE_STRINGS, language)
 
 
 class LiveAdminMixin(CheckedSaves, LiveAdmin, _Base):
@@ -118,37 +68,16 @@ class LiveAdminMixin(CheckedSaves, LiveAdmin, _Base):
     live_row_refreshes: bool = True
     live_badges: bool = True
     #: The ``LIVE_ADMIN["MODELS"]`` label that made this admin live, if settings did.
-    live_settings_label: str | None = None
+    _live_settings_label: str | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Our templates extend whatever this admin would have rendered: a template set by the
-        # ModelAdmin or another mixin, else the admin's usual per-model candidates.
-        meta = self.model._meta
-        self.live_base_templates = {
-            kind: getattr(self, f"{kind}_template")
-            or [
-                f"admin/{meta.app_label}/{meta.model_name}/{kind}.html",
-                f"admin/{meta.app_label}/{kind}.html",
-                f"admin/{kind}.html",
-            ]
-            for kind in ("change_list", "change_form")
-        }
-        self.change_list_template = "live_admin/page.html"
-        self.change_form_template = "live_admin/page.html"
-        observe(self)
-        if self.admin_site is not None:  # Django's own tests build admins with no site
-            index.attach(self.admin_site)
-
-    def live_page(
+    def _live_page(
         self, request: HttpRequest, kind: str, obj: Model | None = None
     ) -> dict[str, Any]:
         """What the injected templates need: the template to extend and the page's config."""
         config = get_config()
-        base = self.live_base_templates[kind]
-        group = self.live_group(request) if kind == "change_list" else None
+        group = self._live_group(request) if kind == "change_list" else None
         return {
-            "base": select_template([base] if isinstance(base, str) else base),
+            "base": None,  # the template the admin renders (see _render_live)
             "ws_path": "/" + config["WS_PATH"].lstrip("/"),
             "model": self.model._meta.label_lower,
             "pk": None if obj is None else str(obj.pk),
@@ -166,9 +95,10 @@ class LiveAdminMixin(CheckedSaves, LiveAdmin, _Base):
             "layout": None,  # a changelist's layout token, for row refreshes
             "theme": themes.active()[1],
             "changelist": kind == "change_list",
+            "limits": page_limits(),
         }
 
-    def live_group(self, request: HttpRequest) -> tuple[str, str] | None:
+    def _live_group(self, request: HttpRequest) -> tuple[str, str] | None:
         """The ``live_group_by`` group a changelist is filtered to, if exactly one value of one
         such field is in its query string; the page then follows that group, not the model."""
         for name in options.group_by(self):
@@ -208,31 +138,34 @@ class LiveAdminMixin(CheckedSaves, LiveAdmin, _Base):
 
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         object_id = args[0] if args else kwargs.get("object_id")
-        with self.live_acting(request), self.live_checking(request, "change_form", object_id):
+        with self.live_acting(request), self._live_checking(request, "change_form", object_id):
             return super().changeform_view(request, *args, **kwargs)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        live = self.live_page(request, "change_list")
+        live = self._live_page(request, "change_list")
         extra_context = {**(extra_context or {}), "live_admin": live}
         pks = rows.requested(request, self.model) if self.live_row_refreshes else None
         request._live_admin_rows = pks  # type: ignore[attr-defined]
-        with self.live_acting(request), self.live_checking(request, "change_list"):
+        with self.live_acting(request), self._live_checking(request, "change_list"):
             response = super().changelist_view(request, extra_context)
-        live.update(self.live_list_state(request, response))
+        live.update(self._live_list_state(request, response))
         cl = (getattr(response, "context_data", None) or {}).get("cl")
         if cl is not None and pks is None and not live["refresh"] and not cl.is_popup:
-            self.live_opened(request)
+            self._live_opened(request)
         if cl is not None and pks is not None:
             response.template_name = live["theme"].rows_template  # type: ignore[attr-defined]
-        elif cl is not None and self.live_row_refreshes:
+            return response
+        if cl is not None:
+            _render_live(response, live)
+        if cl is not None and self.live_row_refreshes:
             fields = self.get_live_layout(request, cl)
             label = self.model._meta.label_lower
             live["layout"] = None if fields is None else layout_token(fields, label)
         return response
 
-    def live_opened(self, request: HttpRequest) -> None:
+    def _live_opened(self, request: HttpRequest) -> None:
         """The user was shown the changelist: its change badge clears (queued, never blocks)."""
         if request.method == "GET" and get_config()["BADGES"]:
             badges.recorder.opened(request.user.pk, self.model._meta.label_lower)
@@ -267,11 +200,55 @@ class LiveAdminMixin(CheckedSaves, LiveAdmin, _Base):
         form_url: str = "",
         obj: Model | None = None,
     ) -> HttpResponse:
-        live = context["live_admin"] = self.live_page(request, "change_form", obj)
+        live = context["live_admin"] = self._live_page(request, "change_form", obj)
         if change and obj is not None:
-            live.update(self.live_form_state(context, obj))
-        return super().render_change_form(request, context, add, change, form_url, obj)
+            live.update(self._live_form_state(context, obj))
+        response = super().render_change_form(request, context, add, change, form_url, obj)
+        _render_live(response, live)
+        return response
+
+    def get_urls(self) -> list[URLPattern]:
+        # The site builds its URLs from its registered admins: an admin registered after start-up
+        # (by hand, on a site of its own) is prepared here.
+        prepare(self)
+        return super().get_urls()
 
     def delete_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         with self.live_acting(request):
             return super().delete_view(request, *args, **kwargs)
+
+
+def _render_live(response: HttpResponse, live: dict[str, Any]) -> None:
+    """Render the admin's own ``response`` (not rendered yet) through live_admin's page, which
+    extends the template the admin chose: its own ``change_list_template`` or
+    ``change_form_template`` (or another mixin's), else the admin's per-model candidates."""
+    if not isinstance(response, TemplateResponse) or response.is_rendered:
+        return
+    name = response.template_name
+    if isinstance(name, (str, list, tuple)):
+        live["base"] = select_template([name] if isinstance(name, str) else list(name))
+    else:  # a Template object
+        live["base"] = name
+    response.template_name = PAGE_TEMPLATE
+
+
+#: The admins prepared in this process (see :func:`prepare`).
+_prepared: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def prepare(admin: LiveAdminMixin) -> None:
+    """Set up, once per registered admin, what it needs outside itself: its model's observers
+    (the ``from_db`` hook included) and its site's index badges. Run for every admin registered
+    at start-up (the app's ``ready()``) and by the site when it builds its URLs."""
+    if admin in _prepared:
+        return
+    _prepared.add(admin)
+    observe(admin)
+    if admin.admin_site is not None:
+        index.attach(admin.admin_site)
+
+
+def prepare_registered() -> None:
+    """:func:`prepare` every live admin registered on any site."""
+    for admin in registered_admins():
+        prepare(admin)

@@ -136,7 +136,7 @@ def _first(path: str, query: Any) -> str:
     opts = query.model._meta
     name = path.split(LOOKUP_SEP, 1)[0]
     if name == "pk":
-        return opts.pk.name
+        return str(opts.pk.name)
     try:
         field = opts.get_field(name)  # by name or attname
     except FieldDoesNotExist:
@@ -147,7 +147,7 @@ def _first(path: str, query: Any) -> str:
         raise _Unknown(f"{name} is generated")
     if _to_itself(field, opts):  # its rows' changes are this list's too, heard as in place
         raise _Unknown(f"{name} relates the model to itself")
-    return field.name
+    return str(field.name)
 
 
 def _filtered(path: str, query: Any) -> str:
@@ -162,7 +162,7 @@ def _filtered(path: str, query: Any) -> str:
     # Declared on the model (a forward field; ``concrete`` is False for it since Django 6.0).
     own = getattr(field, "many_to_many", False) and not getattr(field, "auto_created", True)
     if own and not _to_itself(field, query.model._meta):
-        return field.name
+        return str(getattr(field, "name", name))
     return _first(path, query)
 
 
@@ -190,7 +190,7 @@ def _collect(node: Any, query: Any, names: set[str]) -> None:
         names.add(_local(node, query))
         return
     if isinstance(node, F):
-        names.add(_first(node.name, query))
+        names.add(_first(str(vars(node)["name"]), query))
         return
     if isinstance(node, (list, tuple, set, frozenset)):
         for item in node:

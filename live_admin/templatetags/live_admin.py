@@ -8,7 +8,7 @@ from django import template
 from django.utils.translation import get_language
 
 from ..conf import get_config
-from ..pages.mixin import badge_strings_json
+from ..pages.strings import badge_strings_json
 from ..registry import live_admins
 
 register = template.Library()

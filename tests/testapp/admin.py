@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
@@ -127,6 +129,12 @@ class WidgetAdmin(admin.ModelAdmin):
     list_display = ["name", "stock", "counted_at"]
     list_editable = ["stock"]
     search_fields = ["name"]
+    #: The site name of each instance built (settings make the one built live, not another).
+    built: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.built.append(self.admin_site.name)
 
 
 #: A second site registering Project again: observers must still connect once.
