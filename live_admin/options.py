@@ -46,7 +46,7 @@ def group_by(admin: ModelAdmin[Any]) -> list[str]:
     if not valid_names(value, False):
         return []
     concrete = {n for f in admin.model._meta.concrete_fields for n in (f.name, f.attname)}
-    return [name for name in value if name in concrete]
+    return [name for name in value or () if name in concrete]
 
 
 def excluded(admin: ModelAdmin[Any]) -> set[str]:
@@ -61,7 +61,7 @@ def excluded(admin: ModelAdmin[Any]) -> set[str]:
 
 def default_excluded(model: type[Model]) -> set[str]:
     """The user model's ``last_login``, which every login saves."""
-    meta = model._meta.concrete_model._meta
+    meta = (model._meta.concrete_model or model)._meta
     if meta.label_lower != settings.AUTH_USER_MODEL.lower():
         return set()
     return {"last_login"} if any(f.name == "last_login" for f in meta.concrete_fields) else set()

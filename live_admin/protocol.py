@@ -26,6 +26,8 @@ PRESENCE = "live_admin.presence"
 BADGE = "live_admin.badge"
 #: A user opened a changelist: their badge of it clears.
 SEEN = "live_admin.seen"
+#: Told to a socket when changes may not reach it (its hub lost the channel layer).
+DELAYED = "live_admin.delayed"
 #: Told to a socket when it may have missed events: its page checks what it shows.
 RESYNC = "live_admin.resync"
 #: Event types a hub hands to its sockets; anything else on its channel is dropped.
@@ -52,6 +54,13 @@ HEARTBEAT = 4
 TTL = 10
 #: Parts one conflict token may have (an object, a form and its formsets' rows).
 MAX_PARTS = 100
+
+
+def page_limits() -> dict[str, int]:
+    """The limits a page script reads from its ``data-*`` attributes."""
+    return {"max_watched": MAX_WATCHED, "max_parts": MAX_PARTS, "heartbeat": HEARTBEAT}
+
+
 #: Models one page may ask change badges of.
 MAX_MODELS = 200
 

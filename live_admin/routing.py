@@ -8,5 +8,6 @@ from .conf import get_config
 from .realtime.consumer import LiveAdminConsumer
 
 websocket_urlpatterns: list[URLPattern] = [
-    path(get_config()["WS_PATH"].lstrip("/"), LiveAdminConsumer.as_asgi(), name="live_admin"),
+    # Channels' URLRouter takes ASGI applications where Django's stubs expect views.
+    path(get_config()["WS_PATH"].lstrip("/"), LiveAdminConsumer.as_asgi(), name="live_admin"),  # type: ignore[arg-type]
 ]

@@ -20,6 +20,20 @@ def test_lazy_public_names() -> None:
     assert live_admin.batch is broadcast.batch
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         live_admin.nothing  # noqa: B018
+    assert sorted(live_admin.__all__) == ["LiveAdminMixin", "batch", "notify", "send_stats"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_stats_count_what_the_sender_did() -> None:
+    from testapp.models import Project
+
+    before = live_admin.send_stats()
+    assert set(before) == {"sent", "failed", "dropped", "unheard"}
+    Project.objects.create(name="Counted")  # no socket in this process: unheard, in memory
+    after = live_admin.send_stats()
+    assert sum(after.values()) > sum(before.values())
+    after["sent"] += 1  # a copy: the sender's own counts stay as they are
+    assert live_admin.send_stats() != after
 
 
 def test_routing_uses_the_configured_path() -> None:

@@ -209,7 +209,12 @@ def _summary(
 
 
 def _told(obj: _Object) -> dict[str, Any]:
-    told = {"action": obj.action, "fields": sorted(obj.fields), "by": obj.by, "origin": obj.origin}
+    told: dict[str, Any] = {
+        "action": obj.action,
+        "fields": sorted(obj.fields),
+        "by": obj.by,
+        "origin": obj.origin,
+    }
     if obj.created:
         told["created"] = True
     return told

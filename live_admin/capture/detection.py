@@ -4,17 +4,19 @@ counts, and the changed fields with their previous values."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db.models import Model
 
 from . import snapshots
 
-if TYPE_CHECKING:
-    from django.db.models import Field
-
 #: A previous value that is not known.
 UNKNOWN = object()
+
+
+def concrete(model: type[Model]) -> type[Model]:
+    """The concrete model behind ``model`` (itself, unless it is a proxy)."""
+    return model._meta.concrete_model or model
 
 
 @dataclass
@@ -35,7 +37,7 @@ class View:
 class ParentLink:
     """An inline relation: a change of this model's row is a change of its parent object."""
 
-    fk: Field[Any, Any]
+    fk: Any  # the inline's ForeignKey
     parent: type[Model]
     accessor: str
 

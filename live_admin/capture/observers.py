@@ -24,7 +24,7 @@ from .. import options
 from ..logs import Throttled
 from . import snapshots
 from .changes import Changes
-from .detection import UNKNOWN, ParentLink, Spec, View, changed_fields
+from .detection import UNKNOWN, ParentLink, Spec, View, changed_fields, concrete
 from .record import recording
 
 if TYPE_CHECKING:
@@ -66,11 +66,14 @@ def observe(admin: ModelAdmin[Any]) -> None:
     )
     known = spec.views.get(model._meta.label_lower)
     if known is not None:  # registered on another site too: watch the union
-        view.fields = None if None in (known.fields, view.fields) else known.fields | view.fields
+        if known.fields is None or view.fields is None:
+            view.fields = None
+        else:
+            view.fields = known.fields | view.fields
         view.group_by = tuple(dict.fromkeys(known.group_by + view.group_by))
         view.exclude = known.exclude & view.exclude
     spec.views[model._meta.label_lower] = view
-    _choose_detection(model._meta.concrete_model, spec)
+    _choose_detection(concrete(model), spec)
     for inline_model, fk_name in _inlines(admin):
         try:
             fk = _get_foreign_key(model, inline_model, fk_name=fk_name)
@@ -78,9 +81,9 @@ def observe(admin: ModelAdmin[Any]) -> None:
             continue  # generic inlines, and inlines Django's checks refuse: not followed
         child = _spec(inline_model)
         if not any(link.fk is fk for link in child.parents):
-            accessor = fk.remote_field.get_accessor_name(model=False)
-            child.parents.append(ParentLink(fk, model._meta.concrete_model, accessor))
-        _choose_detection(inline_model._meta.concrete_model, child)
+            accessor = fk.remote_field.get_accessor_name(model=None)
+            child.parents.append(ParentLink(fk, concrete(model), accessor))
+        _choose_detection(concrete(inline_model), child)
     for m2m in model._meta.many_to_many:
         through = m2m.remote_field.through
         signals.m2m_changed.connect(
@@ -93,7 +96,7 @@ def observe(admin: ModelAdmin[Any]) -> None:
 
 def forget(model: type[Model]) -> None:
     """Drop what is observed for ``model``'s admins, before admins observe it anew."""
-    spec = _specs.get(model._meta.concrete_model)
+    spec = _specs.get(concrete(model))
     if spec is not None:
         spec.views.pop(model._meta.label_lower, None)
 
@@ -117,11 +120,11 @@ def _inlines(admin: ModelAdmin[Any]) -> list[tuple[type[Model], str | None]]:
 
 
 def _spec(model: type[Model]) -> Spec:
-    concrete = model._meta.concrete_model
-    spec = _specs.get(concrete)
+    base = concrete(model)
+    spec = _specs.get(base)
     if spec is None:
-        spec = _specs[concrete] = Spec()
-        spec.attnames = {f.name: f.attname for f in concrete._meta.concrete_fields}
+        spec = _specs[base] = Spec()
+        spec.attnames = {f.name: f.attname for f in base._meta.concrete_fields}
     if model not in spec.senders:
         spec.senders.add(model)
         uid = f"live_admin.{model._meta.label_lower}"
@@ -167,7 +170,7 @@ def _group_values(
     """The object groups ``instance`` is in and was in; None when one of them is unknown."""
     values: list[tuple[str, object]] = []
     for name in view.group_by:  # a field name or an attname, as the admin lists it
-        field = instance._meta.get_field(name)
+        field: Any = instance._meta.get_field(name)
         if field.attname not in instance.__dict__:  # deferred: the group is unknown
             return None
         values.append((name, instance.__dict__[field.attname]))
@@ -206,7 +209,7 @@ def _quiet(spec: Spec, instance: Model) -> frozenset[str]:
 def _record(
     instance: Model, action: str, changed: dict[str, Any], using: str, created: bool
 ) -> None:
-    spec = _specs[instance._meta.concrete_model]
+    spec = _specs[concrete(type(instance))]
     with recording(using) as changes:
         for label, view in spec.views.items():
             fields = [name for name in changed if view.counts(name)]
@@ -230,7 +233,7 @@ def _saved(
 ) -> None:
     if raw:  # loaddata: fixtures are not live changes
         return
-    spec = _specs[instance._meta.concrete_model]
+    spec = _specs[concrete(type(instance))]
     changed = changed_fields(instance, spec, created, update_fields)
     if not spec.tracker:
         saved = None if update_fields is None else {spec.attnames.get(n, n) for n in update_fields}
@@ -259,7 +262,7 @@ def _m2m_receiver(m2m: ManyToManyField[Any, Any]) -> Any:
         if action not in ("post_add", "post_remove", "post_clear"):
             return
         with recording(using) as changes:
-            for label, view in _specs[owner._meta.concrete_model].views.items():
+            for label, view in _specs[concrete(owner)].views.items():
                 if not view.counts(m2m.name):
                     continue
                 if not reverse:

@@ -71,7 +71,8 @@ class Checked:
 
 def _base(form: Any) -> Hashes | None:
     if form.live_base is not None:
-        return form.live_base
+        base: Hashes = form.live_base
+        return base
     rows = form.live_rows.get(form.prefix.rpartition("-")[0], {})
     pk = form.instance.pk if form.instance.pk is not None else _posted_pk(form)
     return rows.get(str(pk)) if pk is not None else None
@@ -236,7 +237,7 @@ def checked_form(
 
 class _Rows:
     """Put before a changelist formset class: tells the admin which formset was saved (for
-    :meth:`LiveAdminMixin.live_report`)."""
+    :meth:`LiveAdminMixin._live_report`)."""
 
     live_found: list[Any] = []
 

@@ -35,7 +35,8 @@ def _label(field: forms.Field, value: Any) -> str:
     if isinstance(field, forms.ModelChoiceField):
         return _object(field, value)
     if isinstance(field, forms.ChoiceField):
-        labels = {str(key): label for key, label in _flat(field.choices)}
+        choices: Any = field.choices
+        labels = {str(key): label for key, label in _flat(choices)}
         if isinstance(value, (list, tuple)):
             return ", ".join(str(labels.get(str(item), item)) for item in value)
         return str(labels.get(str(value), value))
@@ -50,8 +51,8 @@ def _items(value: Any) -> Iterable[Any]:
     return value if not isinstance(value, (str, Model)) else [value]
 
 
-def _object(field: forms.ModelChoiceField, value: Any) -> str:
-    if isinstance(value, Model):
+def _object(field: forms.ModelChoiceField[Any], value: Any) -> str:
+    if isinstance(value, Model) or field.queryset is None:
         return str(value)
     key = field.to_field_name or "pk"
     found = field.queryset.filter(**{key: value}).first()

@@ -82,7 +82,7 @@ def _text(value: Any) -> str:
     if isinstance(value, (list, tuple, set, frozenset)) or hasattr(value, "model"):
         return json.dumps(sorted(_text(item) for item in value))  # a set of choices
     if hasattr(value, "isoformat"):
-        return value.isoformat()
+        return str(value.isoformat())
     return str(value)
 
 
