@@ -20,7 +20,16 @@ DIST := dist
 $(VENV)/.ready: pyproject.toml
 	@$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q build ruff import-linter
+	$(VENV)/bin/pip install -q build ruff
+	touch $@
+
+# The linters' own virtualenv: the package and its test project (mypy's Django plugin loads
+# tests/testproject's settings), the type stubs, import-linter.
+VENV_LINT := .venv-lint
+$(VENV_LINT)/.ready: pyproject.toml
+	@$(PYTHON) -m venv $(VENV_LINT)
+	$(VENV_LINT)/bin/pip install -q --upgrade pip
+	$(VENV_LINT)/bin/pip install -q -e ".[redis]" --group test --group lint
 	touch $@
 
 wheel: $(VENV)/.ready
@@ -28,12 +37,21 @@ wheel: $(VENV)/.ready
 	$(VENV)/bin/python -m build -q --wheel --outdir $(DIST) . >/dev/null
 	ls $(DIST)/*.whl
 
-# ruff; the layer contracts of .importlinter; the shape rules of scripts/check-structure.
-lint: $(VENV)/.ready
-	@$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/lint-imports --no-cache
-	$(VENV)/bin/python scripts/check-structure
+# The page scripts' linter and node tests (package.json): installed from package-lock.json.
+node_modules/.ready: package.json package-lock.json
+	@scripts/system-deps node:nodejs npm
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# ruff; the layer contracts of .importlinter; the shape rules of scripts/check-structure;
+# mypy --strict (pyproject.toml); ESLint on the page scripts.
+lint: $(VENV_LINT)/.ready node_modules/.ready
+	@$(VENV_LINT)/bin/ruff check .
+	$(VENV_LINT)/bin/ruff format --check .
+	$(VENV_LINT)/bin/lint-imports --no-cache
+	$(VENV_LINT)/bin/python scripts/check-structure
+	$(VENV_LINT)/bin/mypy
+	npx --no-install eslint static/live_admin tests/js eslint.config.js
 
 # Runs the suite against the built wheel (not the source tree), with warnings as errors.
 # $(1): virtualenv, $(2): interpreter, $(3): seconds of soak (tests/test_soak.py),
@@ -74,7 +92,7 @@ define run_server_suite
 endef
 
 test: lint wheel
-	@scripts/system-deps redis-server redis-sentinel chromium chromedriver:chromium-driver node:nodejs pg_ctlcluster:postgresql
+	@scripts/system-deps redis-server redis-sentinel chromium chromedriver:chromium-driver node:nodejs npm pg_ctlcluster:postgresql
 	node --test tests/js/
 	$(MAKE) --no-print-directory test-primary test-newest test-claimed
 
@@ -118,7 +136,7 @@ demo: $(VENV)/.ready
 	exec ../$(VENV)/bin/python manage.py rundemo
 
 clean:
-	@rm -rf $(VENV) $(VENV_NEW) $(VENV_OLDEST) $(VENV_MID) $(VENV_BENCH) $(DIST) .coverage .coverage.* demo/db.sqlite3
+	@rm -rf $(VENV) $(VENV_NEW) $(VENV_OLDEST) $(VENV_MID) $(VENV_BENCH) $(VENV_LINT) node_modules $(DIST) .coverage .coverage.* demo/db.sqlite3
 
 # The benchmarks (docs/benchmarks.md): their own virtualenv with DCRF and uvicorn, their own
 # redis-server and servers on loopback. BENCH_ARGS=--quick for a small smoke run.

@@ -1,14 +1,17 @@
 /* django-live-admin: change badges on the links to live models' changelists (index, app index,
- * sidebar): how many objects changed since this user last opened each list. Rides the socket of
- * live-admin.js on a live page, else opens one of its own; helpers.js loads first. No build step. */
-(function (root) {
-  "use strict";
+ * sidebar): how many objects changed since this user last opened each list. Rides the page's
+ * connection on a live page, else holds one of its own (the index pages).
+ * A native ES module: unminified, no build step. */
 
-  const box = document.getElementById("live-admin-badges");
-  if (!box || !("WebSocket" in root) || !root.liveAdminHelpers) return;
-  const models = JSON.parse(box.dataset.models || "[]");
-  if (!models.length) return;
-  const { format, retryWait } = root.liveAdminHelpers;
+import { Connection } from "./connection.js";
+import { format } from "./helpers.js";
+import { livePage } from "./page.js";
+
+const box = document.getElementById("live-admin-badges");
+const models = box && "WebSocket" in window ? JSON.parse(box.dataset.models || "[]") : [];
+if (models.length) badges(box, models);
+
+function badges(box, models) {
   const text = JSON.parse(box.dataset.strings);
   const sel = JSON.parse(box.dataset.theme);
   const urls = new Map(models.map((m) => [m.model, m.url]));
@@ -67,38 +70,27 @@
     return ask;
   }
 
-  // A live page: its own socket, asked again each time the page subscribes on a new one.
-  const page = document.getElementById("live-admin");
-  if (page && page.liveAdmin) {
-    page.addEventListener("live-admin:message", (event) => {
-      const message = event.detail;
-      if (message.type === "subscribed" && message.id === "page") page.liveAdmin.send(asking());
+  // A live page: its connection, asked again each time the page subscribes on a new socket.
+  const page = livePage();
+  if (page) {
+    page.on("message", (message) => {
+      if (message.type === "subscribed" && message.id === "page") page.send(asking());
       else receive(message);
     });
-    if (page.dataset.liveState === "live") page.liveAdmin.send(asking());
+    if (page.el.dataset.liveState === "live") page.send(asking());
     return;
   }
 
-  // The index and app index: a socket of the badges' own, back after a server restart.
-  const reconnectMs = Number(box.dataset.reconnectMs) || 12000;
-  let attempt = 0;
-  let socket = null;
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + box.dataset.wsPath);
-    socket.onopen = () => socket.send(JSON.stringify(asking()));
-    socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (message.type === "badges") attempt = 0;
-      receive(message);
-    };
-    socket.onclose = (event) => {
-      socket = null;
-      box.dataset.state = "offline";
-      // Logged out, not allowed, or the user's other pages hold every socket they may open.
-      if ([4401, 4403, 4429].includes(event.code)) return;
-      setTimeout(connect, retryWait(attempt++, 0, reconnectMs));
-    };
-  }
-  connect();
-})(typeof window !== "undefined" ? window : globalThis);
+  // The index and app index: a connection of the badges' own, back after a server restart.
+  // Logged out, not allowed, or every socket the user may open held by their other pages: it
+  // says nothing and tries no more than the connection's rules say.
+  const connection = new Connection({
+    target: box,
+    wsPath: box.dataset.wsPath,
+    reconnectMs: Number(box.dataset.reconnectMs) || 12000,
+    status: { set: (state) => { box.dataset.state = state === "live" ? "live" : "offline"; } },
+    ready: (message) => message.type === "badges",
+  });
+  box.addEventListener("live-admin:message", (event) => receive(event.detail));
+  connection.start(asking);
+}

@@ -1,15 +1,15 @@
-/* django-live-admin: who else has this object (or these rows) open. Rides the socket of
- * live-admin.js (#live-admin's liveAdmin and its "live-admin:message" events); no build step. */
-(function () {
-  "use strict";
+/* django-live-admin: who else has this object (or these rows) open. Rides the page's one
+ * connection (page.js). A native ES module: unminified, no build step. */
 
-  const el = document.getElementById("live-admin");
-  if (!el || !el.liveAdmin) return;
-  const { format } = window.liveAdminHelpers;
-  const api = el.liveAdmin;
-  const text = JSON.parse(el.dataset.strings);
-  const HEARTBEAT_MS = 4000; // live_admin.presence.HEARTBEAT
-  const isForm = el.dataset.pk !== undefined;
+import { format } from "./helpers.js";
+import { livePage } from "./page.js";
+
+const api = livePage();
+if (api) presence(api);
+
+function presence(api) {
+  const { el, text, isForm } = api;
+  const HEARTBEAT_MS = (Number(el.dataset.heartbeat) || 4) * 1000; // live_admin.protocol.HEARTBEAT
   const here = new Map(); // row pk -> people, on a changelist
   let state = null;
   let heartbeat = null;
@@ -48,7 +48,7 @@
     return Array.from(document.querySelectorAll(api.sel.row + ":not(.live-admin-gone)"));
   }
 
-  const pkOf = api.pkOf; // the rows are followed by live-admin.js (its watch "rows")
+  const pkOf = (row) => api.pkOf(row); // the rows are followed by changelist.js (its watch "rows")
 
   function mark(row, people) {
     let marker = row.querySelector(".live-admin-here");
@@ -87,7 +87,7 @@
   el.addEventListener("live-admin:message", (event) => {
     const message = event.detail;
     if (message.type === "subscribed" && message.id === "page") {
-      if (isForm) start(); // a list's rows are watched by live-admin.js, which we hear
+      if (isForm) start(); // a list's rows are watched by changelist.js, which we hear
     } else if (message.type === "presence" && message.id === "page") {
       showForm(message.people);
     } else if (message.type === "presence" && message.id === "rows") {
@@ -110,8 +110,8 @@
     }
   });
 
-  // This script may run after the socket subscribed (a deferred script loading slowly lets the
-  // page's socket open first): then it starts at once.
+  // This module may run after the socket subscribed (one loading slowly lets the page's socket
+  // open first): then it starts at once.
   if (el.dataset.liveState === "live") start();
 
   if (isForm) {
@@ -121,4 +121,4 @@
   } else {
     el.addEventListener("live-admin:refreshed", markAll);
   }
-})();
+}

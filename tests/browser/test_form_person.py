@@ -105,9 +105,12 @@ def test_offline_says_why_and_offers_a_way_back(
     live = page.locator("#live-admin")
     expect(live).to_have_attribute("data-live-reason", "loggedOut", timeout=WAIT)
     expect(live).to_contain_text("Offline: logged out.")
-    page.click("#live-admin a")  # the pill takes no clicks, but its link does
-    page.wait_for_url("**/admin/login/?next=%2Fadmin%2Ftestapp%2Fproject%2F")
-    expect(page.locator("#id_username")).to_be_visible()
+    with page.context.expect_page() as opened:
+        page.click("#live-admin a")  # the pill takes no clicks, but its link does
+    login = opened.value  # in a tab of its own: nothing unsaved on this page is lost
+    login.wait_for_url("**/admin/login/?next=%2Fadmin%2Ftestapp%2Fproject%2F")
+    expect(login.locator("#id_username")).to_be_visible()
+    assert page.url.endswith("/admin/testapp/project/")
 
 
 def test_a_long_outage_says_the_server_is_unreachable(

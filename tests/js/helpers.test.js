@@ -1,11 +1,17 @@
 // Unit tests for the pure helpers of the page scripts, static/live_admin/helpers.js (node --test tests/js/).
-"use strict";
-const test = require("node:test");
-const assert = require("node:assert/strict");
-const path = require("node:path");
-const { debouncer, backoff, diffRows, format, firstWindow, retryWait, edited, summary } = require(
-  path.join(__dirname, "..", "..", "static", "live_admin", "helpers.js"),
-);
+import assert from "node:assert/strict";
+import test from "node:test";
+
+import {
+  backoff,
+  debouncer,
+  diffRows,
+  edited,
+  firstWindow,
+  format,
+  retryWait,
+  summary,
+} from "../../static/live_admin/helpers.js";
 
 function fakeClock() {
   let now = 0;

@@ -1,0 +1,216 @@
+/* django-live-admin: one live connection — a websocket that comes back after failures with
+ * jittered backoff, says what it is doing through a status, and hands every message the server
+ * sends to the page as a "live-admin:message" DOM event. A page, and the index pages' badges,
+ * each hold one. A native ES module: unminified, no build step. */
+
+import { retryWait } from "./helpers.js";
+
+/** Close codes (live_admin.protocol). */
+export const CLOSE = { notLoggedIn: 4401, notAllowed: 4403, tooManySockets: 4429 };
+/** Error codes that end what a page follows; any other error passes (docs/protocol.md). */
+export const FINAL_ERRORS = new Set(["forbidden", "not_found"]);
+/** Handshakes refused in a row, while the site itself answers, before the page says so. */
+export const REFUSALS = 2;
+/** How long a tab over the socket limit waits between tries when no other tab says it left. */
+export const SLOT_WAIT_MS = 15000;
+
+const browser = () => ({
+  WebSocket: globalThis.WebSocket,
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id),
+  random: Math.random,
+  fetch: (...args) => fetch(...args),
+  location: globalThis.location,
+  document: globalThis.document,
+  window: globalThis,
+  channel: typeof BroadcastChannel === "function" ? new BroadcastChannel("live-admin") : null,
+});
+
+export class Connection {
+  /** ``target``: the element that hears the events; ``status``: ``{ set(state, reason) }``;
+   * ``ready``: whether a message is the server's yes to the subscription; ``env``: the
+   * browser's parts (a test passes its own). */
+  constructor({ target, wsPath, reconnectMs, status = null, ready = null, env = null }) {
+    this.target = target;
+    this.wsPath = wsPath;
+    this.reconnectMs = reconnectMs || 12000;
+    this.status = status;
+    this.env = env || browser();
+    this.ready = ready || ((message) => message.type === "subscribed" && message.id === "page");
+    this.subscription = null; // () => the message a fresh socket subscribes with
+    this.socket = null;
+    this.timer = null;
+    this.attempt = 0;
+    this.peers = 0;
+    this.refusals = 0;
+    this.stopped = false;
+    this.connectedOnce = false;
+    this.subscribed = false;
+    this.waitingForSlot = false;
+    this.hiddenSince = null;
+  }
+
+  /** Connect, subscribing each socket with ``subscription()``, and follow the page's life. */
+  start(subscription) {
+    this.subscription = subscription;
+    const { document: doc, window: win, channel } = this.env;
+    doc.addEventListener("visibilitychange", () => this.visibility(doc.visibilityState));
+    win.addEventListener("pageshow", (event) => {
+      if (event.persisted) this.away(); // back from the back/forward cache
+    });
+    doc.addEventListener("resume", () => this.away()); // the browser froze the page, then let it run
+    if (channel) {
+      channel.onmessage = (event) => {
+        if (event.data === "left" && this.waitingForSlot) this.retrySoon(0);
+      };
+      win.addEventListener("pagehide", () => {
+        if (this.socket) channel.postMessage("left"); // a tab waiting for a socket takes ours
+      });
+    }
+    this.connect();
+  }
+
+  send(message) {
+    if (!this.socket || this.socket.readyState !== 1) return false;
+    this.socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  emit(type, detail) {
+    this.target.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  setStatus(state, reason) {
+    if (this.status) this.status.set(state, reason);
+  }
+
+  connect() {
+    this.timer = null;
+    if (this.stopped || (this.socket && this.socket.readyState <= 1)) return;
+    // A page that says why it waits (refused, too many tabs) goes on saying so while it tries.
+    const explained = this.waitingForSlot || this.refusals >= REFUSALS;
+    if (!explained && (!this.connectedOnce || this.attempt < 3)) {
+      this.setStatus(this.connectedOnce ? "reconnecting" : "connecting");
+    }
+    const { location: loc, WebSocket } = this.env;
+    const scheme = loc.protocol === "https:" ? "wss://" : "ws://";
+    const socket = new WebSocket(scheme + loc.host + this.wsPath);
+    let opened = false;
+    this.socket = socket;
+    this.subscribed = false;
+    socket.onopen = () => {
+      opened = true;
+      this.refusals = 0;
+      if (this.subscription) this.send(this.subscription());
+    };
+    socket.onmessage = (event) => this.receive(JSON.parse(event.data));
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.subscribed = false;
+      this.emit("live-admin:closed", { code: event.code, opened });
+      this.closed(event.code, opened);
+    };
+  }
+
+  closed(code, opened) {
+    if (code === CLOSE.notLoggedIn) return this.stop("loggedOut");
+    if (code === CLOSE.notAllowed) return this.stop("forbidden");
+    if (this.stopped) return;
+    if (code === CLOSE.tooManySockets) {
+      // The user's other tabs hold every socket they may have: this one waits for one to go.
+      this.waitingForSlot = true;
+      this.setStatus("waiting", "tooManyTabs");
+      return this.retrySoon(SLOT_WAIT_MS / 2 + this.env.random() * SLOT_WAIT_MS);
+    }
+    this.waitingForSlot = false;
+    // A quick first try for the pages of a small server, spread out for a large one's.
+    const wait = retryWait(this.attempt++, this.peers, this.reconnectMs, this.env.random);
+    if (opened) this.refusals = 0;
+    const refused = this.refusals >= REFUSALS;
+    this.setStatus("reconnecting", refused ? "refused" : this.attempt > 3 ? "unreachable" : null);
+    if (!opened) this.checkRefused();
+    this.retrySoon(wait);
+  }
+
+  /** A socket that never opened: is the site up, refusing only the live connection (no
+   * websocket route: the stock asgi.py, or a server without websockets)? */
+  async checkRefused() {
+    let status = 0; // nothing answered: unreachable, as said
+    try {
+      const response = await this.env.fetch(this.env.location.href, { method: "HEAD", cache: "no-store" });
+      status = response.status;
+    } catch { /* as said */ }
+    if (!status || status >= 500) {
+      this.refusals = 0; // the site does not answer either (or a proxy stands in for it)
+    } else if (++this.refusals >= REFUSALS && !this.socket && !this.stopped) {
+      this.setStatus("reconnecting", "refused");
+    }
+  }
+
+  retrySoon(wait) {
+    if (this.timer !== null) this.env.clearTimeout(this.timer);
+    this.timer = this.env.setTimeout(() => this.connect(), wait);
+  }
+
+  stop(reason) {
+    this.stopped = true;
+    if (this.timer !== null) this.env.clearTimeout(this.timer);
+    if (this.socket) this.socket.close();
+    this.setStatus("offline", reason);
+  }
+
+  receive(message) {
+    this.emit("live-admin:message", message);
+    if (this.ready(message)) {
+      const again = this.connectedOnce;
+      this.attempt = 0;
+      this.peers = message.sockets || 0;
+      this.waitingForSlot = false;
+      this.subscribed = this.connectedOnce = true;
+      this.setStatus("live");
+      if (again) this.away(); // changes may have come while the page could not hear them
+    } else if (message.type === "resync") {
+      if (this.subscribed) this.setStatus("live");
+      this.away(); // the server lost track for a while (its channel layer failed)
+    } else if (message.type === "delayed") {
+      this.setStatus("delayed", "delayed"); // until the server says it hears changes again
+    } else if (message.type === "error" && message.id === "page") {
+      this.failed(message);
+    }
+  }
+
+  /** An error about the page's own subscription: only the server's refusal ends the page. */
+  failed(message) {
+    if (FINAL_ERRORS.has(message.code)) return this.stop("forbidden");
+    console.warn("live_admin: the server answered", message.code, message.message);
+    if (this.subscribed) return; // about a later message (presence): the next one tries again
+    const wait = retryWait(this.attempt++, this.peers, this.reconnectMs, this.env.random);
+    this.env.setTimeout(() => {
+      if (!this.subscribed && this.subscription) this.send(this.subscription());
+    }, wait);
+  }
+
+  /** Ask the page to check what it shows: it may have missed changes. */
+  away() {
+    if (!this.stopped && this.connectedOnce) this.emit("live-admin:away", null);
+  }
+
+  visibility(state) {
+    if (state === "hidden") {
+      this.hiddenSince = Date.now();
+      return;
+    }
+    if (this.stopped) return;
+    if (!this.socket) {
+      // Back in view without a socket: try now if no try is due, within the same jittered
+      // backoff as any other try (pages shown together do not all come at once).
+      if (this.timer === null) {
+        this.retrySoon(retryWait(this.attempt, this.peers, this.reconnectMs, this.env.random));
+      }
+    } else if (this.hiddenSince !== null && this.socket.readyState === 1) {
+      this.away();
+    }
+    this.hiddenSince = null;
+  }
+}

@@ -1,0 +1,116 @@
+/* django-live-admin: a changelist's rows followed one by one — the server is told which rows
+ * the page shows (its watch "rows"), and a change it says left them in place re-fetches only
+ * those rows, through the admin's own view. A native ES module: unminified, no build step. */
+
+/** ``list``: the changelist's ``{ p, pl, schedule, busy, released, setRefreshing }``. */
+export function rowRefreshes(list) {
+  const { p, pl } = list;
+  const watching = { asked: 0, answered: -1, sent: "", pks: new Set() };
+  const due = new Set();
+
+  /** Follow the rows shown: the server tells their changes (and presence) under id "rows". */
+  function watch(again) {
+    const pks = pl.rowsShown().map(pl.pkOf).filter((pk) => pk !== null).slice(0, Number(p.cfg.maxWatched) || 200);
+    const sent = JSON.stringify(pks);
+    if (!again && sent === watching.sent && watching.answered === watching.asked) return;
+    const message = { type: "watch", id: "rows", model: p.cfg.model, pks };
+    if (p.cfg.layout) message.layout = p.cfg.layout;
+    if ((pks.length || watching.sent !== "") && p.send(message)) { // [] stops it
+      watching.asked += 1;
+      watching.sent = sent;
+    }
+  }
+
+  /** Whether the server follows every row shown: then a change it says is in place needs at
+   * most the refresh of the rows it names. */
+  function followed() {
+    return !!p.cfg.layout && watching.answered === watching.asked &&
+      pl.rowsShown().every((row) => {
+        const pk = pl.pkOf(row);
+        return pk !== null && watching.pks.has(pk);
+      });
+  }
+
+  p.on("message", (message) => {
+    if (message.type === "watching" && message.id === "rows") {
+      watching.answered = watching.asked;
+      watching.pks = new Set(message.pks);
+      p.el.dataset.watching = String(watching.answered); // for tests to wait on
+    }
+  });
+  p.on("closed", () => {
+    watching.sent = ""; // a new socket follows nothing until the page asks again
+    watching.answered = -1;
+  });
+
+  /** Re-fetch only the rows due, through the admin's own view (X-Live-Admin-Rows), and swap
+   * their cells; any surprise (a row gone from the answer, an error) refreshes the whole list. */
+  async function refresh() {
+    const pks = Array.from(due);
+    due.clear();
+    if (pks.length > 50) return list.schedule(); // a header of that many pks may be refused
+    list.setRefreshing(true);
+    let fresh = null;
+    try {
+      const response = await fetch(location.href, {
+        headers: { "X-Live-Admin-Rows": encodeURIComponent(JSON.stringify(pks)) },
+      });
+      if (response.ok && !response.redirected) {
+        const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+        fresh = doc.getElementById("live-admin-rows");
+      }
+    } catch { /* the whole list below */ }
+    await list.released();
+    list.setRefreshing(false);
+    const found = new Map();
+    if (fresh) fresh.querySelectorAll(p.sel.row).forEach((row) => found.set(pl.pkOf(row), row));
+    const pairs = pks.map((pk) => [pl.rowOf(pk, pl.pkOf), found.get(pk)]);
+    if (!fresh || pairs.some(([old, row]) => !old || !row) || list.busy()) {
+      list.schedule(); // what the rows tell is not enough: the whole list (held if busy)
+      return;
+    }
+    const focus = pl.placeOf(document.activeElement);
+    pl.keepingPlace(() => pairs.forEach(([old, row]) => swapCells(old, row)));
+    const form = document.querySelector(p.sel.form);
+    const stateInput = form && form.querySelector('input[name="_live_state"]');
+    if (stateInput && fresh.dataset.state) {
+      // The rows' new state, over the list's: a save is checked against what the user sees.
+      stateInput.value += " " + fresh.dataset.state;
+      if (stateInput.value.split(" ").length > (Number(p.cfg.maxParts) || 100) - 10) list.schedule(); // a fresh list's, one token
+    }
+    pl.restoreFocus(focus);
+    p.el.dataset.rowRefreshes = String(Number(p.el.dataset.rowRefreshes || 0) + 1);
+    p.el.dispatchEvent(new CustomEvent("live-admin:refreshed"));
+    p.status.tell({ changed: pairs.length });
+  }
+
+  return { watch, followed, due, refresh };
+}
+
+/** Put a fresh row's cells in place of an old one's. The action checkbox stays (Django's
+ * actions.js holds it); list_editable inputs take the old row's formset index. */
+export function swapCells(old, row) {
+  const index = (node) => {
+    const input = node.querySelector('[name^="form-"]');
+    const found = input && input.name.match(/^form-(\d+)-/);
+    return found ? found[1] : null;
+  };
+  const from = index(row);
+  const to = index(old);
+  if (from !== null && to !== null && from !== to) {
+    row.querySelectorAll("[name], [id], label[for]").forEach((node) => {
+      for (const attr of ["name", "id", "for"]) {
+        const value = node.getAttribute(attr);
+        if (value) node.setAttribute(attr, value.replace(`form-${from}-`, `form-${to}-`));
+      }
+    });
+  }
+  const cells = Array.from(row.children);
+  Array.from(old.children).forEach((cell, i) => {
+    if (cell.classList.contains("action-checkbox") || !cells[i]) return;
+    cell.replaceWith(document.importNode(cells[i], true));
+  });
+  old.classList.remove("live-admin-flash");
+  void old.offsetWidth; // restart the flash
+  old.classList.add("live-admin-flash");
+}

@@ -1,0 +1,199 @@
+// The live connection's rules where things fail (static/live_admin/connection.js), under node:
+// a stand-in socket and clock, so each path is driven on purpose. The browser tests drive the
+// real socket against a real server.
+import assert from "node:assert/strict";
+import test from "node:test";
+
+import { CLOSE, Connection, REFUSALS } from "../../static/live_admin/connection.js";
+
+class FakeSocket {
+  static made = [];
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    FakeSocket.made.push(this);
+  }
+  send(data) {
+    this.sent.push(JSON.parse(data));
+  }
+  close() {
+    this.readyState = 3;
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen();
+  }
+  hear(message) {
+    this.onmessage({ data: JSON.stringify(message) });
+  }
+  end(code, opened = true) {
+    this.readyState = 3;
+    this.onclose({ code, wasClean: opened });
+  }
+}
+
+function setUp({ answers = 200 } = {}) {
+  FakeSocket.made = [];
+  const timers = [];
+  const states = [];
+  const events = [];
+  const target = new EventTarget();
+  for (const type of ["live-admin:message", "live-admin:away", "live-admin:closed"]) {
+    target.addEventListener(type, (event) => events.push([type, event.detail]));
+  }
+  const doc = new EventTarget();
+  doc.visibilityState = "visible";
+  const env = {
+    WebSocket: FakeSocket,
+    setTimeout: (fn, ms) => timers.push({ fn, ms }) - 1,
+    clearTimeout: (id) => { timers[id] = null; },
+    random: () => 0.5,
+    fetch: async () => {
+      if (answers === null) throw new TypeError("network");
+      return { status: answers };
+    },
+    location: { protocol: "http:", host: "example.test", href: "http://example.test/admin/" },
+    document: doc,
+    window: new EventTarget(),
+    channel: { postMessage() {}, onmessage: null },
+  };
+  const status = { set: (state, reason) => states.push([state, reason || null]) };
+  const connection = new Connection({ target, wsPath: "/ws/live-admin/", reconnectMs: 1000, status, env });
+  connection.start(() => ({ type: "subscribe", id: "page", model: "shop.order" }));
+  const last = () => FakeSocket.made[FakeSocket.made.length - 1];
+  const pending = () => timers.filter(Boolean);
+  const runTimers = () => {
+    const due = timers.splice(0).filter(Boolean);
+    due.forEach((timer) => timer.fn());
+  };
+  return { connection, states, events, env, doc, last, pending, runTimers, timers };
+}
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+test("a subscribed page is live, and a passing error about a later message changes nothing", () => {
+  const { states, last, pending } = setUp();
+  last().open();
+  assert.deepEqual(last().sent, [{ type: "subscribe", id: "page", model: "shop.order" }]);
+  last().hear({ type: "subscribed", id: "page", sockets: 3 });
+  assert.deepEqual(states.at(-1), ["live", null]);
+  last().hear({ type: "error", id: "page", code: "server_error", message: "a database hiccup" });
+  last().hear({ type: "error", id: "page", code: "rate_limited", message: "slow down" });
+  assert.deepEqual(states.at(-1), ["live", null]);
+  assert.equal(pending().length, 0);
+});
+
+test("a passing error before the page is subscribed subscribes again, after a wait", () => {
+  const { states, last, pending, runTimers } = setUp();
+  last().open();
+  last().hear({ type: "error", id: "page", code: "rate_limited", message: "slow down" });
+  assert.ok(!states.some(([state]) => state === "offline"));
+  assert.equal(pending().length, 1);
+  assert.ok(pending()[0].ms > 0);
+  runTimers();
+  assert.equal(last().sent.length, 2);
+  assert.equal(last().sent[1].type, "subscribe");
+});
+
+test("only forbidden and not_found end the page", () => {
+  for (const code of ["forbidden", "not_found"]) {
+    const { states, last, connection } = setUp();
+    last().open();
+    last().hear({ type: "error", id: "page", code, message: "no" });
+    assert.deepEqual(states.at(-1), ["offline", "forbidden"]);
+    assert.equal(connection.stopped, true);
+  }
+});
+
+test("a close that says logged out or not allowed ends the page; others retry", () => {
+  let { states, last, pending } = setUp();
+  last().open();
+  last().end(CLOSE.notLoggedIn);
+  assert.deepEqual(states.at(-1), ["offline", "loggedOut"]);
+  assert.equal(pending().length, 0);
+  ({ states, last, pending } = setUp());
+  last().open();
+  last().end(1006);
+  assert.deepEqual(states.at(-1), ["reconnecting", null]);
+  assert.equal(pending().length, 1);
+});
+
+test("a tab over the socket limit says so, never 'unreachable', and tries when a tab leaves", () => {
+  const { states, last, env, connection, runTimers } = setUp();
+  for (let i = 0; i < 6; i++) {
+    last().open();
+    last().end(CLOSE.tooManySockets);
+    assert.deepEqual(states.at(-1), ["waiting", "tooManyTabs"]);
+    runTimers();
+  }
+  assert.ok(!states.some(([, reason]) => reason === "unreachable"));
+  assert.equal(connection.stopped, false);
+  const made = 7;
+  assert.equal(last().constructor.made.length, made);
+  last().end(CLOSE.tooManySockets);
+  env.channel.onmessage({ data: "left" }); // another tab of this browser closed
+  runTimers();
+  assert.equal(last().constructor.made.length, made + 1);
+  last().open();
+  last().hear({ type: "subscribed", id: "page", sockets: 1 });
+  assert.deepEqual(states.at(-1), ["live", null]);
+});
+
+test("a refused handshake while the site answers says so, with the docs", async () => {
+  const { states, last, runTimers } = setUp({ answers: 200 });
+  for (let i = 0; i < REFUSALS; i++) {
+    runTimers();
+    last().end(1006, false); // never opened
+    await flush();
+  }
+  assert.deepEqual(states.at(-1), ["reconnecting", "refused"]);
+  runTimers(); // the next try goes on saying why
+  assert.deepEqual(states.at(-1), ["reconnecting", "refused"]);
+});
+
+test("a server that does not answer is unreachable, not refusing", async () => {
+  const { states, last, runTimers } = setUp({ answers: null });
+  for (let i = 0; i < 5; i++) {
+    runTimers();
+    last().end(1006, false);
+    await flush();
+  }
+  assert.ok(!states.some(([, reason]) => reason === "refused"));
+  assert.deepEqual(states.at(-1), ["reconnecting", "unreachable"]);
+});
+
+test("a proxy's 5xx while the server restarts is not a refusal", async () => {
+  const { states, last, runTimers } = setUp({ answers: 502 });
+  for (let i = 0; i < 3; i++) {
+    runTimers();
+    last().end(1006, false);
+    await flush();
+  }
+  assert.ok(!states.some(([, reason]) => reason === "refused"));
+});
+
+test("a layer the server lost makes the page say its updates are delayed, until resync", () => {
+  const { states, events, last } = setUp();
+  last().open();
+  last().hear({ type: "subscribed", id: "page", sockets: 1 });
+  last().hear({ type: "delayed" });
+  assert.deepEqual(states.at(-1), ["delayed", "delayed"]);
+  last().hear({ type: "resync" });
+  assert.deepEqual(states.at(-1), ["live", null]);
+  assert.ok(events.some(([type]) => type === "live-admin:away")); // the page checks once
+});
+
+test("coming back into view keeps the jittered backoff", () => {
+  const { doc, last, pending } = setUp();
+  last().open();
+  last().end(1006);
+  assert.equal(pending().length, 1);
+  const due = pending()[0];
+  doc.visibilityState = "hidden";
+  doc.dispatchEvent(new Event("visibilitychange"));
+  doc.visibilityState = "visible";
+  doc.dispatchEvent(new Event("visibilitychange"));
+  assert.deepEqual(pending(), [due]); // the try already due stays, not one more at once
+  assert.equal(FakeSocket.made.length, 1);
+});
