@@ -244,17 +244,21 @@ class Page:
         self.events.append(event)
 
 
-async def subscribed_socket(user: User, timeout: float = 10, **sub: Any) -> WebsocketCommunicator:
-    """A socket subscribed once earlier changes are out, so it hears only what follows."""
+async def subscribed_socket(
+    user: User, timeout: float = 10, delayed: bool = False, **sub: Any
+) -> WebsocketCommunicator:
+    """A socket subscribed once earlier changes are out, so it hears only what follows.
+    ``delayed``: the server's layer is away, and says so before or after the subscription."""
     assert await asyncio.to_thread(sender.flush, timeout)
     comm = communicator(await sync_to_async(session_cookie)(user))
     assert (await comm.connect(timeout=timeout))[0]
     await comm.send_json_to({"type": "subscribe", "id": "s", **sub})
-    assert await comm.receive_json_from(timeout=timeout) == {
-        "type": "subscribed",
-        "id": "s",
-        "sockets": ANY,
-    }
+    subscribed = {"type": "subscribed", "id": "s", "sockets": ANY}
+    if delayed:
+        told = [await comm.receive_json_from(timeout=timeout) for _ in range(2)]
+        assert sorted(told, key=lambda m: m["type"]) == [{"type": "delayed"}, subscribed]
+    else:
+        assert await comm.receive_json_from(timeout=timeout) == subscribed
     return comm
 
 
@@ -401,6 +405,7 @@ TO_CLIENT = {
     "unsubscribed": {"type", "id"},
     "pong": {"type"},
     "resync": {"type"},
+    "delayed": {"type"},
     "error": {"type", "id", "code", "message"},
     "changed": {
         "type",

@@ -24,6 +24,7 @@ from conftest import (
     subscribed_socket,
     until,
 )
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import override_settings
@@ -136,14 +137,19 @@ async def test_redis_refused_never_fails_a_save(
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     failed = sender.stats["failed"]
     with (
-        override_settings(CHANNEL_LAYERS=redis_layers(url)),
+        # No badges: only the changes' own messages are counted here.
+        override_settings(
+            CHANNEL_LAYERS=redis_layers(url), LIVE_ADMIN={**settings.LIVE_ADMIN, "BADGES": False}
+        ),
         caplog.at_level(logging.WARNING, "live_admin"),
     ):
         for i in range(20):
             await sync_to_async(Project.objects.create)(name=f"p{i}")
         assert await sync_to_async(Project.objects.count)() == 20
         assert sender.flush(TIMEOUT)
-    assert sender.stats["failed"] - failed == 40
+    # Each save's object message, and the model's: 40, or fewer where a busy sender folded two
+    # saves' model messages into one (the objects' messages never fold: each is another object).
+    assert 21 <= sender.stats["failed"] - failed <= 40
     warnings = [r for r in caplog.records if r.name == "live_admin"]
     assert 1 <= len(warnings) <= 2  # rate-limited
     assert "could not send" in warnings[0].getMessage()
@@ -216,7 +222,9 @@ async def test_rejoins_groups_that_redis_forgot(redis_layer: RedisServer, admin_
             return redis_layer.command("EXISTS", MODEL_GROUP_KEY) == b":1\r\n"
 
         await until(membership_back, 2 * TIMEOUT)  # a probe lost: PROBE_SECONDS to notice
-        # The hub's probe did not come back: the page may have missed events, and is told.
+        # The hub's probe did not come back: the page is told its updates are delayed, then,
+        # once its groups are back, that it may have missed events.
+        assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "delayed"}
         assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "resync"}
         await sync_to_async(Project.objects.create)(name="after the flush")
         assert (await comm.receive_json_from(timeout=TIMEOUT))["model"] == "testapp.project"
@@ -344,7 +352,9 @@ async def test_redis_restart_with_sockets_open(
             await until(lambda: any("joining" in r.getMessage() for r in caplog.records), TIMEOUT)
 
             server = RedisServer(tmp_path, port=port)
-            # Back within moments: groups re-joined, and the page told it may have missed events.
+            # Back within moments: groups re-joined, and the page told it may have missed events
+            # (told first, while Redis was away, that its updates were delayed).
+            assert await staying.receive_json_from(timeout=TIMEOUT) == {"type": "delayed"}
             assert await staying.receive_json_from(timeout=TIMEOUT) == {"type": "resync"}
             assert server.command("EXISTS", MODEL_GROUP_KEY) == b":1\r\n"
 
@@ -493,7 +503,7 @@ async def test_a_page_opened_while_redis_is_down_hears_changes_once_it_is_back(
     server.stop()
     try:
         with override_settings(CHANNEL_LAYERS=redis_layers(server.url, PUBSUB)):
-            comm = await subscribed_socket(admin_user, model="testapp.project")
+            comm = await subscribed_socket(admin_user, model="testapp.project", delayed=True)
             server = RedisServer(tmp_path, port=port)
             assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "resync"}
             sender._down_until = 0.0
@@ -529,6 +539,7 @@ async def test_a_save_never_builds_the_layer(
         Project.objects.create(name="first save")
         return threading.get_ident()
 
+    monkeypatch.setattr(sender, "_layer", None)  # built anew for this test, wherever it runs
     with override_settings(CHANNEL_LAYERS=redis_layers(url)):
         saving_thread = await sync_to_async(save)()
         sender.flush(5)
