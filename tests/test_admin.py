@@ -48,10 +48,14 @@ def test_changelist_carries_its_config(admin_client: Client) -> None:
     }
     assert 'id="changelist"' in html  # still the admin's own page
     assert re.search(r'<script src="/static/live_admin/vendor/htmx.min.js" defer>', html)
-    # One classic loader, which imports the page's own modules (no other script tag of ours).
-    assert re.findall(r'<script src="/static/live_admin/([^"]+)"', html) == [
+    # The page's own modules (a changelist's, not a change form's), and the classic script
+    # that says "Offline" when they could not run.
+    assert re.findall(r'<script (?:type="module" )?src="/static/live_admin/([^"]+)"', html) == [
         "vendor/htmx.min.js",
         "live-admin.js",
+        "changelist.js",
+        "presence.js",
+        "badges.js",
     ]
     assert '<link rel="stylesheet" href="/static/live_admin/live-admin.css">' in html
     assert "<script>" not in html.split('id="live-admin"')[1]  # no inline script of ours

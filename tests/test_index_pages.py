@@ -36,8 +36,9 @@ def test_index_and_app_index_show_badges_of_the_live_models(admin_client: Client
         assert "testapp.ticket" not in models  # live_badges = False
         assert "testapp.tag" not in models  # not a live admin
         html = response.content.decode()
-        # The loader, which finds no live page here and imports the badges' module alone.
-        assert "live_admin/live-admin.js" in html
+        # The badges' module alone: an index is no live page.
+        assert '<script type="module" src="/static/live_admin/badges.js">' in html
+        assert "live_admin/live-admin.js" not in html
         assert 'id="live-admin"' not in html
     assert admin.site.index_template is None  # the site's attributes stay as they were
     assert admin.site.app_index_template is None

@@ -3,7 +3,7 @@
  * changed. Only the server's word marks the object deleted: a re-fetch that fails is retried.
  * A native ES module: unminified, no build step. */
 
-import { edited, format, retryWait } from "./helpers.js";
+import { edited, format, refetchWait, serially } from "./helpers.js";
 import { carryOrigin, livePage, pageSubscription } from "./page.js";
 
 /** How long one re-fetch of the form may take. */
@@ -37,8 +37,6 @@ if (p && p.isForm) changeform(p);
 function changeform(p) {
   const { sel, text, el, cfg } = p;
   let formState = null;
-  let fetching = false; // one re-fetch at a time; changes meanwhile ask for one more after it
-  let again = null;
   let failures = 0;
   /** Per control the user is in: the value to take when they leave it unchanged (the latest). */
   const onLeave = new Map();
@@ -150,28 +148,15 @@ function changeform(p) {
   /** Re-fetch the form: one at a time, the newest answer wins. While one is under way, a
    * later call waits for it and fetches once more; the calls it overtook get null. A failure
    * says so and tries again later; saving stays possible. */
+  const fetchNewest = serially(() => fetchForm({ url: location.href, loginUrl: cfg.loginUrl, selector: sel.changeForm }));
+
   async function refetch() {
-    if (fetching) {
-      if (again) again.resolve(null);
-      return new Promise((resolve) => { again = { resolve }; });
-    }
-    fetching = true;
-    let found;
-    try {
-      found = await fetchForm({ url: location.href, loginUrl: cfg.loginUrl, selector: sel.changeForm });
-    } finally {
-      fetching = false;
-    }
-    if (again) {
-      const waiting = again;
-      again = null;
-      waiting.resolve(await refetch());
-      return null;
-    }
+    const found = await fetchNewest();
+    if (found === null) return null; // a later re-fetch answers for this one
     if (found.kind === "failed") {
       banner(text.checkFailed, []);
       el.dataset.checkFailures = String(++failures);
-      setTimeout(checkForm, retryWait(failures - 1, 0, Number(cfg.reconnectMs) || 12000));
+      setTimeout(checkForm, refetchWait(failures - 1));
     } else if (failures) {
       failures = 0;
       const box = document.getElementById("live-admin-banner");

@@ -4,7 +4,7 @@
  * A native ES module: unminified, no build step. */
 
 import { setUpActions } from "./actions.js";
-import { debouncer, diffRows, edited, format, retryWait } from "./helpers.js";
+import { debouncer, diffRows, edited, format, refetchWait } from "./helpers.js";
 import { carryOrigin, livePage, pageSubscription } from "./page.js";
 import { places } from "./places.js";
 import { rowRefreshes } from "./rows.js";
@@ -164,7 +164,7 @@ function changelist(p) {
       // Not a word from the admin (a proxy's 502 during a deploy, the network): the list stays
       // as it is, says so, and is fetched again a little later.
       p.status.problem(text.checkFailed);
-      setTimeout(schedule, retryWait(failures++, 0, Number(p.cfg.reconnectMs) || 12000));
+      setTimeout(schedule, refetchWait(failures++));
     }
   }
 

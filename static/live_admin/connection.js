@@ -16,6 +16,7 @@ export const SLOT_WAIT_MS = 15000;
 
 const browser = () => ({
   WebSocket: globalThis.WebSocket,
+  now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id),
   random: Math.random,
@@ -40,12 +41,15 @@ export class Connection {
     this.subscription = null; // () => the message a fresh socket subscribes with
     this.socket = null;
     this.timer = null;
+    this.dueAt = 0; // when the pending try is due
+    this.resubscribing = null; // a subscription's second try, after a passing error
     this.attempt = 0;
     this.peers = 0;
     this.refusals = 0;
     this.stopped = false;
     this.connectedOnce = false;
     this.subscribed = false;
+    this.delayed = false; // the server said its layer is away, and has not said resync since
     this.waitingForSlot = false;
     this.hiddenSince = null;
   }
@@ -61,7 +65,8 @@ export class Connection {
     doc.addEventListener("resume", () => this.away()); // the browser froze the page, then let it run
     if (channel) {
       channel.onmessage = (event) => {
-        if (event.data === "left" && this.waitingForSlot) this.retrySoon(0);
+        // A moment for the server to free the leaving tab's socket, then this one takes it.
+        if (event.data === "left" && this.waitingForSlot) this.retrySoon(1000 + this.env.random() * 1000);
       };
       win.addEventListener("pagehide", () => {
         if (this.socket) channel.postMessage("left"); // a tab waiting for a socket takes ours
@@ -97,7 +102,7 @@ export class Connection {
     const socket = new WebSocket(scheme + loc.host + this.wsPath);
     let opened = false;
     this.socket = socket;
-    this.subscribed = false;
+    this.subscribed = this.delayed = false;
     socket.onopen = () => {
       opened = true;
       this.refusals = 0;
@@ -107,7 +112,7 @@ export class Connection {
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
-      this.subscribed = false;
+      this.subscribed = this.delayed = false;
       this.emit("live-admin:closed", { code: event.code, opened });
       this.closed(event.code, opened);
     };
@@ -150,6 +155,7 @@ export class Connection {
 
   retrySoon(wait) {
     if (this.timer !== null) this.env.clearTimeout(this.timer);
+    this.dueAt = this.env.now() + wait;
     this.timer = this.env.setTimeout(() => this.connect(), wait);
   }
 
@@ -168,12 +174,14 @@ export class Connection {
       this.peers = message.sockets || 0;
       this.waitingForSlot = false;
       this.subscribed = this.connectedOnce = true;
-      this.setStatus("live");
+      this.setStatus(this.delayed ? "delayed" : "live", this.delayed ? "delayed" : null);
       if (again) this.away(); // changes may have come while the page could not hear them
     } else if (message.type === "resync") {
+      this.delayed = false;
       if (this.subscribed) this.setStatus("live");
       this.away(); // the server lost track for a while (its channel layer failed)
     } else if (message.type === "delayed") {
+      this.delayed = true;
       this.setStatus("delayed", "delayed"); // until the server says it hears changes again
     } else if (message.type === "error" && message.id === "page") {
       this.failed(message);
@@ -184,10 +192,12 @@ export class Connection {
   failed(message) {
     if (FINAL_ERRORS.has(message.code)) return this.stop("forbidden");
     console.warn("live_admin: the server answered", message.code, message.message);
-    if (this.subscribed) return; // about a later message (presence): the next one tries again
+    if (this.subscribed || this.resubscribing !== null) return; // the next message tries again
+    const socket = this.socket;
     const wait = retryWait(this.attempt++, this.peers, this.reconnectMs, this.env.random);
-    this.env.setTimeout(() => {
-      if (!this.subscribed && this.subscription) this.send(this.subscription());
+    this.resubscribing = this.env.setTimeout(() => {
+      this.resubscribing = null;
+      if (this.socket === socket && !this.subscribed && this.subscription) this.send(this.subscription());
     }, wait);
   }
 
@@ -202,12 +212,11 @@ export class Connection {
       return;
     }
     if (this.stopped) return;
-    if (!this.socket) {
-      // Back in view without a socket: try now if no try is due, within the same jittered
-      // backoff as any other try (pages shown together do not all come at once).
-      if (this.timer === null) {
-        this.retrySoon(retryWait(this.attempt, this.peers, this.reconnectMs, this.env.random));
-      }
+    if (!this.socket && !this.waitingForSlot) {
+      // Back in view without a socket: a try within a first jittered window, unless the try
+      // already due comes sooner (pages shown together still do not all come at once).
+      const soon = retryWait(0, this.peers, this.reconnectMs, this.env.random);
+      if (this.timer === null || this.dueAt - this.env.now() > soon) this.retrySoon(soon);
     } else if (this.hiddenSince !== null && this.socket.readyState === 1) {
       this.away();
     }

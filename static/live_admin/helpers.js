@@ -70,6 +70,12 @@ export function retryWait(attempt, peers, maxMs, random) {
   return backoff(attempt, window, Math.min(30000, Math.max(2000, 4 * window)), random);
 }
 
+/** How long to wait before re-fetch ``failures`` (0, 1, …) of a page that failed: 1 s, then a
+ * random wait that doubles up to a minute (a page is heavier than a socket's handshake). */
+export function refetchWait(failures, random) {
+  return 1000 + backoff(failures, 2000, 60000, random);
+}
+
 /** Whether a form control differs from what the server rendered. */
 export function edited(input) {
   if (input.tagName === "SELECT") {
@@ -90,4 +96,33 @@ export function summary(counts, text) {
     if (n) parts.push(format(n === 1 ? text[kind + "One"] : text[kind + "Many"], { count: n }));
   }
   return parts.join(", ");
+}
+
+/** ``task`` (an async function that does not throw) run one at a time. A call while it runs
+ * waits for it and runs it once more, so that its answer is the newest; the calls it
+ * overtook get null. */
+export function serially(task) {
+  let running = false;
+  let again = null;
+  async function run() {
+    if (running) {
+      if (again) again.resolve(null);
+      return new Promise((resolve) => { again = { resolve }; });
+    }
+    running = true;
+    let result;
+    try {
+      result = await task();
+    } finally {
+      running = false;
+    }
+    if (again) {
+      const waiting = again;
+      again = null;
+      waiting.resolve(await run());
+      return null;
+    }
+    return result;
+  }
+  return run;
 }

@@ -14,6 +14,7 @@ export function livePage() {
   // A page rendered before the theme map existed stays a stock page.
   if (!el || !el.dataset.theme || !("WebSocket" in window)) return (page = null);
   const cfg = el.dataset;
+  cfg.liveModules = "true"; // the loader's sign that the modules ran (live-admin.js)
   const text = JSON.parse(cfg.strings);
   const sel = JSON.parse(cfg.theme);
   const status = new Status(el, text, sel, cfg.loginUrl);

@@ -21,6 +21,7 @@ function presence(api) {
   // -- change form: say whether this page is viewing or editing, and show who else is here ------
 
   function announce(always) {
+    if (!api.connection.subscribed) return; // the object's subscription first: "page" names it
     const now = api.dirty() ? "editing" : "viewing";
     if (!always && now === state) return;
     if (api.send({ type: "presence", id: "page", state: now })) state = now;
@@ -99,7 +100,9 @@ function presence(api) {
 
   // Without the socket nobody knows who is there: show nothing until the server says again.
   el.addEventListener("live-admin:state", (event) => {
-    if (event.detail === "live") return;
+    // Still connected while the server's layer is away (delayed): heartbeats go on, and what
+    // was shown stays until the server says otherwise.
+    if (event.detail === "live" || event.detail === "delayed") return;
     state = null;
     clearInterval(heartbeat);
     if (isForm) {

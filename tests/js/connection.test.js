@@ -44,8 +44,11 @@ function setUp({ answers = 200 } = {}) {
   }
   const doc = new EventTarget();
   doc.visibilityState = "visible";
+  let now = 0;
   const env = {
     WebSocket: FakeSocket,
+    now: () => now,
+    advance: (ms) => { now += ms; },
     setTimeout: (fn, ms) => timers.push({ fn, ms }) - 1,
     clearTimeout: (id) => { timers[id] = null; },
     random: () => 0.5,
@@ -196,4 +199,42 @@ test("coming back into view keeps the jittered backoff", () => {
   doc.dispatchEvent(new Event("visibilitychange"));
   assert.deepEqual(pending(), [due]); // the try already due stays, not one more at once
   assert.equal(FakeSocket.made.length, 1);
+});
+
+test("a layer away before the page subscribes is not hidden by 'live'", () => {
+  const { states, last } = setUp();
+  last().open();
+  last().hear({ type: "delayed" }); // the session group could not be joined
+  last().hear({ type: "subscribed", id: "page", sockets: 1 });
+  assert.deepEqual(states.at(-1), ["delayed", "delayed"]);
+  last().hear({ type: "resync" });
+  assert.deepEqual(states.at(-1), ["live", null]);
+});
+
+test("a second try of the subscription goes only to the socket it was meant for", () => {
+  const { last, runTimers } = setUp();
+  const first = last();
+  first.open();
+  first.hear({ type: "error", id: "page", code: "server_error", message: "a hiccup" });
+  first.hear({ type: "error", id: "page", code: "server_error", message: "again" }); // one try
+  first.end(1006);
+  runTimers(); // the reconnect, and the stale second try
+  assert.equal(first.sent.length, 1);
+  assert.notEqual(last(), first);
+});
+
+test("back in view after a long wait tries within a first window, still jittered", () => {
+  const { doc, env, last, pending } = setUp();
+  for (let i = 0; i < 6; i++) { // many failures: the try due is far off
+    last().end(1006);
+    const due = pending().at(-1);
+    due.fn();
+  }
+  last().end(1006);
+  const far = pending().at(-1).ms;
+  doc.dispatchEvent(new Event("visibilitychange"));
+  const soon = pending().at(-1).ms;
+  assert.ok(soon < far, `${soon} < ${far}`);
+  assert.ok(soon > 0);
+  env.advance(0);
 });

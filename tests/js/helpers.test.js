@@ -9,7 +9,9 @@ import {
   edited,
   firstWindow,
   format,
+  refetchWait,
   retryWait,
+  serially,
   summary,
 } from "../../static/live_admin/helpers.js";
 
@@ -178,4 +180,32 @@ test("summary says what a refresh changed", () => {
   assert.equal(summary({ changed: 2, added: 1, removed: 0 }, text), "2 rows changed, 1 added");
   assert.equal(summary({ changed: 0, added: 0, removed: 3 }, text), "3 removed");
   assert.equal(summary({ changed: 0, added: 0, removed: 0 }, text), "");
+});
+
+test("serially runs one at a time, and only the newest caller gets the newest answer", async () => {
+  const started = [];
+  const finish = [];
+  const task = () => new Promise((resolve) => {
+    started.push(started.length + 1);
+    finish.push(resolve);
+  });
+  const run = serially(task);
+  const first = run();
+  const second = run(); // while the first runs: waits
+  const third = run(); // overtakes the second
+  assert.equal(started.length, 1); // never two at once
+  finish[0]("old answer");
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(started.length, 2); // once more, for the calls that came meanwhile
+  finish[1]("new answer");
+  assert.deepEqual(await Promise.all([first, second, third]), [null, null, "new answer"]);
+  assert.equal(await Promise.race([run(), new Promise((r) => setTimeout(() => r("waiting"), 50))]), "waiting");
+  finish[2]("alone");
+});
+
+test("a failed page re-fetch waits at least a second, then longer, up to a minute", () => {
+  assert.equal(refetchWait(0, () => 0), 1000);
+  assert.equal(refetchWait(0, () => 0.999), 1000 + 1998);
+  assert.equal(refetchWait(3, () => 0.5), 1000 + 8000);
+  assert.equal(refetchWait(20, () => 0.5), 1000 + 30000);
 });
