@@ -3,10 +3,8 @@
 Django documents ``Model.from_db`` as the hook for remembering the loaded values. live_admin
 wraps it on observed models, and ``refresh_from_db`` too, so that a deferred field loaded later
 (or a reload) is remembered as well. Both wrappers call the model's own method first and only
-add one attribute to the instance's ``_state``: the instance's own ``__dict__`` stays as Django
-builds it (reading its fields costs what it does on an unobserved model), and field
-descriptors, ``__init__``, pickling and the queries a read runs stay as they are. After each save
-the observer remembers what was saved.
+add one attribute to the instance: field descriptors, ``__init__``, pickling and the queries a
+read runs stay as they are. After each save the observer remembers what was saved.
 """
 
 from __future__ import annotations
@@ -24,8 +22,12 @@ from django.db.models import BinaryField, Model
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.fields.files import FieldFile
 
-#: The attribute of an instance's ``_state`` (its ModelState) that holds the loaded values.
-ATTR = "live_admin_loaded"
+#: The instance attribute that holds the loaded values. On the instance, not on ``_state``: one
+#: more key in the dict of every ModelState, shared by all models, makes CPython give each
+#: ModelState a dict of its own (626 bytes a loaded row instead of 386, measured), and a
+#: ModelState subclass with a slot costs a second object per load (load 1.32x instead of 1.09x);
+#: neither makes a pass over many instances' fields cheaper (`bench/run.py --only reads`).
+ATTR = "_live_admin_loaded"
 #: Marks the wrappers, so that a model inheriting them is not wrapped twice.
 MARK = "_live_admin_wrapped"
 #: Field classes whose values Django loads as immutable objects: kept without a copy.
@@ -79,7 +81,7 @@ def watch(model: type[Model]) -> None:
             values = dict(zip(field_names, values, strict=True))
         else:  # one compact object: the row's own list would be freed and its memory reused
             values = tuple(values)
-        instance._state.__dict__[ATTR] = values
+        instance.__dict__[ATTR] = values
         return instance
 
     @functools.wraps(refresh)
@@ -152,8 +154,7 @@ def _attnames(instance: Model, names: Iterable[str]) -> set[str]:
 
 def loaded(instance: Model) -> dict[str, Any] | None:
     """The values (by attname) ``instance`` was loaded or last saved with; None if unknown."""
-    state = instance._state.__dict__
-    kept = state.get(ATTR)
+    kept = instance.__dict__.get(ATTR)
     if kept is None or isinstance(kept, dict):
         return kept
     # A full row, as from_db left it: named on first use.
@@ -161,7 +162,7 @@ def loaded(instance: Model) -> dict[str, Any] | None:
     if len(names) != len(kept):  # a subclass (multi-table) loaded through an inherited wrapper
         return None
     kept = dict(zip(names, kept, strict=True))
-    state[ATTR] = kept
+    instance.__dict__[ATTR] = kept
     return kept
 
 
@@ -178,4 +179,4 @@ def remember(instance: Model, attnames: set[str] | None = None) -> None:
                 kept.pop(name, None)
             else:
                 kept[name] = _copy(values[name], deep)
-    instance._state.__dict__[ATTR] = kept
+    instance.__dict__[ATTR] = kept
