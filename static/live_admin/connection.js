@@ -24,19 +24,24 @@ const browser = () => ({
   location: globalThis.location,
   document: globalThis.document,
   window: globalThis,
-  channel: typeof BroadcastChannel === "function" ? new BroadcastChannel("live-admin") : null,
+  channel: null, // made by start() for a connection that shares its slot news with other tabs
 });
 
 export class Connection {
   /** ``target``: the element that hears the events; ``status``: ``{ set(state, reason) }``;
-   * ``ready``: whether a message is the server's yes to the subscription; ``env``: the
-   * browser's parts (a test passes its own). */
-  constructor({ target, wsPath, reconnectMs, status = null, ready = null, env = null }) {
+   * ``ready``: whether a message is the server's yes to the subscription; ``tabs``: whether to
+   * tell the browser's other tabs when this one leaves, and hear when they do (a live page's
+   * connection, which counts against MAX_SOCKETS_PER_USER); ``env``: the browser's parts (a
+   * test passes its own). */
+  constructor({ target, wsPath, reconnectMs, status = null, ready = null, tabs = false, env = null }) {
     this.target = target;
     this.wsPath = wsPath;
     this.reconnectMs = reconnectMs || 12000;
     this.status = status;
     this.env = env || browser();
+    if (tabs && !this.env.channel && typeof BroadcastChannel === "function") {
+      this.env.channel = new BroadcastChannel("live-admin");
+    }
     this.ready = ready || ((message) => message.type === "subscribed" && message.id === "page");
     this.subscription = null; // () => the message a fresh socket subscribes with
     this.socket = null;

@@ -23,6 +23,7 @@ export function livePage() {
     wsPath: cfg.wsPath,
     reconnectMs: Number(cfg.reconnectMs) || 12000,
     status,
+    tabs: true,
   });
   page = {
     el,
