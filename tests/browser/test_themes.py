@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import Daphne, RedisServer
 from django.contrib.auth.models import User
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import FloatRect, Locator, Page, expect
 from test_demo import demo
 
 from testapp.models import Order
@@ -65,16 +65,27 @@ def row(page: Page, pk: int) -> Locator:
 
 
 def assert_buttons_uncovered(page: Page) -> None:
-    """The status stays above the bars a theme fixes at the bottom, not over their buttons."""
+    """The status stays above the bars a theme fixes at the bottom, not over their buttons:
+    as the page first shows it (hidden until its script placed it), and once placed."""
+    uncovered(page, page.locator("#live-admin").bounding_box())
+    page.wait_for_selector("#live-admin[data-live-modules]", state="attached", timeout=10_000)
     status = page.locator("#live-admin").bounding_box()
     assert status is not None
+    uncovered(page, status)
+
+
+def uncovered(page: Page, status: FloatRect | None) -> None:
     for button in page.locator("[type=submit], .actions a, .grp-changelist-actions a").all():
         box = button.bounding_box()
-        assert box is None or not (
-            status["x"] < box["x"] + box["width"]
-            and box["x"] < status["x"] + status["width"]
-            and status["y"] < box["y"] + box["height"]
-            and box["y"] < status["y"] + status["height"]
+        assert (
+            status is None
+            or box is None
+            or not (
+                status["x"] < box["x"] + box["width"]
+                and box["x"] < status["x"] + status["width"]
+                and status["y"] < box["y"] + box["height"]
+                and box["y"] < status["y"] + status["height"]
+            )
         ), "the status indicator covers a button"
 
 
