@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from conftest import Daphne, RedisServer, session_cookie
 from django.contrib.auth.models import User
-from playwright.sync_api import Browser, Page, Route, WebSocketRoute, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, WebSocketRoute, expect
 
 from testapp.models import Project, Ticket
 
@@ -132,17 +133,27 @@ def test_whole_list_swaps_leave_no_listeners_behind(open_page: OpenPage, admin_u
     expect(page.locator(".action-counter")).to_contain_text("1 of")
 
 
+@contextmanager
+def logged_in(browser: Browser, server: Daphne, user: User) -> Iterator[BrowserContext]:
+    """A browser context of ``user``'s on a server of the test's own, both ended after."""
+    context = browser.new_context()
+    try:
+        context.add_cookies(
+            [{"name": "sessionid", "value": session_cookie(user), "url": server.url}]
+        )
+        yield context
+    finally:
+        context.close()
+        server.stop()
+
+
 def test_a_tab_over_the_socket_limit_says_so_and_gets_a_socket_when_one_frees(
     browser: Browser, admin_user: User, tmp_path: Path, redis_layer: RedisServer
 ) -> None:
     server = Daphne(
         tmp_path / "daphne.log", redis_layer.url, env={"LIVE_ADMIN_TEST_MAX_SOCKETS": "1"}
     )
-    context = browser.new_context()
-    try:
-        context.add_cookies(
-            [{"name": "sessionid", "value": session_cookie(admin_user), "url": server.url}]
-        )
+    with logged_in(browser, server, admin_user) as context:
         first = context.new_page()
         first.goto(server.url + "/admin/testapp/project/")
         wait_live(first)
@@ -154,9 +165,6 @@ def test_a_tab_over_the_socket_limit_says_so_and_gets_a_socket_when_one_frees(
         expect(live).not_to_contain_text("unreachable")
         first.close()  # its socket frees: the waiting tab takes one
         expect(live).to_have_attribute("data-live-state", "live", timeout=30_000)
-    finally:
-        context.close()
-        server.stop()
 
 
 class HttpOnly(Daphne):
@@ -178,11 +186,7 @@ def test_a_refused_live_connection_says_so_while_the_site_answers(
 ) -> None:
     Project.objects.create(name="Listed")
     server = HttpOnly(tmp_path / "daphne.log")
-    context = browser.new_context()
-    try:
-        context.add_cookies(
-            [{"name": "sessionid", "value": session_cookie(admin_user), "url": server.url}]
-        )
+    with logged_in(browser, server, admin_user) as context:
         page = context.new_page()
         page.goto(server.url + "/admin/testapp/project/")
         live = page.locator("#live-admin")
@@ -190,6 +194,3 @@ def test_a_refused_live_connection_says_so_while_the_site_answers(
         expect(live).to_contain_text("refuses live updates")
         expect(live.locator("a")).to_have_attribute("target", "_blank")  # the installation docs
         expect(page.locator("#result_list")).to_be_visible()  # the stock page works as ever
-    finally:
-        context.close()
-        server.stop()
