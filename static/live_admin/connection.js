@@ -172,7 +172,16 @@ export class Connection {
   }
 
   receive(message) {
-    this.emit("live-admin:message", message);
+    try {
+      this.follow(message);
+    } finally {
+      // After the connection's own state follows the message: a module that hears it (the
+      // page's presence, say) sees the page subscribed already.
+      this.emit("live-admin:message", message);
+    }
+  }
+
+  follow(message) {
     if (this.ready(message)) {
       const again = this.connectedOnce;
       this.attempt = 0;

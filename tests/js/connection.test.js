@@ -238,3 +238,12 @@ test("back in view after a long wait tries within a first window, still jittered
   assert.ok(soon > 0);
   env.advance(0);
 });
+
+test("a module that hears the subscription sees the page subscribed already", () => {
+  const { connection, last } = setUp();
+  let seen = null;
+  connection.target.addEventListener("live-admin:message", () => { seen = connection.subscribed; });
+  last().open();
+  last().hear({ type: "subscribed", id: "page", sockets: 1 });
+  assert.equal(seen, true);
+});
