@@ -54,10 +54,10 @@ def test_items_are_worked_through_in_order_off_the_callers_thread(worker: Collec
     assert worker._put([3], limit=10) == 0
     assert worker.flush(TIMEOUT)
     assert [item for batch in worker.batches for item in batch] == [1, 2, 3]
-    assert worker._thread is not None
-    assert worker._thread.name == "test-worker"
-    assert worker.threads == {worker._thread.ident}
+    assert worker.threads == {worker._thread}
     assert threading.get_ident() not in worker.threads
+    (thread,) = [t for t in threading.enumerate() if t.ident == worker._thread]
+    assert (thread.name, thread.daemon) == ("test-worker", True)
 
 
 def test_a_full_queue_drops_its_oldest_items(worker: Collector) -> None:
@@ -102,10 +102,10 @@ def test_an_exit_waits_a_bounded_time_then_says_what_is_left(
 def test_a_thread_that_cannot_start_leaves_nothing_waiting(
     worker: Collector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refused(self: threading.Thread) -> None:
+    def refused(function: Any, args: tuple[Any, ...]) -> int:
         raise RuntimeError("can't create new thread at interpreter shutdown")
 
-    monkeypatch.setattr(threading.Thread, "start", refused)
+    monkeypatch.setattr("live_admin.delivery.worker.start_new_thread", refused)
     with pytest.raises(RuntimeError):
         worker._put(["lost"], limit=10)
     assert worker.flush(0)  # a flush does not wait for what cannot be done
@@ -125,7 +125,7 @@ def test_a_forked_child_starts_a_thread_of_its_own(worker: Collector) -> None:
         try:
             worker._put(["child"], limit=10)
             done = worker.flush(TIMEOUT) and worker.batches[-1] == ["child"]
-            os._exit(0 if done and worker._thread.ident in worker.threads else 1)
+            os._exit(0 if done and worker._thread in worker.threads else 1)
         finally:
             os._exit(2)
     _, status = os.waitpid(pid, 0)
