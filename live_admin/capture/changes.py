@@ -69,6 +69,13 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self.models)
 
+    def __len__(self) -> int:
+        """How many messages :meth:`messages` makes (one per affected group), without them."""
+        return sum(
+            1 + len(e.objects) + len(e.groups) + e.any_object + e.any_group
+            for e in self.models.values()
+        )
+
     def add(
         self,
         label: str,

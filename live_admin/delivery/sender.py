@@ -13,8 +13,9 @@ import asyncio
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from channels.layers import (
     BaseChannelLayer,
@@ -25,8 +26,10 @@ from channels.layers import (
 
 from ..conf import get_config
 from ..protocol import LOGOUT, session_group
+from .listeners import listened
 from .worker import Worker
 
+T = TypeVar("T")
 Message = tuple[str, dict[str, Any]]
 MAX_BACKOFF = 2.0
 
@@ -38,6 +41,8 @@ class Outgoing(Protocol):
     def merge(self, other: Any) -> None: ...
 
     def messages(self) -> list[Message]: ...
+
+    def __len__(self) -> int: ...
 
 
 #: What the sender's queue holds: a transaction's changes, or one message as it is.
@@ -117,26 +122,27 @@ class Sender(Worker):
         try:
             layer = _local_layer()
             if layer is not None:
-                self._send_local(layer, _messages(items))
+                self._send_local(layer, items)
             else:
                 self._enqueue(items)
         except Exception as exc:
-            self._failed(sum(1 if isinstance(i, tuple) else len(i.messages()) for i in items), exc)
+            self._failed(_count(items), exc)
 
     def _unfinished(self) -> str:
         return f"{len(self._pending)} event(s) not sent before exit"
 
     # -- in-memory layer: the consumers' loop ---------------------------------------------
 
-    def _send_local(self, layer: InMemoryChannelLayer, messages: list[Message]) -> None:
+    def _send_local(self, layer: InMemoryChannelLayer, items: list[Item]) -> None:
+        """Hand ``items`` to the consumers' loop, where they are told as messages and sent."""
         loop = self.home_loop
         if loop is None or loop.is_closed():
-            self.stats["unheard"] += len(messages)
+            self.stats["unheard"] += _count(items)
             return
-        loop.call_soon_threadsafe(self._spawn_local, layer, messages)
+        loop.call_soon_threadsafe(self._spawn_local, layer, items)
 
-    def _spawn_local(self, layer: InMemoryChannelLayer, messages: list[Message]) -> None:
-        task = asyncio.ensure_future(self._deliver(layer, messages))
+    def _spawn_local(self, layer: InMemoryChannelLayer, items: list[Item]) -> None:
+        task = asyncio.ensure_future(self._deliver(layer, _messages(items)))
         self._local_tasks.add(task)
         task.add_done_callback(self._local_tasks.discard)
 
@@ -182,21 +188,26 @@ class Sender(Worker):
         return self._layer[1]
 
     async def _deliver(self, layer: BaseChannelLayer, batch: list[Message]) -> None:
-        """Send ``batch`` in order; a failure fails the rest, and holds sends back a moment."""
+        """Send ``batch`` in order, skipping groups the layer says nobody is in; a failure fails
+        the rest, and holds sends back a moment."""
         queued = len(batch)
         if time.monotonic() < self._down_until:
             self._failed(queued, "the channel layer failed moments ago")
             return
         timeout = get_config()["SEND_TIMEOUT"]
-        for sent, (group, message) in enumerate(batch):
-            try:
-                await _send_once_or_twice(layer, group, message, timeout)
-            except Exception as exc:
-                self._failures += 1
-                self._down_until = time.monotonic() + min(0.25 * 2**self._failures, MAX_BACKOFF)
-                self.stats["sent"] += sent
-                self._failed(queued - sent, exc)
-                return
+        sent = 0
+        try:
+            heard = await _once_or_twice(partial(listened, layer, [g for g, _ in batch]), timeout)
+            for group, message in batch:
+                if heard is None or group in heard:  # to nobody: as sent as group_send makes it
+                    await _once_or_twice(partial(layer.group_send, group, message), timeout)
+                sent += 1
+        except Exception as exc:
+            self._failures += 1
+            self._down_until = time.monotonic() + min(0.25 * 2**self._failures, MAX_BACKOFF)
+            self.stats["sent"] += sent
+            self._failed(queued - sent, exc)
+            return
         self._failures = 0
         self.stats["sent"] += queued
 
@@ -210,26 +221,30 @@ class Sender(Worker):
         self._warnings.log(message + " (%s so far)", *args, dict(self.stats))
 
 
-async def _send_once_or_twice(
-    layer: BaseChannelLayer, group: str, message: dict[str, Any], timeout: float
-) -> None:
-    """Send; on an error other than a time-out, send again at once: a connection the layer held
-    before Redis restarted fails once, and the retry reconnects. A time-out is not retried."""
+async def _once_or_twice(call: Callable[[], Awaitable[T]], timeout: float) -> T:
+    """Await ``call()``; on an error other than a time-out, once more at once: a connection the
+    layer held before Redis restarted fails once, and the retry reconnects. A time-out is not
+    retried."""
     try:
-        await _within(layer.group_send(group, message), timeout)
+        return await _within(call(), timeout)
     except (TimeoutError, asyncio.TimeoutError):
         raise
     except Exception:
-        await _within(layer.group_send(group, message), timeout)
+        return await _within(call(), timeout)
 
 
-async def _within(awaitable: Awaitable[None], timeout: float) -> None:
+async def _within(awaitable: Awaitable[T], timeout: float) -> T:
     """``asyncio.wait_for`` without the task it makes per call on Python 3.11."""
     if sys.version_info >= (3, 11):
         async with asyncio.timeout(timeout):
-            await awaitable
+            return await awaitable
     else:  # pragma: no cover (3.10)
-        await asyncio.wait_for(awaitable, timeout)
+        return await asyncio.wait_for(awaitable, timeout)
+
+
+def _count(items: list[Item]) -> int:
+    """How many messages ``items`` make."""
+    return sum(1 if isinstance(item, tuple) else len(item) for item in items)
 
 
 def _messages(items: list[Item]) -> list[Message]:
