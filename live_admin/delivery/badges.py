@@ -28,7 +28,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from ..conf import get_config
-from ..protocol import BADGE, SEEN, badge_group, user_group
+from ..protocol import BADGE, MAX_OBJECTS, SEEN, badge_group, user_group
 from .sender import sender
 from .worker import Worker
 
@@ -199,7 +199,7 @@ class Recorder(Worker):
             self._warnings.log("could not queue a badge change: %s", exc)
 
     def _work(self, batch: list[tuple[Any, ...]]) -> None:
-        for item in batch:
+        for item in _folded(batch):
             try:
                 self._handle(item)
             except Exception as exc:
@@ -219,6 +219,34 @@ class Recorder(Worker):
 
     def _unfinished(self) -> str:
         return "change badges not recorded before exit"
+
+
+def _folded(items: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """``items`` with each run of changes between two opened changelists stored as one batch
+    per model: the pks together (None if any is unknown or past ``MAX_OBJECTS``), and their
+    count."""
+    out: list[tuple[Any, ...]] = []
+    run: dict[str, tuple[Any, ...]] = {}
+    for item in items:
+        if item[0] != "changed":
+            out += run.values()
+            run = {}
+            out.append(item)
+            continue
+        _, label, pks, count = item
+        known = run.get(label)
+        if known is not None:
+            _, _, known_pks, known_count = known
+            if pks is not None and known_pks is not None:
+                pks = list(dict.fromkeys(known_pks + pks))
+                count = len(pks)
+                if count > MAX_OBJECTS:  # counted, not kept one by one, as a save's own are
+                    pks = None
+            else:
+                pks = None
+                count = None if count is None or known_count is None else count + known_count
+        run[label] = ("changed", label, pks, count)
+    return out + list(run.values())
 
 
 def _tell(kind: str, group: str, label: str, number: int) -> None:
