@@ -95,7 +95,9 @@ def section(r: dict[str, Any]) -> list[str]:
         " saves it (an INSERT: the process's first save) and saves it again (an UPDATE). One"
         " process per model per sample, the models taking turns; the median of"
         f" {r['processes']} processes each. `redis up` is the bench's own redis-server,"
-        " `redis refused` a closed loopback port. ms; target ≤ 5 ms added to the first save.",
+        " `redis refused` a closed loopback port, `every core busy` the bench's redis-server"
+        " with a busy loop in a process of its own on every core. ms; target ≤ 1 ms added to"
+        " the first save.",
         "",
         table(
             [

@@ -25,7 +25,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from busy import hogging  # noqa: E402
 from collaboration import collaboration  # noqa: E402
 from figures import spread  # noqa: E402
 from reads import read_overhead  # noqa: E402
@@ -233,14 +234,24 @@ def prepare_database() -> str:
 
 
 def save_overhead(redis: Redis, runs: int, singles: int, batches: int) -> dict[str, Any]:
-    """Per-save time for each model and layer, from a writer process and inside daphne."""
+    """Per-save time for each model and layer, from a writer process and inside daphne; with
+    Redis from a writer process a second time with every core busy; and what each part of
+    live_admin's save path costs, both ways."""
     results: dict[str, Any] = {}
-    for layer in ("memory", "redis"):
-        for context in ("sync", "asgi"):
-            samples: dict[str, dict[str, list[float]]] = {}
-            connections: dict[str, int] = {}
-            spaced_samples: dict[str, list[float]] = {}
-            per_run: dict[str, list[float]] = {}  # each run's own figures, for their spread
+    parts: dict[str, Any] = {}
+    for layer, context, busy in (
+        ("memory", "sync", False),
+        ("memory", "asgi", False),
+        ("redis", "sync", False),
+        ("redis", "asgi", False),
+        ("redis", "sync", True),
+    ):
+        samples: dict[str, dict[str, list[float]]] = {}
+        connections: dict[str, int] = {}
+        spaced_samples: dict[str, list[float]] = {}
+        per_run: dict[str, list[float]] = {}  # each run's own figures, for their spread
+        name = f"{layer}/{context}" + ("/busy" if busy else "")
+        with hogging() if busy else nullcontext():
             for _ in range(runs):
                 if context == "sync":
                     writer = Writer(layer, redis)
@@ -250,8 +261,11 @@ def save_overhead(redis: Redis, runs: int, singles: int, batches: int) -> dict[s
                     for model, entry in spaced.items():
                         spaced_samples.setdefault(model, []).extend(entry["single"])
                     _added(per_run, "spaced_", spaced)
-                    for model in ("live", "dcrf"):  # Redis connections opened by 500 saves
-                        before = redis.connections()
+                    if layer == "redis":
+                        for part, added in writer.ask(f"parts {singles // 2}").items():
+                            parts.setdefault(name, {}).setdefault(part, []).append(added)
+                    for model in ("live", "dcrf") if not busy else ():
+                        before = redis.connections()  # Redis connections opened by 500 saves
                         writer.ask(f"saves {model} 500 0 0")
                         if not writer.ask("flush")["flushed"]:
                             raise RuntimeError("the writer's sender did not drain")
@@ -266,14 +280,13 @@ def save_overhead(redis: Redis, runs: int, singles: int, batches: int) -> dict[s
                 for model, entry in out.items():
                     merge(samples, model, entry)
                 _added(per_run, "", out)
-            results[f"{layer}/{context}"] = summarise_saves(samples, connections, context)
-            results[f"{layer}/{context}"]["runs"] = per_run
-            for model, times in spaced_samples.items():
-                base = spaced_samples["plain"]
-                results[f"{layer}/{context}"][model]["spaced_added_p50_ms"] = ms(
-                    pct(times, 50) - pct(base, 50)
-                )
-            print(f"saves {layer}/{context}: {results[f'{layer}/{context}']['live']}", flush=True)
+        results[name] = summarise_saves(samples, connections, context)
+        results[name]["runs"] = per_run
+        for model, times in spaced_samples.items():
+            base = spaced_samples["plain"]
+            results[name][model]["spaced_added_p50_ms"] = ms(pct(times, 50) - pct(base, 50))
+        print(f"saves {name}: {results[name]['live']}", flush=True)
+    results["parts"] = parts
     return results
 
 
