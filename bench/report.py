@@ -16,10 +16,14 @@ TARGETS = {
     "p99_1000_ms": 250.0,
     "refreshes": 3,
     "kb_per_socket": 48.0,
+    "kb_per_socket_uvicorn": 40.0,
     "growth_pct": 5.0,
     "x_floor_1000": 3.0,
 }
 REPEATS_NOTE = "3 repetitions"
+#: uvicorn's options as docs/deployment.md recommends them: permessage-deflate off (zlib's
+#: contexts cost an idle socket about 40 KB, and content-free messages gain nothing from it).
+UVICORN_RECOMMENDED = ["--ws-per-message-deflate", "false"]
 
 
 def verdict(ok: bool) -> str:
@@ -417,11 +421,23 @@ def _big(mem: dict[str, Any]) -> list[str]:
         return []
     connected = big["connected_s"]
     connected = connected if isinstance(connected, dict) else spread([connected], 1)
-    return [
+    lines = [
         f"- One uvicorn process (Redis) holding {big['sockets']:,} idle sockets, connected in"
-        f" {shown(connected)} s: {shown(_kb(big))} KB per socket (RSS {big['rss_kb']} KB);"
-        f" one change to all of them (3 a run): {_fan(big['fan_out'])}."
+        f" {shown(connected)} s: {shown(_kb(big))} KB per socket (RSS {big['rss_kb']} KB) —"
+        f" {judged(_kb(big), TARGETS['kb_per_socket_uvicorn'])} against ≤"
+        f" {TARGETS['kb_per_socket_uvicorn']:g} KB; one change to all of them (3 a run):"
+        f" {_fan(big['fan_out'])}."
     ]
+    options = mem.get("uvicorn_options")
+    if options:
+        lines.append(
+            f"- uvicorn runs here as docs/deployment.md recommends,"
+            f" `{' '.join(UVICORN_RECOMMENDED)}`. With its own defaults an idle socket holds"
+            f" {shown(options['stock'])} KB, and {shown(options['recommended'])} KB as"
+            f" recommended, at {options['sockets']:,} sockets, side by side: permessage-deflate"
+            " gives every socket zlib's compression contexts, for messages too short to gain."
+        )
+    return lines
 
 
 def _cycles(mem: dict[str, Any]) -> list[str]:

@@ -47,6 +47,7 @@ from collaboration import collaboration  # noqa: E402
 from figures import spread  # noqa: E402
 from reads import read_overhead  # noqa: E402
 from refresh import REPEATS, refresh_cost  # noqa: E402
+from report import UVICORN_RECOMMENDED  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 MODELS = "plain,live,dcrf"
@@ -135,14 +136,20 @@ def env_for(layer: str, redis: Redis) -> dict[str, str]:
 class Server:
     """daphne or uvicorn serving the bench project, one process."""
 
-    def __init__(self, kind: str, layer: str, redis: Redis, env: dict | None = None) -> None:
+    def __init__(
+        self, kind: str, layer: str, redis: Redis, env: dict | None = None, stock: bool = False
+    ) -> None:
+        """uvicorn runs as docs/deployment.md recommends (no permessage-deflate) unless
+        ``stock``, with its own defaults."""
         self.kind, self.layer, self.port = kind, layer, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         app = "benchproject.asgi:application"
         if kind == "daphne":
             args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), app]
         else:
-            args = ["-m", "uvicorn", "--port", str(self.port), "--log-level", "warning", app]
+            args = ["-m", "uvicorn", "--port", str(self.port), "--log-level", "warning"]
+            args += [] if stock else UVICORN_RECOMMENDED
+            args.append(app)
         self.log = open(TMP / f"{kind}-{layer}-{self.port}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, *args],
@@ -174,8 +181,10 @@ class Server:
 
 
 @contextmanager
-def server(kind: str, layer: str, redis: Redis, env: dict | None = None) -> Iterator[Server]:
-    s = Server(kind, layer, redis, env)
+def server(
+    kind: str, layer: str, redis: Redis, env: dict | None = None, stock: bool = False
+) -> Iterator[Server]:
+    s = Server(kind, layer, redis, env, stock)
     try:
         yield s
     finally:
@@ -607,6 +616,21 @@ async def memory(
             writer.stop()
         return per_level, fan
 
+    async def stock_run(n: int) -> dict[str, Any]:
+        """uvicorn with its own defaults (permessage-deflate on), then as recommended: memory
+        per idle socket at ``n`` sockets, side by side."""
+        out = {}
+        for stock in (True, False):
+            with server("uvicorn", "redis", redis, stock=stock) as s:
+                url, base = await warmed(s)
+                clients = Clients()
+                await clients.grow(n, url, s.url, cookie, hello, "live")
+                used = await rss(s)
+                await clients.close()
+            out["stock" if stock else "recommended"] = round((used - base) / n, 1)
+        print(f"memory, uvicorn's options at {n} sockets: {out}", flush=True)
+        return out
+
     async def big_run() -> dict[str, Any]:
         """One fresh uvicorn process holding ``big`` idle sockets: memory per socket, and one
         change to all of them."""
@@ -645,6 +669,7 @@ async def memory(
         }
         for i, n in enumerate(levels)
     ]
+    stock_runs = [await stock_run(min(big, 2000)) for _ in range(REPEATS)]
     big_runs = [await big_run() for _ in range(REPEATS)]
     big_summary = {
         "sockets": big,
@@ -660,6 +685,10 @@ async def memory(
         "worst_kb": spread([max(lv["kb_per_socket"] for lv in run) for run, _ in level_runs], 1),
         "fan_out_all": _fans([fan for _, fan in level_runs]),
         "big": big_summary,
+        "uvicorn_options": {
+            "sockets": min(big, 2000),
+            **{k: spread([r[k] for r in stock_runs], 1) for k in ("stock", "recommended")},
+        },
         "cycles": cycles,
         **runs[-1],  # the last run's counts, as before repeated runs
         "cycle_runs": runs,
