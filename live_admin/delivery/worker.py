@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import time
 from _thread import start_new_thread
@@ -82,12 +83,21 @@ class Worker:
                 # Not threading.Thread.start(), which waits until the new thread has run (0.5 ms
                 # a start, and several on a busy machine, where the scheduler makes it wait).
                 try:
-                    self._thread = start_new_thread(self._run, ())
+                    self._thread = start_new_thread(self._start, ())
                 except RuntimeError:  # refused while the interpreter shuts down
                     self._pending.clear()
                     self._idle.set()
                     raise
         return dropped
+
+    def _start(self) -> None:  # pragma: no cover (its own frame is never traced)
+        """The thread's first frame: what threading's own threads do before they run, install
+        the hooks of debuggers, profilers and coverage, so that they see :meth:`_run`."""
+        if threading.gettrace() is not None:
+            sys.settrace(threading.gettrace())
+        if threading.getprofile() is not None:
+            sys.setprofile(threading.getprofile())
+        self._run()
 
     def _run(self) -> None:
         threading.current_thread().name = self.name
