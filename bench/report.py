@@ -134,6 +134,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     from collaboration import section as collaboration_section
     from reads_report import section as reads_section
     from refresh import section as refresh_section
+    from scale import section as scale_section
 
     for name, render in (
         ("saves", saves_section),
@@ -143,6 +144,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         ("memory", lambda r: memory_section(r, pngs[1])),
         ("reads", reads_section),
         ("collaboration", collaboration_section),
+        ("scale", scale_section),
     ):
         if name in results:  # a run with --only and no earlier benchmarks.json has gaps
             parts += render(results[name])

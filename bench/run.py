@@ -48,6 +48,7 @@ from figures import spread  # noqa: E402
 from reads import read_overhead  # noqa: E402
 from refresh import REPEATS, refresh_cost  # noqa: E402
 from report import UVICORN_RECOMMENDED  # noqa: E402
+from scale import scale  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 MODELS = "plain,live,dcrf"
@@ -806,7 +807,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="comma-separated sections to run (saves, fan_out, burst, refresh, memory, reads,"
-        " collaboration);"
+        " collaboration, scale);"
         " the others are kept from the benchmarks.json in --out",
     )
     args = parser.parse_args()
@@ -846,6 +847,15 @@ def main() -> None:
         ),
         "reads": lambda: read_overhead(redis.url, f"redis://127.0.0.1:{free_port()}/0", quick),
         "collaboration": lambda: collaboration(server, redis, cookie, quick),
+        "scale": lambda: scale(
+            redis,
+            cookie,
+            Server,
+            lambda: Writer("redis", redis),
+            processes=2 if quick else 4,
+            per=500 if quick else 10_000,
+            rounds=3,
+        ),
     }
     only = set(args.only.split(",")) if args.only else set()
     if only - sections.keys():
