@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from websockets.asyncio.client import connect
+from sockets import open_page
 
 HELLO = {"type": "subscribe", "id": "i", "model": "benchapp.item"}
 
@@ -30,22 +30,11 @@ class Crowd:
         self.tasks: list[asyncio.Task[None]] = []
 
     async def add(self, url: str, origin: str, cookie: str) -> None:
-        ws = await connect(
-            url,
-            origin=origin,
-            additional_headers={"Cookie": f"sessionid={cookie}"},
-            max_queue=None,
-            open_timeout=300,
-            ping_interval=None,
-            compression=None,
+        # No permessage-deflate: the servers run without it (docs/deployment.md).
+        ws, resyncs = await open_page(
+            url, origin, cookie, HELLO, "subscribed", 300, compression=None
         )
-        await ws.send(json.dumps(HELLO))
-        reply = json.loads(await asyncio.wait_for(ws.recv(), 300))
-        while reply == {"type": "resync"}:  # a join the server had to retry
-            self.resyncs += 1
-            reply = json.loads(await asyncio.wait_for(ws.recv(), 300))
-        if reply.get("type") != "subscribed":
-            raise RuntimeError(f"unexpected reply to subscribe: {reply}")
+        self.resyncs += resyncs
         index = len(self.sockets)
         self.sockets.append(ws)
         self.first.append(None)

@@ -49,6 +49,7 @@ from reads import read_overhead  # noqa: E402
 from refresh import REPEATS, refresh_cost  # noqa: E402
 from report import UVICORN_RECOMMENDED  # noqa: E402
 from scale import scale  # noqa: E402
+from sockets import open_page  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 MODELS = "plain,live,dcrf"
@@ -350,23 +351,9 @@ class Clients:
         self.resyncs = 0
 
     async def add(self, url: str, origin: str, cookie: str, hello: dict, kind: str) -> None:
-        ws = await connect(
-            url,
-            origin=origin,
-            additional_headers={"Cookie": f"sessionid={cookie}"},
-            max_queue=None,
-            open_timeout=60,
-            ping_interval=None,
-        )
-        if hello:
-            await ws.send(json.dumps(hello))
-            reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
-            while reply == {"type": "resync"}:  # a join the server had to retry
-                self.resyncs += 1
-                reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
-            expected = "subscribed" if kind == "live" else "subscribe_to_items"
-            if reply.get("type") != expected and reply.get("action") != expected:
-                raise RuntimeError(f"unexpected reply to subscribe: {reply}")
+        expected = "subscribed" if kind == "live" else "subscribe_to_items"
+        ws, resyncs = await open_page(url, origin, cookie, hello, expected, 60)
+        self.resyncs += resyncs
         index = len(self.sockets)
         self.sockets.append(ws)
         self.arrivals.append([])
