@@ -66,17 +66,22 @@ class HubSocket(AsyncWebsocketConsumer):
         self.channel_layer = get_layer()
         self.base_send = send
         loop = asyncio.get_running_loop()
-        incoming = asyncio.ensure_future(receive())
+        incoming = self._receiving(receive)
         try:
             with contextlib.suppress(StopConsumer):
                 while True:
                     if not self.inbox and not incoming.done():
+                        # One future that the hub and the client's next message both wake:
+                        # ``asyncio.wait`` would cost a fan-out two loop passes and its own
+                        # bookkeeping for every socket (bench/profile_fanout.py).
                         self.waiter = loop.create_future()
-                        await asyncio.wait([incoming, self.waiter], return_when="FIRST_COMPLETED")
-                        self.waiter = None
+                        try:
+                            await self.waiter
+                        finally:
+                            self.waiter = None
                     if incoming.done():
                         message = incoming.result()
-                        incoming = asyncio.ensure_future(receive())
+                        incoming = self._receiving(receive)
                         await self.dispatch(message)
                     while self.inbox:
                         await self.dispatch(self.inbox.popleft())
@@ -94,8 +99,18 @@ class HubSocket(AsyncWebsocketConsumer):
             self.inbox.clear()
             self.inbox.append({"type": RESYNC})
         self.inbox.append(event)
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
+        self._wake()
+
+    def _receiving(self, receive: Any) -> asyncio.Future[Any]:
+        """The client's next message, waking the socket's loop when it comes."""
+        incoming = asyncio.ensure_future(receive())
+        incoming.add_done_callback(self._wake)
+        return incoming
+
+    def _wake(self, _: object = None) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     #: Layer event types handled by a part of the consumer, and where (``part.method``).
     EVENTS: dict[str, str] = {}
