@@ -710,7 +710,7 @@ async def test_a_socket_that_falls_behind_gets_one_resync(
     (running,) = running_hubs().values()
     group = groups.model_group("testapp.project")
     for count in range(1, 6):  # handed over in one go, before the socket's loop runs
-        running.route(
+        await running.route(
             {
                 "type": "live_admin.changed",
                 "group": group,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 from collections import Counter
 from typing import Any
 
@@ -13,7 +15,8 @@ from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 from conftest import Page, RedisServer, until
 
-from live_admin.realtime import hub
+from live_admin.realtime import hub, reader
+from live_admin.realtime.reader import HAND_OVER
 
 pytestmark = pytest.mark.asyncio
 
@@ -89,6 +92,70 @@ async def test_a_group_is_joined_and_left_once_for_all_its_sockets() -> None:
     assert layer.calls["discard", GROUP] == 1
     for page in (first, second):
         await running.detach(page)
+
+
+@pytest.mark.parametrize("twisted", [True, False], ids=["daphne", "asyncio"])
+async def test_a_change_reaches_many_sockets_a_slice_per_pass_on_twisted(twisted: bool) -> None:
+    """On a loop that writes on its next pass (daphne's), the loop runs between slices of a
+    fan-out, so writing starts before the last socket has its event; elsewhere every socket
+    gets it in one pass. Each socket gets each change once, in order."""
+    layer = CountingLayer()
+    passes = [0]
+
+    class Counted(Page):
+        def deliver(self, event: dict[str, object]) -> None:
+            super().deliver({**event, "pass": passes[0]})
+
+    async def tick() -> None:
+        while True:
+            passes[0] += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    pages = [Counted() for _ in range(3 * HAND_OVER + 5)]
+    running = hub.hub_for(layer)
+    assert running.per_pass > len(pages)  # pytest's loop is asyncio's
+    if twisted:
+        running.per_pass = HAND_OVER
+    for page in pages:
+        running.attach(page)
+        assert await running.join(GROUP, page)
+    for count in (1, 2):
+        await layer.group_send(GROUP, {**CHANGE, "count": count})
+    await until(lambda: all(len(page.events) == 2 for page in pages), 5)
+    ticker.cancel()
+    assert all([e["count"] for e in page.events] == [1, 2] for page in pages)
+    first = Counter(page.events[0]["pass"] for page in pages)
+    assert sorted(first.values(), reverse=True) == (
+        [HAND_OVER] * 3 + [5] if twisted else [len(pages)]
+    )
+    for page in pages:
+        await running.leave(GROUP, page)
+        await running.detach(page)
+
+
+async def test_daphnes_loop_is_known_as_one_that_writes_on_its_next_pass() -> None:
+    """As daphne runs it: Twisted's asyncio reactor installed on an asyncio loop."""
+    code = (
+        "import asyncio\n"
+        "import daphne.server\n"  # installs the reactor, as daphne's command does
+        "from twisted.internet import reactor\n"
+        "from live_admin.realtime.reader import writes_on_next_pass\n"
+        "async def main():\n"
+        "    print(writes_on_next_pass())\n"
+        "    reactor.stop()\n"
+        "reactor.callLater(0, lambda: asyncio.ensure_future(main()))\n"
+        "reactor.run(installSignalHandlers=False)\n"
+    )
+    run = subprocess.run
+    done = await asyncio.to_thread(
+        run, [sys.executable, "-c", code], capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "True", done.stderr
+    # Here daphne's server module is imported too (its reactor installed), but this loop is
+    # pytest's own.
+    assert "twisted.internet.reactor" in sys.modules
+    assert not reader.writes_on_next_pass()
 
 
 async def test_a_group_the_layer_would_not_take_is_not_left_there(

@@ -1,13 +1,10 @@
 """One channel-layer reader per process, shared by every live admin socket.
 
-A socket does not get a layer channel of its own: a :class:`Hub` per (event loop, layer) owns
-one channel, joins a group when its first local socket asks for it and leaves it when the last
-one goes, reads the layer in one task and hands each event to the sockets of the event's group.
-A change reaches Redis's group once per process instead of once per socket, and a socket costs
-no layer receive, no buffer and no membership of its own.
-
-The hub runs while it has sockets: its channel and reader start with the first and end with
-the last.
+A :class:`Hub` per (event loop, layer) owns one channel, joins a group when its first local
+socket asks for it and leaves it with the last, reads the layer in one task and hands each event
+to the sockets of its group: a change reaches Redis's group once per process, not per socket.
+The hub runs while it has sockets: its channel and reader start with the first and end with the
+last.
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ from ..conf import get_config
 from ..logs import Throttled
 from ..protocol import DELAYED, RESYNC, ROUTED
 from .probes import PROBE, PROBE_EVERY, Probes, Round
-from .reader import STOP, Backoff, Member, stop_reader
+from .reader import HAND_OVER, STOP, Backoff, Member, hand_over, stop_reader, writes_on_next_pass
 
 logger = logging.getLogger("live_admin")
 
@@ -58,6 +55,7 @@ class Hub:
         #: The probe round that ended the last recovery: a loss in an earlier one is covered by
         #: the resync that recovery sent.
         self._healed = -1
+        self.per_pass = HAND_OVER if writes_on_next_pass() else 1 << 30
 
     # -- sockets ------------------------------------------------------------------------------
 
@@ -267,15 +265,14 @@ class Hub:
             if event.get("type") == PROBE:
                 self.probes.heard(event)
             elif event.get("type") != STOP["type"]:
-                self.route(event)
+                await self.route(event)
 
-    def route(self, event: dict[str, Any]) -> None:
+    async def route(self, event: dict[str, Any]) -> None:
         """Hand ``event`` to every local socket of its group."""
         if event.get("type") not in ROUTED:
             logger.debug("live_admin: dropped a message of type %r", event.get("type"))
             return
-        for socket in list(self.members.get(event.get("group", ""), ())):
-            socket.deliver(event)
+        await hand_over(list(self.members.get(event.get("group", ""), ())), event, self.per_pass)
 
 
 #: The running hubs of each event loop, by their layer's id (a hub holds its layer).

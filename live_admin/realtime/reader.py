@@ -1,4 +1,5 @@
-"""The hub's reader of the channel layer: the wait between retries, and how a reader is ended.
+"""The hub's reader of the channel layer: the wait between retries, how events are handed to
+sockets, and how a reader is ended.
 Here the package leans on channels-redis's internals (its ``receive_buffer``): see
 docs/architecture.md."""
 
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer
@@ -16,6 +18,8 @@ MAX_RETRY_DELAY = 2.0
 #: What the hub sends itself to end its reader, and how long it waits for each step.
 STOP = {"type": "live_admin.stop"}
 STOP_SECONDS = 5.0
+#: Sockets handed an event in one pass of a loop that writes on its next pass.
+HAND_OVER = 32
 
 
 class Backoff:
@@ -37,6 +41,27 @@ class Member(Protocol):
 
     def deliver(self, event: dict[str, Any]) -> None:
         """Take an event for the socket; must not block."""
+
+
+def writes_on_next_pass() -> bool:
+    """Whether the running loop is driven by Twisted's asyncio reactor (daphne's): its
+    transports buffer a write until the loop's next pass, where asyncio's and uvloop's write at
+    once. Importing daphne's server installs that reactor on a loop of its own, so the test is
+    whether this is that loop (Twisted keeps it in ``_asyncioEventloop``)."""
+    reactor = sys.modules.get("twisted.internet.reactor")
+    loop = getattr(reactor, "_asyncioEventloop", None)
+    return loop is not None and loop is asyncio.get_running_loop()
+
+
+async def hand_over(sockets: list[Member], event: dict[str, Any], per_pass: int) -> None:
+    """Give ``event`` to ``sockets``, ``per_pass`` a pass of the loop. On a loop that writes on
+    its next pass, the first frames then go out while later sockets make theirs, instead of
+    every frame after the last socket's; where writes go at once, passes only cost time."""
+    for start in range(0, len(sockets), per_pass):
+        if start:
+            await asyncio.sleep(0)
+        for socket in sockets[start : start + per_pass]:
+            socket.deliver(event)
 
 
 async def stop_reader(
