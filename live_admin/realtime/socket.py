@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import deque
 from operator import attrgetter
 from typing import Any, Protocol
 
@@ -51,8 +50,9 @@ class HubSocket(AsyncWebsocketConsumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: Layer events the hub handed over, waiting for this socket's loop.
-        self.inbox: deque[dict[str, Any]] = deque()
+        #: Layer events the hub handed over, waiting for this socket's loop (a list, taken whole
+        #: by the loop: an empty deque would cost every idle socket 760 bytes, a list 56).
+        self.inbox: list[dict[str, Any]] = []
         self.waiter: asyncio.Future[None] | None = None
         self.hub: Hub | None = None
         #: The groups the socket is in, with what holds it in each (subscriptions, watches).
@@ -84,7 +84,9 @@ class HubSocket(AsyncWebsocketConsumer):
                         incoming = self._receiving(receive)
                         await self.dispatch(message)
                     while self.inbox:
-                        await self.dispatch(self.inbox.popleft())
+                        taken, self.inbox = self.inbox, []
+                        for event in taken:
+                            await self.dispatch(event)
         finally:  # however the socket ends: closed, crashed, or cancelled without a disconnect
             incoming.cancel()
             self._release_slot()
@@ -170,8 +172,8 @@ class HubSocket(AsyncWebsocketConsumer):
         return self.hub
 
     async def send_message(self, content: dict[str, Any]) -> None:
-        try:
-            await self.send(text_data=json.dumps(content))
+        try:  # what channels' send(text_data=) sends, two coroutine frames fewer per message
+            await self.base_send({"type": "websocket.send", "text": json.dumps(content)})
         except Exception as exc:  # the client went away mid-send: end this consumer cleanly
             logger.debug("live_admin: sending to a closed socket failed: %s", exc)
             raise StopConsumer from exc
