@@ -69,22 +69,21 @@ def watch(model: type[Model]) -> None:
     every = len(model._meta.concrete_fields)
 
     # One frame and one attribute on the load path: a full row is kept as a tuple in the order
-    # of concrete_fields (as Model.from_db itself assumes), a partial one by name.
+    # of concrete_fields (as Model.from_db itself assumes), a partial one by name. The
+    # signature is Model.from_db's own: no argument packing on a path run once per row.
     @functools.wraps(from_db)
-    def load(
-        cls: type[Model], db: str, field_names: Any, values: Any, *args: Any, **kw: Any
-    ) -> Model:
-        instance: Model = from_db(cls, db, field_names, values, *args, **kw)
+    def load(cls: type[Model], db: str, field_names: Any, values: Any) -> Model:
+        instance: Model = from_db(cls, db, field_names, values)
         if copying:
             values = [_copy(v, True) for v in values]
         if len(values) != (every if cls is model else len(cls._meta.concrete_fields)):
             values = dict(zip(field_names, values, strict=True))
-        else:  # one compact object: the row's own list would be freed and its memory reused
+        elif type(values) is not tuple:  # one compact object, not the row's own list
             values = tuple(values)
         # An attribute set, not a write through __dict__: reading __dict__ would give the
         # instance a dict object of its own where CPython keeps its values inline (+64 bytes a
         # row, and slower reads of its fields).
-        setattr(instance, ATTR, values)
+        instance._live_admin_loaded = values  # type: ignore[attr-defined]  # ATTR
         return instance
 
     @functools.wraps(refresh)
