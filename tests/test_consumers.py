@@ -33,7 +33,7 @@ from live_admin.protocol import (
     CLOSE_TOO_BIG,
     CLOSE_TOO_MANY_SOCKETS,
 )
-from live_admin.realtime import hub, socket
+from live_admin.realtime import consumer, hub, socket
 from testapp.admin import TicketAdmin
 from testapp.models import Document, Order, Project, Ticket
 
@@ -472,6 +472,26 @@ async def test_revocation_closes_within_recheck(
         await still_usable(comm)
         await run(revoke, viewer)
         assert await closed_with(comm) == code
+
+
+async def test_rechecks_go_on_while_the_socket_is_open(
+    viewer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each re-check schedules the next: a revocation long after the socket opened still
+    closes it."""
+    done: list[object] = []
+    recheck = consumer.LiveAdminConsumer.recheck
+
+    async def counted(self: consumer.LiveAdminConsumer) -> None:
+        await recheck(self)
+        done.append(self)
+
+    monkeypatch.setattr(consumer.LiveAdminConsumer, "recheck", counted)
+    with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
+        comm = await open_socket(viewer)
+        await until(lambda: len(done) >= 3, TIMEOUT, what="three re-checks")
+        await run(_deactivate, viewer)
+        assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN
 
 
 async def test_losing_view_permission_ends_subscriptions(viewer: User) -> None:

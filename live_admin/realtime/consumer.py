@@ -9,7 +9,6 @@ through their process's :class:`~live_admin.realtime.hub.Hub`.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import Counter
 from typing import Any
@@ -33,7 +32,7 @@ from ..protocol import (
 from .badges import BadgesPart
 from .hub import hub_for
 from .layouts import read_layout
-from .messages import Bucket, Invalid, id_of, subscribe_message, text
+from .messages import Bucket, Invalid, id_of, parsed, size_of, subscribe_message, text
 from .permissions import (
     Refused,
     Subscription,
@@ -72,6 +71,8 @@ class LiveAdminConsumer(HubSocket):
         super().__init__(*args, **kwargs)
         self.subscriptions: dict[str, Subscription] = {}
         self.session_group: str | None = None
+        #: The next re-check while the socket idles, and the one running.
+        self.recheck_timer: asyncio.TimerHandle | None = None
         self.recheck_task: asyncio.Task[None] | None = None
         self.session_key: str | None = None
         self.allowed = False
@@ -104,7 +105,7 @@ class LiveAdminConsumer(HubSocket):
         if self.session_key:
             self.session_group = groups.session_group(self.session_key)
             await self._hub().join(self.session_group, self)
-        self.recheck_task = asyncio.create_task(self._recheck_forever())
+        self._recheck_later()
 
     def _release_slot(self) -> None:
         if self.allowed:
@@ -119,8 +120,9 @@ class LiveAdminConsumer(HubSocket):
         hub, self.hub = self.hub, None
         if hub is None:  # refused, or left already
             return
-        if self.recheck_task is not None:
-            self.recheck_task.cancel()
+        for pending in (self.recheck_timer, self.recheck_task):
+            if pending is not None:
+                pending.cancel()
         await self.presence.end()
         self.badges.closing()
         groups_left = [*self.members, self.session_group]
@@ -137,13 +139,7 @@ class LiveAdminConsumer(HubSocket):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.allowed:
             return
-        config = get_config()
-        size = (
-            len(bytes_data or b"")
-            if text_data is None
-            else len(text_data.encode("utf-8", "replace"))
-        )
-        if size > config["MAX_MESSAGE_BYTES"]:
+        if size_of(text_data, bytes_data) > get_config()["MAX_MESSAGE_BYTES"]:
             await self.close(CLOSE_TOO_BIG)
             return
         if not self.bucket.take():
@@ -151,16 +147,7 @@ class LiveAdminConsumer(HubSocket):
             return
         message: Any = None
         try:
-            if text_data is None:
-                raise Invalid("Send JSON text frames.")
-            try:
-                message = json.loads(text_data)
-            except ValueError:
-                raise Invalid("Not valid JSON.") from None
-            except RecursionError:  # nesting deeper than the interpreter's recursion limit
-                raise Invalid("Nested too deeply.") from None
-            if not isinstance(message, dict):
-                raise Invalid("A message must be a JSON object.")
+            message = parsed(text_data)
             handler = self.handler_named(MESSAGES.get(str(message.get("type")), ""))
             if handler is None:
                 raise Invalid("Unknown message type.")
@@ -206,15 +193,16 @@ class LiveAdminConsumer(HubSocket):
         sub = self.subscriptions.pop(sub_id, None)
         if sub is None:
             raise Refused("not_found", "No subscription with that id.")
-        await self.presence.stop(sub.id)
-        await self._drop_groups(sub)
-        self.layouts.pop(sub.id, None)
-        self.badges.closing(sub.id)
+        await self._end(sub)
         await self.send_message({"type": "unsubscribed", "id": sub_id})
 
-    async def _drop_groups(self, sub: Subscription) -> None:
+    async def _end(self, sub: Subscription) -> None:
+        """Undo what ``sub`` holds (once out of ``self.subscriptions``)."""
+        await self.presence.stop(sub.id)
         for name in sub.groups:
             await self.member(name, sub.id, False)
+        self.layouts.pop(sub.id, None)
+        self.badges.closing(sub.id)
 
     # -- channel-layer events -----------------------------------------------------------------
 
@@ -242,13 +230,22 @@ class LiveAdminConsumer(HubSocket):
 
     # -- periodic re-checks -------------------------------------------------------------------
 
-    async def _recheck_forever(self) -> None:
-        while True:
-            await asyncio.sleep(get_config()["RECHECK_SECONDS"])
-            try:
-                await self.recheck()
-            except Exception:
-                logger.exception("live_admin: re-checking a websocket's permissions failed")
+    def _recheck_later(self) -> None:
+        """A timer while the socket idles: a task asleep would hold 1.3 KB per socket."""
+        delay = get_config()["RECHECK_SECONDS"]
+        self.recheck_timer = asyncio.get_running_loop().call_later(delay, self._recheck_due)
+
+    def _recheck_due(self) -> None:
+        if self.hub is not None:  # still open
+            self.recheck_task = asyncio.create_task(self._recheck_then_later())
+
+    async def _recheck_then_later(self) -> None:
+        try:
+            await self.recheck()
+        except Exception:
+            logger.exception("live_admin: re-checking a websocket's permissions failed")
+        if self.hub is not None:
+            self._recheck_later()
 
     async def recheck(self) -> None:
         """Re-load the session's user and drop what they may no longer see."""
@@ -267,9 +264,7 @@ class LiveAdminConsumer(HubSocket):
                 )
             except Refused as exc:
                 del self.subscriptions[sub.id]
-                await self.presence.stop(sub.id)
-                await self._drop_groups(sub)
-                self.badges.closing(sub.id)
+                await self._end(sub)
                 await self.send_error(sub.id, exc.code, "Subscription ended: " + exc.message)
         await self.badges.recheck(request)
         await self.presence.recheck(request)
@@ -295,5 +290,3 @@ class LiveAdminConsumer(HubSocket):
 
     async def _ping(self, message: dict[str, Any]) -> None:
         await self.send_message({"type": "pong"})
-
-    # -- helpers ------------------------------------------------------------------------------

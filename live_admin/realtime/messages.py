@@ -3,6 +3,7 @@ limits, and no more than ``RATE_LIMIT`` messages a second."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -70,3 +71,25 @@ def id_of(message: Any) -> str | None:
         if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
             return value
     return None
+
+
+def size_of(text_data: str | None, bytes_data: bytes | None) -> int:
+    """A frame's size in bytes, as the page sent it."""
+    if text_data is None:
+        return len(bytes_data or b"")
+    return len(text_data.encode("utf-8", "replace"))
+
+
+def parsed(text_data: str | None) -> dict[str, Any]:
+    """A page's message; Invalid, saying why, if it is not one."""
+    if text_data is None:
+        raise Invalid("Send JSON text frames.")
+    try:
+        message = json.loads(text_data)
+    except ValueError:
+        raise Invalid("Not valid JSON.") from None
+    except RecursionError:  # nesting deeper than the interpreter's recursion limit
+        raise Invalid("Nested too deeply.") from None
+    if not isinstance(message, dict):
+        raise Invalid("A message must be a JSON object.")
+    return message
