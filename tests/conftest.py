@@ -357,7 +357,10 @@ class Uvicorn(Daphne):
         # After a handshake channels refuses (a foreign origin) on a channels-redis layer,
         # uvicorn waits at shutdown until Redis goes away: bounded, as a deployment should.
         bounded = ["--timeout-graceful-shutdown", "5"]
-        return ["uvicorn", *address, *bounded, "--ws", "websockets", "testproject.asgi:application"]
+        # As docs/deployment.md recommends: no permessage-deflate, frames of at most 64 KiB.
+        frames = ["--ws-per-message-deflate", "false", "--ws-max-size", "65536"]
+        app = "testproject.asgi:application"
+        return ["uvicorn", *address, *bounded, *frames, "--ws", "websockets", app]
 
 
 class Gunicorn(Daphne):

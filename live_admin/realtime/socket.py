@@ -105,7 +105,7 @@ class HubSocket(AsyncWebsocketConsumer):
 
     def _receiving(self, receive: Any) -> asyncio.Future[Any]:
         """The client's next message, waking the socket's loop when it comes."""
-        incoming = asyncio.ensure_future(receive())
+        incoming: asyncio.Future[Any] = asyncio.ensure_future(receive())
         incoming.add_done_callback(self._wake)
         return incoming
 
@@ -173,7 +173,8 @@ class HubSocket(AsyncWebsocketConsumer):
 
     async def send_message(self, content: dict[str, Any]) -> None:
         try:  # what channels' send(text_data=) sends, two coroutine frames fewer per message
-            await self.base_send({"type": "websocket.send", "text": json.dumps(content)})
+            sent: Any = {"type": "websocket.send", "text": json.dumps(content)}  # as channels'
+            await self.base_send(sent)
         except Exception as exc:  # the client went away mid-send: end this consumer cleanly
             logger.debug("live_admin: sending to a closed socket failed: %s", exc)
             raise StopConsumer from exc
