@@ -118,8 +118,10 @@ async def sampled(
     await measure_rounds(clients, trigger, 2, sent_at)  # warm-up
     raw = TMP / f"fan-out-{kind}.txt"
     spy = subprocess.Popen(
-        [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "--gil"]
-        + ["--nonblocking", "-f", "raw", "-r", str(RATE), "-o", str(raw)],
+        [
+            *(str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "--gil"),
+            *("--nonblocking", "-f", "raw", "-r", str(RATE), "-o", str(raw)),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -139,7 +139,13 @@ class Server:
     """daphne or uvicorn serving the bench project, one process."""
 
     def __init__(
-        self, kind: str, layer: str, redis: Redis, env: dict | None = None, stock: bool = False
+        self,
+        kind: str,
+        layer: str,
+        redis: Redis,
+        env: dict | None = None,
+        stock: bool = False,
+        start_s: float = 30,
     ) -> None:
         """uvicorn runs as docs/deployment.md recommends (no permessage-deflate) unless
         ``stock``, with its own defaults."""
@@ -160,7 +166,7 @@ class Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        wait_port(self.port)
+        wait_port(self.port, start_s)
 
     def get(self, path: str, cookie: str | None = None, headers: dict | None = None) -> bytes:
         request = urllib.request.Request(self.url + path, headers=dict(headers or {}))

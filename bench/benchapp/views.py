@@ -90,3 +90,43 @@ def state(request: HttpRequest) -> JsonResponse:
             "groups": sum(len(m) for m in getattr(layer, "groups", {}).values()),
         }
     )
+
+
+#: The heap as ``/bench/heap/?mark=1`` found it (PYTHONTRACEMALLOC set for the server).
+_marked: list = []
+
+
+def heap(request: HttpRequest) -> JsonResponse:
+    """What the Python heap grew by since ``?mark=1``, by owner: the innermost installed package
+    (or live_admin) on each allocation's traceback, else the standard library module that
+    allocated. Needs the server started with PYTHONTRACEMALLOC (frames to walk)."""
+    import tracemalloc
+
+    if not tracemalloc.is_tracing():
+        return JsonResponse({"error": "start the server with PYTHONTRACEMALLOC=25"}, status=400)
+    gc.collect()
+    snapshot = tracemalloc.take_snapshot()
+    if request.GET.get("mark"):
+        _marked[:] = [snapshot]
+        return JsonResponse({"marked": True})
+    owners: dict[str, int] = {}
+    lines: dict[str, int] = {}  # live_admin's part, by the line that allocated
+    for stat in snapshot.compare_to(_marked[0], "traceback"):
+        owner = _owner(stat.traceback)
+        owners[owner] = owners.get(owner, 0) + stat.size_diff
+        if owner == "live_admin":
+            frame = next(f for f in reversed(list(stat.traceback)) if "/live_admin/" in f.filename)
+            line = f"{frame.filename.rsplit('/live_admin/', 1)[1]}:{frame.lineno}"
+            lines[line] = lines.get(line, 0) + stat.size_diff
+    return JsonResponse({"bytes": owners, "live_admin": lines})
+
+
+def _owner(traceback) -> str:
+    for frame in reversed(list(traceback)):  # the innermost frame first
+        name = frame.filename
+        if "/live_admin/" in name:
+            return "live_admin"
+        if "site-packages/" in name:
+            return name.split("site-packages/", 1)[1].split("/", 1)[0]
+    innermost = list(traceback)[-1].filename
+    return "python: " + innermost.rsplit("/lib/python3", 1)[-1].split("/", 1)[-1].split(".py")[0]

@@ -7,5 +7,6 @@ urlpatterns = [
     path("bench/saves/", views.saves),
     path("bench/commit/", views.commit),
     path("bench/state/", views.state),
+    path("bench/heap/", views.heap),
     path("admin/", admin.site.urls),
 ]
