@@ -479,7 +479,7 @@ async def test_rechecks_go_on_while_the_socket_is_open(
 ) -> None:
     """Each re-check schedules the next: a revocation long after the socket opened still
     closes it."""
-    done: list[object] = []
+    done: list[consumer.LiveAdminConsumer] = []
     recheck = consumer.LiveAdminConsumer.recheck
 
     async def counted(self: consumer.LiveAdminConsumer) -> None:
@@ -490,6 +490,8 @@ async def test_rechecks_go_on_while_the_socket_is_open(
     with override_settings(LIVE_ADMIN={"RECHECK_SECONDS": 0.05}):
         comm = await open_socket(viewer)
         await until(lambda: len(done) >= 3, TIMEOUT, what="three re-checks")
+        socket = done[-1]  # between re-checks it holds a timer, not the last one's done task
+        await until(lambda: socket.recheck_task is None, TIMEOUT, what="no task held")
         await run(_deactivate, viewer)
         assert await closed_with(comm) == CLOSE_NOT_LOGGED_IN
 

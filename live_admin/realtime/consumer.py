@@ -244,6 +244,7 @@ class LiveAdminConsumer(HubSocket):
             await self.recheck()
         except Exception:
             logger.exception("live_admin: re-checking a websocket's permissions failed")
+        self.recheck_task = None  # a done task held until the next would cost as much again
         if self.hub is not None:
             self._recheck_later()
 
