@@ -106,6 +106,33 @@ def test_a_reload_through_a_whole_queryset_is_remembered() -> None:
     assert sent == []
 
 
+def test_keywords_to_from_db_are_passed_on() -> None:
+    """Django 6.1 loads rows with ``from_db(..., fetch_mode=...)``: the wrapper hands keywords
+    on to the model's own from_db, and still keeps the row."""
+
+    class Loaded:
+        fetch_mode: object = None
+
+    class Fake:
+        _meta = Ticket._meta
+
+        @classmethod
+        def from_db(cls, db: str, names: Any, values: Any, *, fetch_mode: object = None) -> Any:
+            loaded = Loaded()
+            loaded.fetch_mode = fetch_mode
+            return loaded
+
+        def refresh_from_db(self, using: Any = None, fields: Any = None) -> None:
+            """Not called here."""
+
+    snapshots.watch(Fake)  # type: ignore[arg-type]
+    names = [f.attname for f in Ticket._meta.concrete_fields]
+    row = tuple(range(len(names)))
+    loaded = Fake.from_db("default", names, row, fetch_mode="peers")
+    assert (loaded.fetch_mode, loaded._live_admin_loaded) == ("peers", row)
+    assert Fake.from_db("default", names, row).fetch_mode is None
+
+
 def test_a_refresh_called_wrongly_fails_as_djangos_own_does() -> None:
     ticket = Ticket.objects.create(project=Project.objects.create(name="P"), title="T")
     with pytest.raises(TypeError) as djangos:

@@ -69,11 +69,15 @@ def watch(model: type[Model]) -> None:
     every = len(model._meta.concrete_fields)
 
     # One frame and one attribute on the load path: a full row is kept as a tuple in the order
-    # of concrete_fields (as Model.from_db itself assumes), a partial one by name. The
-    # signature is Model.from_db's own: no argument packing on a path run once per row.
+    # of concrete_fields (as Model.from_db itself assumes), a partial one by name. Keywords
+    # (Django 6.1's fetch_mode) are passed on; a call without them costs no argument packing.
     @functools.wraps(from_db)
-    def load(cls: type[Model], db: str, field_names: Any, values: Any) -> Model:
-        instance: Model = from_db(cls, db, field_names, values)
+    def load(cls: type[Model], db: str, field_names: Any, values: Any, **kw: Any) -> Model:
+        instance: Model = (
+            from_db(cls, db, field_names, values, **kw)
+            if kw
+            else from_db(cls, db, field_names, values)
+        )
         if copying:
             values = [_copy(v, True) for v in values]
         if len(values) != (every if cls is model else len(cls._meta.concrete_fields)):
@@ -100,7 +104,7 @@ def watch(model: type[Model]) -> None:
 
     setattr(load, MARK, copying)
     setattr(refresh_from_db, MARK, copying)
-    model.from_db = classmethod(load)  # type: ignore[assignment,method-assign]
+    model.from_db = classmethod(load)  # type: ignore[arg-type,assignment,method-assign]
     model.refresh_from_db = refresh_from_db  # type: ignore[method-assign]
 
 
