@@ -112,21 +112,22 @@ def heap(request: HttpRequest) -> JsonResponse:
     owners: dict[str, int] = {}
     lines: dict[str, int] = {}  # live_admin's part, by the line that allocated
     for stat in snapshot.compare_to(_marked[0], "traceback"):
-        owner = _owner(stat.traceback)
+        owner, frame = _owner(stat.traceback)
         owners[owner] = owners.get(owner, 0) + stat.size_diff
         if owner == "live_admin":
-            frame = next(f for f in reversed(list(stat.traceback)) if "/live_admin/" in f.filename)
             line = f"{frame.filename.rsplit('/live_admin/', 1)[1]}:{frame.lineno}"
             lines[line] = lines.get(line, 0) + stat.size_diff
     return JsonResponse({"bytes": owners, "live_admin": lines})
 
 
-def _owner(traceback) -> str:
-    for frame in reversed(list(traceback)):  # the innermost frame first
+def _owner(traceback) -> tuple:
+    """Who allocated, and the frame that says so."""
+    frames = list(traceback)
+    for frame in reversed(frames):  # the innermost frame first
         name = frame.filename
         if "/live_admin/" in name:
-            return "live_admin"
+            return "live_admin", frame
         if "site-packages/" in name:
-            return name.split("site-packages/", 1)[1].split("/", 1)[0]
-    innermost = list(traceback)[-1].filename
-    return "python: " + innermost.rsplit("/lib/python3", 1)[-1].split("/", 1)[-1].split(".py")[0]
+            return name.split("site-packages/", 1)[1].split("/", 1)[0], frame
+    module = frames[-1].filename.rsplit("/lib/python3", 1)[-1].split("/", 1)[-1].split(".py")[0]
+    return "python: " + module, frames[-1]

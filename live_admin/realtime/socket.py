@@ -172,7 +172,7 @@ class HubSocket(AsyncWebsocketConsumer):
 
     async def send_message(self, content: dict[str, Any]) -> None:
         try:  # what channels' send(text_data=) sends, two coroutine frames fewer per message
-            sent: Any = {"type": "websocket.send", "text": json.dumps(content)}  # as channels'
+            sent: Any = {"type": "websocket.send", "text": json.dumps(content)}
             await self.base_send(sent)
         except Exception as exc:  # the client went away mid-send: end this consumer cleanly
             logger.debug("live_admin: sending to a closed socket failed: %s", exc)
