@@ -26,7 +26,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 
 from live_admin import protocol as groups
-from live_admin.delivery.sender import get_layer
+from live_admin.delivery.sender import get_layer, sender
 from live_admin.protocol import (
     CLOSE_NOT_ALLOWED,
     CLOSE_NOT_LOGGED_IN,
@@ -416,6 +416,7 @@ async def test_notify_reaches_object_and_group_subscribers(
 
 async def test_group_move_reaches_both_groups(superuser_socket: WebsocketCommunicator) -> None:
     ann = await run(Order.objects.create, customer="Ann")
+    assert await asyncio.to_thread(sender.flush, TIMEOUT)  # Ann's creation is out, unheard
     for status in ("new", "shipped"):
         sub = {
             "type": "subscribe",
