@@ -16,7 +16,7 @@ from django.core.exceptions import FieldDoesNotExist
 
 from . import registry
 from .conf import CONFLICT_MODES as MODES
-from .conf import DEFAULTS, TYPES, get_config, models_setting
+from .conf import DEFAULTS, TYPES, badges_shared, get_config, models_setting
 from .options import valid_names
 
 IN_MEMORY = "channels.layers.InMemoryChannelLayer"
@@ -160,7 +160,7 @@ def check_deployment(**kwargs: Any) -> list[CheckMessage]:
         ]
     caches: dict[str, Any] = settings.CACHES
     cache = caches.get(config["BADGE_CACHE"] or "", {}).get("BACKEND", "")
-    local = config["BADGE_CACHE"] is None or cache in LOCAL_CACHES
+    local = not badges_shared() or cache in LOCAL_CACHES
     if config["BADGES"] and local and not in_memory:
         return [
             Warning(

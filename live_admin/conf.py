@@ -30,7 +30,17 @@ DEFAULTS: dict[str, Any] = {
     "MODELS": {},
     "BADGES": True,
     "BADGE_CACHE": None,
+    "CAPTURE": "signals",
 }
+
+#: The channels-redis layers; on them, the badge store defaults to the layer's own Redis.
+REDIS_LAYERS = (
+    "channels_redis.core.RedisChannelLayer",
+    "channels_redis.pubsub.RedisPubSubChannelLayer",
+)
+
+#: The values ``CAPTURE`` may take: what observes writes (docs/deployment.md, "Capture").
+CAPTURE_MODES = ("signals", "database")
 
 #: The values ``CONFLICTS`` and a ModelAdmin's ``live_conflicts`` may take.
 CONFLICT_MODES = ("merge", "refuse", "off")
@@ -53,6 +63,7 @@ TYPES: dict[str, type | tuple[type, ...]] = {
     "MODELS": dict,
     "BADGES": bool,
     "BADGE_CACHE": (str, type(None)),
+    "CAPTURE": str,
 }
 
 
@@ -72,6 +83,19 @@ def models_setting() -> dict[Any, Any]:
     """``LIVE_ADMIN["MODELS"]`` as written (empty when unset or not a mapping: see the checks)."""
     value = get_config().get("MODELS")
     return value if isinstance(value, dict) else {}
+
+
+def layer_backend() -> str | None:
+    """The ``BACKEND`` of live_admin's channel layer; None when none is configured."""
+    layers = getattr(settings, "CHANNEL_LAYERS", None)
+    layer = layers.get(get_config()["CHANNEL_LAYER"]) if isinstance(layers, dict) else None
+    return layer.get("BACKEND") if isinstance(layer, dict) else None
+
+
+def badges_shared() -> bool:
+    """Whether every process counts badges in one store: ``BADGE_CACHE`` names one, or the
+    store defaults to the channel layer's Redis."""
+    return get_config()["BADGE_CACHE"] is not None or layer_backend() in REDIS_LAYERS
 
 
 @receiver(setting_changed)

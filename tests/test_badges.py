@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from live_admin.delivery.badges import MAX_PENDING_BATCHES, MAX_PKS, RING, Tally
 
 
@@ -85,3 +87,52 @@ def test_a_slow_store_drops_the_oldest_changes_and_says_so(monkeypatch, caplog) 
     release.set()
     assert recorder.flush(10)
     assert handled == ["a", "c", "d"]  # the oldest waiting change was dropped
+
+
+LAYER = "channels_redis.core.RedisChannelLayer"
+
+
+@pytest.mark.parametrize(
+    ("hosts", "decoded"),
+    [
+        (None, {"address": "redis://localhost:6379"}),
+        (["redis://r1:6380/2", "redis://r2"], {"address": "redis://r1:6380/2"}),
+        ([("r1", 6380)], {"host": "r1", "port": 6380}),
+        ([{"address": "rediss://r1", "ssl_cert_reqs": None}], {"address": "rediss://r1", "ssl_cert_reqs": None}),
+    ],
+)
+def test_the_default_store_is_the_layers_first_host(settings, hosts, decoded) -> None:
+    from live_admin.delivery import badges, layer_store
+
+    config = {} if hosts is None else {"hosts": hosts}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": LAYER, "CONFIG": config}}
+    assert layer_store.layer_host() == decoded
+    store = badges.store()
+    assert isinstance(store, layer_store.LayerCache)
+    pool = store._cache.get_client().connection_pool
+    assert pool.connection_kwargs["socket_timeout"] == 1.0  # short, unless the layer says
+    assert badges.scope() == ""  # every process reads the same numbers
+
+
+def test_the_default_store_follows_sentinel(settings) -> None:
+    from redis.sentinel import SentinelConnectionPool
+
+    from live_admin.delivery import badges
+
+    host = {"sentinels": [("127.0.0.1", 26379)], "master_name": "live", "socket_timeout": 3}
+    pubsub = "channels_redis.pubsub.RedisPubSubChannelLayer"
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": pubsub, "CONFIG": {"hosts": [host]}}}
+    pool = badges.store()._cache.get_client().connection_pool
+    assert isinstance(pool, SentinelConnectionPool)
+    assert pool.service_name == "live"
+    assert pool.connection_kwargs["socket_timeout"] == 3
+
+
+def test_an_in_memory_layer_keeps_the_store_in_the_process(settings) -> None:
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from live_admin.delivery import badges
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    assert isinstance(badges.store(), LocMemCache)
+    assert badges.scope() != ""

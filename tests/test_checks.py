@@ -67,14 +67,17 @@ def test_in_memory_layer_without_debug() -> None:
             "CONFIG": {"group_expiry": 180},
         }
     }
-    assert ids(deploy=True, DEBUG=False, CHANNEL_LAYERS=redis) == ["live_admin.W011"]
+    assert ids(deploy=True, DEBUG=False, CHANNEL_LAYERS=redis) == []
 
 
 def test_badges_counted_per_process_on_a_network_layer() -> None:
     redis = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {}}}
     on_redis = {"DEBUG": False, "CHANNEL_LAYERS": redis}
-    assert ids(deploy=True, **on_redis) == ["live_admin.W009", "live_admin.W011"]
-    assert ids(deploy=True, **on_redis, LIVE_ADMIN={"BADGES": False}) == ["live_admin.W009"]
+    assert ids(deploy=True, **on_redis) == ["live_admin.W009"]  # counted in the layer's Redis
+    other = {"default": {"BACKEND": "myproject.layers.Layer"}}  # a network layer of its own
+    on_other = {"DEBUG": False, "CHANNEL_LAYERS": other}
+    assert ids(deploy=True, **on_other) == ["live_admin.W011"]
+    assert ids(deploy=True, **on_other, LIVE_ADMIN={"BADGES": False}) == []
     shared = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "shared": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": ""},

@@ -1,9 +1,9 @@
 """Change badges: how many objects of a model changed since a user last opened its changelist.
 
 Each committed change of a live model is recorded, off the saving thread, as a numbered *batch*
-(the pks it touched) in the badge store, a Django cache: a private in-process one by default,
-``LIVE_ADMIN["BADGE_CACHE"]`` (an alias of ``CACHES``) to share counts between processes. The
-store keeps the last ``RING`` batches of each model and, per user and model, the number of the
+(the pks it touched) in the badge store, a Django cache: ``LIVE_ADMIN["BADGE_CACHE"]`` (an alias
+of ``CACHES``) if set, else the channel layer's own Redis (:mod:`.layer_store`), else (the
+in-memory layer, one process) a private in-process one. The store keeps the last ``RING`` batches of each model and, per user and model, the number of the
 last batch they had seen when they last opened the changelist. A socket counts the distinct pks of
 the batches after that one; once a batch is stored, a ``live_admin.badge`` message tells the
 model's badge group, and opening a changelist tells the user's other pages with
@@ -27,8 +27,9 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from ..conf import get_config
+from ..conf import badges_shared, get_config
 from ..protocol import BADGE, MAX_OBJECTS, SEEN, badge_group, user_group
+from .layer_store import layer_cache
 from .sender import sender
 from .worker import Worker
 
@@ -48,16 +49,18 @@ MAX_PENDING_BATCHES = 20
 
 @cache
 def store() -> BaseCache:
-    """The badge store: ``LIVE_ADMIN["BADGE_CACHE"]``, or this process's own memory."""
+    """The badge store: ``LIVE_ADMIN["BADGE_CACHE"]``, the channel layer's Redis, or this
+    process's own memory."""
     alias = get_config()["BADGE_CACHE"]
     if alias is None:
-        return LocMemCache("live_admin_badges", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
+        own = LocMemCache("live_admin_badges", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
+        return layer_cache() or own
     return caches[alias]
 
 
 @receiver(setting_changed)
 def _reset(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("LIVE_ADMIN", "CACHES"):
+    if setting in ("LIVE_ADMIN", "CACHES", "CHANNEL_LAYERS"):
         store.cache_clear()
 
 
@@ -261,7 +264,7 @@ _process = uuid.uuid4().hex[:8]
 def scope() -> str:
     """What badge group names carry: nothing when the store is shared; this process's own mark
     when each process keeps its own store (its numbers mean nothing to another's pages)."""
-    if get_config()["BADGE_CACHE"] is not None:
+    if badges_shared():
         return ""
     return f"{_process}-{os.getpid()}"
 
