@@ -9,8 +9,12 @@ class LiveAdminConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out
+        from django.db.backends.signals import connection_created
+        from django.db.models.signals import post_migrate
 
         from . import checks  # noqa: F401  (registers the system checks)
+        from .capture.database import checks as capture_checks  # noqa: F401
+        from .capture.database import install, marks
         from .delivery.sender import logged_out
         from .pages.by_settings import apply, entries
         from .pages.mixin import prepare_registered
@@ -20,6 +24,10 @@ class LiveAdminConfig(AppConfig):
         if entries():
             apply()
         prepare_registered()
+        # Database capture (CAPTURE = "database"): mark writes, install triggers on migrate.
+        connection_created.connect(marks.install, dispatch_uid="live_admin.marks")
+        post_migrate.connect(install.after_migrate, dispatch_uid="live_admin.triggers")
+        install.register()
 
 
 def _discover_admins() -> None:

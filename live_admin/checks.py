@@ -31,7 +31,7 @@ Check = Callable[..., list[CheckMessage]]
 NAMED = ("live_fields", "live_exclude", "live_group_by")
 
 
-def register(deploy: bool = False) -> Callable[[Check], Check]:
+def register(*tags: str, deploy: bool = False) -> Callable[[Check], Check]:
     """Register a check that says nothing where live_admin is not installed (a test may
     override INSTALLED_APPS, and expect only the messages of the apps it lists)."""
 
@@ -40,7 +40,7 @@ def register(deploy: bool = False) -> Callable[[Check], Check]:
         def run(**kwargs: Any) -> list[CheckMessage]:
             return check(**kwargs) if apps.is_installed("live_admin") else []
 
-        register_check(run, deploy=deploy)
+        register_check(run, *tags, deploy=deploy)
         return run
 
     return decorate

@@ -48,6 +48,21 @@ class PostgresServer:
         """What the test settings read to use this server (``LIVE_ADMIN_TEST_PG``)."""
         return {"LIVE_ADMIN_TEST_PG": str(self.port), "LIVE_ADMIN_TEST_DB": "postgres"}
 
+    def restart(self) -> None:
+        """Stop the server at once (its sessions end) and start it again, data kept."""
+        log = self.directory / "server.log"
+        self._run(_bin("pg_ctl"), "-D", self.directory / "data", "-l", log, "-m", "immediate",
+                  "-w", "restart")
+
+    def psql(self, sql: str) -> str:
+        """Run ``sql`` with psql, as a person at a terminal would; its output."""
+        done = subprocess.run(
+            [_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d",
+             "postgres", "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+            check=True, capture_output=True, text=True, timeout=120,
+        )
+        return done.stdout.strip()
+
     def stop(self) -> None:
         self._run(_bin("pg_ctl"), "-D", self.directory / "data", "-m", "immediate", "stop")
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -206,19 +206,35 @@ def _quiet(spec: Spec, instance: Model) -> frozenset[str]:
     return frozenset(options.default_excluded(type(instance)))
 
 
-def _record(
-    instance: Model, action: str, changed: dict[str, Any], using: str, created: bool
+def specs() -> dict[type[Model], Spec]:
+    """What is observed, by concrete model: the live models, their inlines' models."""
+    return dict(_specs)
+
+
+def record_into(
+    changes: Changes, instance: Model, action: str, changed: dict[str, Any], created: bool
 ) -> None:
+    """Record that ``instance`` was saved or deleted, ``changed`` naming the changed fields
+    with their previous values (``UNKNOWN`` where not known), for every view and parent."""
     spec = _specs[concrete(type(instance))]
-    with recording(using) as changes:
-        for label, view in spec.views.items():
-            fields = [name for name in changed if view.counts(name)]
-            if action == "saved" and not fields:
-                continue
-            values = _group_values(instance, view, changed, created)
-            changes.add(label, instance.pk, action, fields, values, created=created)
-        if spec.parents and (action == "deleted" or not set(changed) <= _quiet(spec, instance)):
-            _record_parents(instance, spec, changed, changes)
+    for label, view in spec.views.items():
+        fields = [name for name in changed if view.counts(name)]
+        if action == "saved" and not fields:
+            continue
+        values = _group_values(instance, view, changed, created)
+        changes.add(label, instance.pk, action, fields, values, created=created)
+    if spec.parents and (action == "deleted" or not set(changed) <= _quiet(spec, instance)):
+        _record_parents(instance, spec, changed, changes)
+
+
+def record_bulk(changes: Changes, model: type[Model]) -> None:
+    """Record that any object of ``model`` may have changed, for every view and parent."""
+    spec = _specs[concrete(model)]
+    for label in spec.views:
+        changes.add_bulk(label, None)
+    for link in spec.parents:
+        for label in _specs[link.parent].views:
+            changes.add_bulk(label, None)
 
 
 @guarded
@@ -238,12 +254,14 @@ def _saved(
     if not spec.tracker:
         saved = None if update_fields is None else {spec.attnames.get(n, n) for n in update_fields}
         snapshots.remember(instance, saved)
-    _record(instance, "saved", changed, using, created)
+    with recording(using) as changes:
+        record_into(changes, instance, "saved", changed, created)
 
 
 @guarded
 def _deleted(sender: type[Model], instance: Model, using: str, **kwargs: Any) -> None:
-    _record(instance, "deleted", {}, using, False)
+    with recording(using) as changes:
+        record_into(changes, instance, "deleted", {}, False)
 
 
 def _m2m_receiver(m2m: ManyToManyField[Any, Any]) -> Any:

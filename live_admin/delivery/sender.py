@@ -118,6 +118,13 @@ class Sender(Worker):
                 capture.extend(told)
         self._submit([changes])
 
+    def reaches_pages(self) -> bool:
+        """Whether what this process sends can reach pages: a network layer, or the in-memory
+        layer of the process that serves them."""
+        if _local_layer() is None:
+            return True
+        return self.home_loop is not None and not self.home_loop.is_closed()
+
     def _submit(self, items: list[Item]) -> None:
         try:
             layer = _local_layer()

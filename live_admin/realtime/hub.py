@@ -18,6 +18,7 @@ from typing import Any
 
 from channels.layers import BaseChannelLayer
 
+from ..capture.database import listener
 from ..conf import get_config
 from ..logs import Throttled
 from ..protocol import DELAYED, RESYNC, ROUTED
@@ -287,6 +288,7 @@ def hub_for(layer: BaseChannelLayer) -> Hub:
     hub = hubs.get(id(layer))
     if hub is None:
         hub = hubs[id(layer)] = Hub(layer)
+        listener.start()  # database capture's one listener per process (if it is on)
     return hub
 
 

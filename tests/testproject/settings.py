@@ -101,6 +101,7 @@ LIVE_ADMIN = {
     "RECONNECT_MS": 1000,  # quick reconnects keep browser tests short
     "RECHECK_SECONDS": float(os.environ.get("LIVE_ADMIN_TEST_RECHECK", "60")),
     "MAX_SOCKETS_PER_USER": int(os.environ.get("LIVE_ADMIN_TEST_MAX_SOCKETS", "20")),
+    "CAPTURE": os.environ.get("LIVE_ADMIN_TEST_CAPTURE", "signals"),
     # Admins made live by settings alone: django.contrib.auth's own UserAdmin (live in code
     # on the other site too, where the options merge), and a plain ModelAdmin.
     "MODELS": json.loads(os.environ.get("LIVE_ADMIN_TEST_MODELS", "null"))

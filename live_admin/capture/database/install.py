@@ -1,0 +1,94 @@
+"""Installing database capture's triggers where they belong, and only there.
+
+After ``migrate`` (``post_migrate``, once per app) each observed model of the app gets its
+triggers on a PostgreSQL database when ``CAPTURE`` is ``"database"``, installed or replaced when
+out of date (django-pgtrigger compares their hash); live_admin triggers on the app's tables that
+are not wanted (capture switched back to ``"signals"``, a model no longer live, renamed) are
+dropped. Running it again changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.apps import AppConfig
+from django.db import connections
+from django.db.models import Model
+
+from ..observers import specs
+from . import in_database
+from .triggers import drop, installed, triggers
+
+logger = logging.getLogger("live_admin")
+
+
+def wanted(models: list[type[Model]], using: str | None = None) -> dict[type[Model], list[Any]]:
+    """The triggers each of ``models`` should have (none unless capture is in the database)."""
+    if using is not None and not in_database(using):
+        return {}
+    observed = specs()
+    return {
+        model: triggers(model, observed[model])
+        for model in models
+        if model in observed and model._meta.managed and not model._meta.proxy
+    }
+
+
+def status(model: type[Model], made: list[Any], using: str) -> str:
+    """``"INSTALLED"`` when every trigger is there and current, else the first other status."""
+    for trigger in made:
+        found = trigger.get_installation_status(model, database=using)[0]
+        if found != "INSTALLED":
+            return str(found)
+    return "INSTALLED"
+
+
+def not_installed(using: str) -> list[tuple[type[Model], str]]:
+    """The observed models of database ``using`` whose triggers are missing or out of date."""
+    from django.apps import apps
+
+    if connections[using].vendor != "postgresql":
+        return []
+    found = ((m, status(m, made, using)) for m, made in wanted(apps.get_models(), using).items())
+    return [(model, state) for model, state in found if state != "INSTALLED"]
+
+
+def sync(using: str, models: list[type[Model]]) -> None:
+    """Install, update and drop the triggers of ``models`` on database ``using``."""
+    if connections[using].vendor != "postgresql":
+        return
+    want = wanted(models, using)
+    tables = [m._meta.db_table for m in models if not m._meta.proxy and m._meta.managed]
+    for table, names in installed(tables, using).items():
+        keep = {t.get_pgid(m) for m, made in want.items() if m._meta.db_table == table for t in made}
+        if names - keep:
+            drop(table, names - keep, using)
+    for model, made in want.items():
+        if status(model, made, using) == "INSTALLED":
+            continue
+        try:
+            for trigger in made:
+                trigger.install(model, database=using)
+        except Exception as exc:  # the check says they are missing; migrate goes on
+            logger.warning("live_admin: installing the triggers of %s failed: %s", model, exc)
+
+
+def after_migrate(app_config: AppConfig, using: str, **kwargs: Any) -> None:
+    """A ``post_migrate`` receiver: :func:`sync` the app's models."""
+    try:
+        sync(using, list(app_config.get_models()))
+    except ImportError as exc:  # django-pgtrigger missing: the checks say so
+        logger.warning("live_admin: database capture needs django-pgtrigger: %s", exc)
+
+
+def register() -> None:
+    """Tell django-pgtrigger of the triggers, so that its commands manage them (and its
+    ``prune`` leaves them be)."""
+    from django.db import DEFAULT_DB_ALIAS
+
+    if not in_database(DEFAULT_DB_ALIAS):
+        return
+    for model, made in wanted(list(specs())).items():
+        for trigger in made:
+            trigger.register(model)

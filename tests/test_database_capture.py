@@ -1,0 +1,291 @@
+"""Database capture on a real PostgreSQL (``CAPTURE = "database"``): writes that no signal tells
+(``psql``, ``update()`` in another process, bulk statements) reach a real server's sockets,
+ORM saves reach them once, and a PostgreSQL restart leaves them live.
+
+Each test drives writes from processes of their own, as the people and programs who write to an
+admin's database do, and reads what a websocket client of a real daphne receives. Needs psycopg
+3 (the entries that run the suite with psycopg2 leave this module out, and say so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from conftest import Daphne, Gunicorn, RedisServer, free_port, run_django, until
+from postgres import PostgresServer
+from websockets.asyncio.client import ClientConnection, connect
+
+pytestmark = pytest.mark.asyncio
+
+TIMEOUT = 10
+SETUP = """
+from django.contrib.auth.models import User
+from django.test import Client
+from testapp.models import Project
+user = User.objects.create_superuser("ann", "ann@example.com", "pw", first_name="Ann")
+Project.objects.create(name="probe")
+client = Client()
+client.force_login(user)
+print(client.cookies["sessionid"].value)
+"""
+
+
+class Database:
+    """A PostgreSQL of the module's own, migrated with database capture on."""
+
+    def __init__(self, server: PostgresServer) -> None:
+        self.server = server
+        self.env = {**server.env, "LIVE_ADMIN_TEST_CAPTURE": "database"}
+        done = run_django("migrate", "--verbosity", "0", env=self.env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        done = run_django("shell", "-c", SETUP, env=self.env)
+        assert done.returncode == 0, done.stderr
+        self.cookie = done.stdout.strip().splitlines()[-1]
+        self.probe = self.server.psql("SELECT id FROM testapp_project WHERE name = 'probe'")
+
+    def shell(self, code: str, **env: str) -> None:
+        """Run ``code`` in ``manage.py shell``: a process of its own, as a worker or script."""
+        done = run_django("shell", "-c", code, env={**self.env, **env})
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[Database]:
+    server = PostgresServer(free_port())
+    try:
+        yield Database(server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def served(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daphne]:
+    """daphne on the in-memory layer: the process that listens is the one serving pages."""
+    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    server = Daphne(log, env=database.env)
+    yield server
+    server.stop()
+
+
+class Socket:
+    """A websocket client of the server, with a way to know that all before is heard."""
+
+    def __init__(self, ws: ClientConnection, database: Database) -> None:
+        self.ws = ws
+        self.database = database
+        #: What a worker writing for this socket's server adds to its settings (its layer).
+        self.worker: dict[str, str] = {}
+
+    async def receive(self) -> dict[str, Any]:
+        return json.loads(await asyncio.wait_for(self.ws.recv(), TIMEOUT))
+
+    async def subscribe(self, id: str, **what: Any) -> None:
+        await self.ws.send(json.dumps({"type": "subscribe", "id": id, **what}))
+        while (reply := await self.receive())["type"] != "subscribed":
+            assert reply["type"] == "changed", reply  # only changes may come before the reply
+        assert reply["id"] == id
+
+    async def settle(self) -> list[dict[str, Any]]:
+        """Write the probe (a project) from psql and read until its change arrives: what
+        came before it."""
+        self.database.server.psql(
+            f"UPDATE testapp_project SET name = name || '.' WHERE id = {self.database.probe}"
+        )
+        before = []
+        while not self._is_probe(event := await self.receive()):
+            before.append(event)
+        return before
+
+    def _is_probe(self, event: dict[str, Any]) -> bool:
+        """The probe's own change (not a bulk one: a new listener tells every page one)."""
+        return event.get("id") == "probe" and event.get("action") == "saved"
+
+    async def changes(self, id: str) -> list[dict[str, Any]]:
+        """The changes subscription ``id`` received before the probe's."""
+        return [e for e in await self.settle() if e.get("id") == id]
+
+
+@pytest.fixture(scope="module")
+def two_processes(
+    database: Database, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gunicorn]:
+    """Two server processes on Redis: one of them listens, and tells both."""
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    server = Gunicorn(log, redis_server.url, env=database.env)
+    yield server
+    server.stop()
+
+
+@contextlib.asynccontextmanager
+async def sockets(server: Daphne, database: Database, count: int) -> AsyncIterator[list[Socket]]:
+    """``count`` sockets of ``server``, each following the probe and settled."""
+    url = f"ws://127.0.0.1:{server.port}/ws/live-admin/"
+    headers = {"Cookie": f"sessionid={database.cookie}"}
+    async with contextlib.AsyncExitStack() as stack:
+        clients = []
+        for _ in range(count):
+            ws = await stack.enter_async_context(
+                connect(url, origin="http://localhost", additional_headers=headers)
+            )
+            client = Socket(ws, database)
+            await client.subscribe("probe", model="testapp.project", pk=database.probe)
+            clients.append(client)
+        for client in clients:  # the listener leads, and what it told on taking the lead is read
+            await client.settle()
+        yield clients
+
+
+@pytest_asyncio.fixture
+async def socket(served: Daphne, database: Database) -> AsyncIterator[Socket]:
+    async with sockets(served, database, 1) as (client,):
+        yield client
+
+
+@pytest_asyncio.fixture(params=["memory", "redis"])
+async def either_layer(
+    request: pytest.FixtureRequest, database: Database
+) -> AsyncIterator[Socket]:
+    """A socket of daphne on the in-memory layer, then of two processes on Redis."""
+    server = request.getfixturevalue("served" if request.param == "memory" else "two_processes")
+    async with sockets(server, database, 1) as (client,):
+        if request.param == "redis":
+            client.worker = {"LIVE_ADMIN_TEST_REDIS": request.getfixturevalue("redis_server").url}
+        yield client
+
+
+def order(database: Database, customer: str, status: str = "new") -> str:
+    return database.server.psql(
+        f"INSERT INTO testapp_order (customer, status, priority) "
+        f"VALUES ('{customer}', '{status}', 0) RETURNING id"
+    )
+
+
+async def test_a_psql_update_reaches_the_list_and_the_form(
+    socket: Socket, database: Database
+) -> None:
+    pk = order(database, "Ann")
+    await socket.subscribe("list", model="testapp.order")
+    await socket.subscribe("form", model="testapp.order", pk=pk)
+    await socket.settle()
+    database.server.psql(f"UPDATE testapp_order SET status = 'paid' WHERE id = {pk}")
+    events = [e for e in await socket.settle() if e["id"] in ("list", "form")]
+    assert [(e["id"], e["action"], e.get("pk"), e.get("fields"), e.get("by")) for e in events] == [
+        ("list", "saved", None, None, None),
+        ("form", "saved", pk, ["status"], None),
+    ]
+    assert events[0]["count"] == 1
+
+
+async def test_update_in_another_process_reaches_the_list_and_the_form(
+    socket: Socket, database: Database
+) -> None:
+    pk = order(database, "Ben")
+    await socket.subscribe("list", model="testapp.order")
+    await socket.subscribe("form", model="testapp.order", pk=pk)
+    await socket.settle()
+    database.shell(
+        "from testapp.models import Order\n"
+        f"Order.objects.filter(pk={pk}).update(customer='Ben B', priority=3)\n"
+    )
+    events = {e["id"]: e for e in await socket.settle()}
+    assert events["list"]["action"] == "saved"
+    assert events["form"]["fields"] == ["customer", "priority"]
+
+
+async def test_an_orm_save_reaches_a_socket_once_with_its_actor(
+    either_layer: Socket, database: Database
+) -> None:
+    """On Redis the shell's observers tell its save, and the trigger leaves it to them; on the
+    in-memory layer a shell's sends reach no page, and the trigger tells it."""
+    socket = either_layer
+    pk = order(database, "Cid")
+    await socket.subscribe("form", model="testapp.order", pk=pk)
+    await socket.settle()
+    database.shell(
+        "from live_admin.capture.record import acting\n"
+        "from testapp.models import Order\n"
+        f"o = Order.objects.get(pk={pk})\n"
+        "o.status = 'paid'\n"
+        "with acting('Ann Admin', None): o.save()\n"
+        "with acting('Ann Admin', None):\n"
+        f"    Order.objects.filter(pk={pk}).update(priority=7)\n",
+        **socket.worker,
+    )
+    events = await socket.changes("form")
+    # Two senders may tell them (the worker's and the listener's): in either order.
+    assert sorted((e["fields"], e["by"]) for e in events) == [
+        (["priority"], "Ann Admin"),  # update(): the trigger's, with the actor it was given
+        (["status"], "Ann Admin"),  # once: by the observers or by the trigger
+    ]
+
+
+async def test_every_socket_of_two_processes_hears_a_psql_write_once(
+    two_processes: Gunicorn, database: Database
+) -> None:
+    pk = order(database, "Fay")
+    async with sockets(two_processes, database, 8) as clients:
+        served: dict[int, int] = {}  # pid -> its open sockets, as each process answers
+
+        async def both_serve_sockets() -> bool:
+            state = await asyncio.to_thread(two_processes.state)
+            served[state["pid"]] = state["sockets"]
+            return len([n for n in served.values() if n]) == Gunicorn.WORKERS
+
+        await until(both_serve_sockets, 30)
+        for client in clients:
+            await client.subscribe("form", model="testapp.order", pk=pk)
+        database.server.psql(f"UPDATE testapp_order SET status = 'paid' WHERE id = {pk}")
+        for client in clients:
+            assert [e["fields"] for e in await client.changes("form")] == [["status"]]
+
+
+async def test_ten_thousand_rows_in_one_statement_are_one_change(
+    socket: Socket, database: Database
+) -> None:
+    await socket.subscribe("list", model="testapp.order")
+    await socket.settle()
+    database.server.psql(
+        "INSERT INTO testapp_order (customer, status, priority) "
+        "SELECT 'bulk ' || n, 'new', 0 FROM generate_series(1, 10000) n"
+    )
+    database.server.psql("UPDATE testapp_order SET status = 'bulk' WHERE customer LIKE 'bulk %'")
+    events = await socket.changes("list")
+    assert 1 <= len(events) <= 2  # one per statement, or the two folded into one
+    assert {(e["action"], e["count"]) for e in events} == {("bulk", None)}
+
+
+async def test_a_group_move_from_sql_reaches_both_groups(
+    socket: Socket, database: Database
+) -> None:
+    pk = order(database, "Dee", status="new")
+    await socket.subscribe("new", model="testapp.order", group={"field": "status", "value": "new"})
+    await socket.subscribe("done", model="testapp.order", group={"field": "status", "value": "done"})
+    await socket.settle()
+    database.server.psql(f"UPDATE testapp_order SET status = 'done' WHERE id = {pk}")
+    events = [e for e in await socket.settle() if e["id"] in ("new", "done")]
+    assert sorted((e["id"], e["action"], e["count"]) for e in events) == [
+        ("done", "saved", 1),
+        ("new", "saved", 1),
+    ]
+
+
+async def test_a_postgresql_restart_leaves_the_pages_live(
+    socket: Socket, database: Database
+) -> None:
+    pk = order(database, "Eve")
+    await socket.subscribe("form", model="testapp.order", pk=pk)
+    await socket.settle()
+    database.server.restart()
+    # What was written while nobody listened is not known: the new leader says so.
+    told = {(e["id"], e["action"]) for e in [await socket.receive(), await socket.receive()]}
+    assert told == {("form", "bulk"), ("probe", "bulk")}
+    database.server.psql(f"UPDATE testapp_order SET status = 'after' WHERE id = {pk}")
+    events = await socket.changes("form")
+    assert ("saved", ["status"]) in [(e["action"], e.get("fields")) for e in events]
