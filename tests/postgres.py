@@ -51,15 +51,40 @@ class PostgresServer:
     def restart(self) -> None:
         """Stop the server at once (its sessions end) and start it again, data kept."""
         log = self.directory / "server.log"
-        self._run(_bin("pg_ctl"), "-D", self.directory / "data", "-l", log, "-m", "immediate",
-                  "-w", "restart")
+        self._run(
+            _bin("pg_ctl"),
+            "-D",
+            self.directory / "data",
+            "-l",
+            log,
+            "-m",
+            "immediate",
+            "-w",
+            "restart",
+        )
 
-    def psql(self, sql: str) -> str:
-        """Run ``sql`` with psql, as a person at a terminal would; its output."""
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Run ``sql`` with psql on ``database``, as a person at a terminal would; its output."""
         done = subprocess.run(
-            [_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d",
-             "postgres", "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
-            check=True, capture_output=True, text=True, timeout=120,
+            [
+                _bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qAtc",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         return done.stdout.strip()
 

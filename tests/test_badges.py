@@ -98,7 +98,10 @@ LAYER = "channels_redis.core.RedisChannelLayer"
         (None, {"address": "redis://localhost:6379"}),
         (["redis://r1:6380/2", "redis://r2"], {"address": "redis://r1:6380/2"}),
         ([("r1", 6380)], {"host": "r1", "port": 6380}),
-        ([{"address": "rediss://r1", "ssl_cert_reqs": None}], {"address": "rediss://r1", "ssl_cert_reqs": None}),
+        (
+            [{"address": "rediss://r1", "ssl_cert_reqs": None}],
+            {"address": "rediss://r1", "ssl_cert_reqs": None},
+        ),
     ],
 )
 def test_the_default_store_is_the_layers_first_host(settings, hosts, decoded) -> None:

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,6 @@ import pytest_asyncio
 from conftest import Daphne, Gunicorn, RedisServer, free_port, run_django, until
 from postgres import PostgresServer
 from websockets.asyncio.client import ClientConnection, connect
-
-pytestmark = pytest.mark.asyncio
 
 TIMEOUT = 10
 SETUP = """
@@ -149,9 +146,7 @@ async def socket(served: Daphne, database: Database) -> AsyncIterator[Socket]:
 
 
 @pytest_asyncio.fixture(params=["memory", "redis"])
-async def either_layer(
-    request: pytest.FixtureRequest, database: Database
-) -> AsyncIterator[Socket]:
+async def either_layer(request: pytest.FixtureRequest, database: Database) -> AsyncIterator[Socket]:
     """A socket of daphne on the in-memory layer, then of two processes on Redis."""
     server = request.getfixturevalue("served" if request.param == "memory" else "two_processes")
     async with sockets(server, database, 1) as (client,):
@@ -167,6 +162,7 @@ def order(database: Database, customer: str, status: str = "new") -> str:
     )
 
 
+@pytest.mark.asyncio
 async def test_a_psql_update_reaches_the_list_and_the_form(
     socket: Socket, database: Database
 ) -> None:
@@ -183,6 +179,7 @@ async def test_a_psql_update_reaches_the_list_and_the_form(
     assert events[0]["count"] == 1
 
 
+@pytest.mark.asyncio
 async def test_update_in_another_process_reaches_the_list_and_the_form(
     socket: Socket, database: Database
 ) -> None:
@@ -199,6 +196,7 @@ async def test_update_in_another_process_reaches_the_list_and_the_form(
     assert events["form"]["fields"] == ["customer", "priority"]
 
 
+@pytest.mark.asyncio
 async def test_an_orm_save_reaches_a_socket_once_with_its_actor(
     either_layer: Socket, database: Database
 ) -> None:
@@ -226,6 +224,7 @@ async def test_an_orm_save_reaches_a_socket_once_with_its_actor(
     ]
 
 
+@pytest.mark.asyncio
 async def test_every_socket_of_two_processes_hears_a_psql_write_once(
     two_processes: Gunicorn, database: Database
 ) -> None:
@@ -246,6 +245,7 @@ async def test_every_socket_of_two_processes_hears_a_psql_write_once(
             assert [e["fields"] for e in await client.changes("form")] == [["status"]]
 
 
+@pytest.mark.asyncio
 async def test_ten_thousand_rows_in_one_statement_are_one_change(
     socket: Socket, database: Database
 ) -> None:
@@ -261,12 +261,15 @@ async def test_ten_thousand_rows_in_one_statement_are_one_change(
     assert {(e["action"], e["count"]) for e in events} == {("bulk", None)}
 
 
+@pytest.mark.asyncio
 async def test_a_group_move_from_sql_reaches_both_groups(
     socket: Socket, database: Database
 ) -> None:
     pk = order(database, "Dee", status="new")
     await socket.subscribe("new", model="testapp.order", group={"field": "status", "value": "new"})
-    await socket.subscribe("done", model="testapp.order", group={"field": "status", "value": "done"})
+    await socket.subscribe(
+        "done", model="testapp.order", group={"field": "status", "value": "done"}
+    )
     await socket.settle()
     database.server.psql(f"UPDATE testapp_order SET status = 'done' WHERE id = {pk}")
     events = [e for e in await socket.settle() if e["id"] in ("new", "done")]
@@ -276,6 +279,7 @@ async def test_a_group_move_from_sql_reaches_both_groups(
     ]
 
 
+@pytest.mark.asyncio
 async def test_a_postgresql_restart_leaves_the_pages_live(
     socket: Socket, database: Database
 ) -> None:
@@ -289,3 +293,75 @@ async def test_a_postgresql_restart_leaves_the_pages_live(
     database.server.psql(f"UPDATE testapp_order SET status = 'after' WHERE id = {pk}")
     events = await socket.changes("form")
     assert ("saved", ["status"]) in [(e["action"], e.get("fields")) for e in events]
+
+
+# -- installing: migrate, again, switched back, the command, tables renamed and dropped ------
+
+
+@pytest.fixture
+def other(database: Database) -> Iterator[dict[str, str]]:
+    """A second database of the cluster, for tests that change what is installed."""
+    database.server.psql("CREATE DATABASE other")
+    env = {**database.env, "LIVE_ADMIN_TEST_DB": "other"}
+    try:
+        yield env
+    finally:
+        database.server.psql("DROP DATABASE other WITH (FORCE)")
+
+
+def triggers_of(database: Database, db: str = "other") -> list[tuple[str, str]]:
+    rows = database.server.psql(
+        "SELECT c.relname || ' ' || t.tgname || ' ' || t.oid FROM pg_trigger t "
+        "JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname LIKE 'pgtrigger_live_admin_%' "
+        "ORDER BY 1",
+        db,
+    )
+    return [tuple(row.split(" ", 1)) for row in rows.splitlines() if row]  # type: ignore[misc]
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = run_django(*args, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_migrate_installs_once_and_switching_back_removes_them(
+    database: Database, other: dict[str, str]
+) -> None:
+    manage(other, "migrate", "--verbosity", "0")
+    installed = triggers_of(database)
+    tables = {table for table, _ in installed}
+    assert {"testapp_order", "testapp_orderline", "auth_user"} <= tables
+    assert len(installed) == 4 * len(tables)  # insert, update, delete, truncate
+    manage(other, "migrate", "--verbosity", "0")
+    assert triggers_of(database) == installed  # the same triggers: nothing made anew
+    status = manage(other, "live_admin_triggers")
+    assert "UNINSTALLED" not in status
+    assert "testapp.Order" in status
+
+    signals = {**other, "LIVE_ADMIN_TEST_CAPTURE": "signals"}
+    manage(signals, "migrate", "--verbosity", "0")
+    assert triggers_of(database) == []
+    found = run_django("check", "--deploy", "--database", "default", env=other)
+    assert "live_admin.W012" in found.stderr  # the settings say database; nothing is there
+    manage(other, "live_admin_triggers", "install")
+    assert len(triggers_of(database)) == len(installed)
+    manage(signals, "live_admin_triggers", "remove")
+    assert triggers_of(database) == []
+
+
+def test_a_renamed_or_dropped_table_leaves_no_broken_trigger(
+    database: Database, other: dict[str, str]
+) -> None:
+    manage(other, "migrate", "--verbosity", "0")
+    database.server.psql(
+        "ALTER TABLE testapp_order RENAME TO testapp_order_renamed;\n"
+        "INSERT INTO testapp_order_renamed (customer, status, priority) VALUES ('x', 'new', 0);\n"
+        "UPDATE testapp_order_renamed SET status = 'paid';\n"
+        "DELETE FROM testapp_order_renamed;\n"
+        "DROP TABLE testapp_orderline;",
+        "other",
+    )
+    tables = {table for table, _ in triggers_of(database)}
+    assert "testapp_orderline" not in tables
+    assert "testapp_order_renamed" in tables  # it went with its table, and writes still work

@@ -3,8 +3,9 @@
 Each committed change of a live model is recorded, off the saving thread, as a numbered *batch*
 (the pks it touched) in the badge store, a Django cache: ``LIVE_ADMIN["BADGE_CACHE"]`` (an alias
 of ``CACHES``) if set, else the channel layer's own Redis (:mod:`.layer_store`), else (the
-in-memory layer, one process) a private in-process one. The store keeps the last ``RING`` batches of each model and, per user and model, the number of the
-last batch they had seen when they last opened the changelist. A socket counts the distinct pks of
+in-memory layer, one process) a private in-process one. The store keeps the last ``RING``
+batches of each model and, per user and model, the number of the last batch they had seen
+when they last opened the changelist. A socket counts the distinct pks of
 the batches after that one; once a batch is stored, a ``live_admin.badge`` message tells the
 model's badge group, and opening a changelist tells the user's other pages with
 ``live_admin.seen``.

@@ -26,7 +26,7 @@ def layer_host() -> dict[str, Any] | None:
 
     if layer_backend() not in REDIS_LAYERS:
         return None
-    layer = settings.CHANNEL_LAYERS[get_config()["CHANNEL_LAYER"]]
+    layer: dict[str, Any] = settings.CHANNEL_LAYERS[get_config()["CHANNEL_LAYER"]]
     hosts = (layer.get("CONFIG") or {}).get("hosts")
     if not hosts:
         return {"address": "redis://localhost:6379"}
@@ -48,8 +48,10 @@ def _pool(host: dict[str, Any]) -> Any:
         return redis.ConnectionPool.from_url(host.pop("address"), **host)
     master = host.pop("master_name", None)
     if master is not None:
-        sentinels = Sentinel(host.pop("sentinels"), sentinel_kwargs=host.pop("sentinel_kwargs", None))
-        return SentinelConnectionPool(master, sentinels, **host)
+        sentinels = Sentinel(
+            host.pop("sentinels"), sentinel_kwargs=host.pop("sentinel_kwargs", None)
+        )
+        return SentinelConnectionPool(master, sentinels, **host)  # type: ignore[no-untyped-call]
     return redis.ConnectionPool(**host)
 
 

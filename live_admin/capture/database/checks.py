@@ -48,7 +48,9 @@ def check_capture(**kwargs: Any) -> list[CheckMessage]:
         return [
             Error(
                 "LIVE_ADMIN['CAPTURE'] is 'database', but "
-                + " and ".join({"psycopg": "psycopg 3", "pgtrigger": "django-pgtrigger"}[m] for m in missing)
+                + " and ".join(
+                    {"psycopg": "psycopg 3", "pgtrigger": "django-pgtrigger"}[m] for m in missing
+                )
                 + " is not installed. Until fixed, only the ORM's signalled saves reach pages.",
                 hint='pip install "django-live-admin[postgres]"',
                 id="live_admin.E020",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import decimal
 import json
 import logging
@@ -46,7 +47,7 @@ def record(changes: Changes, payload: str) -> bool:
     try:
         event = json.loads(payload, parse_float=decimal.Decimal)
         model = apps.get_model(event["m"])
-    except (ValueError, KeyError, TypeError, LookupError):
+    except (ValueError, KeyError, TypeError, LookupError, AttributeError):
         logger.debug("live_admin: ignored a notification: %.200s", payload)
         return False
     if model not in specs():
@@ -70,15 +71,13 @@ def _value(model: type[Model], column: str, value: Any) -> tuple[str, str, Any] 
     if field is None:
         return None
     if value is not None:
-        try:
+        with contextlib.suppress(Exception):  # else kept as JSON gave it
             value = field.to_python(value)
-        except Exception:  # kept as JSON gave it
-            pass
     return field.name, field.attname, value
 
 
 def _by_column(model: type[Model]) -> dict[str, Any]:
-    return {f.column: f for f in model._meta.concrete_fields}
+    return {f.column: f for f in model._meta.concrete_fields if f.column}
 
 
 def _row(changes: Changes, model: type[Model], action: str, row: Any) -> None:
@@ -102,5 +101,6 @@ def _row(changes: Changes, model: type[Model], action: str, row: Any) -> None:
         changed = {
             fields[c].name: before.get(fields[c].name, UNKNOWN) for c in columns if c in fields
         }
-    record_into(changes, instance, action if action != "created" else "saved", changed,
-                action == "created")
+    record_into(
+        changes, instance, action if action != "created" else "saved", changed, action == "created"
+    )

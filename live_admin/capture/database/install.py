@@ -59,9 +59,10 @@ def sync(using: str, models: list[type[Model]]) -> None:
     if connections[using].vendor != "postgresql":
         return
     want = wanted(models, using)
-    tables = [m._meta.db_table for m in models if not m._meta.proxy and m._meta.managed]
-    for table, names in installed(tables, using).items():
-        keep = {t.get_pgid(m) for m, made in want.items() if m._meta.db_table == table for t in made}
+    for table, names in installed(_tables(models), using).items():
+        keep = {
+            t.get_pgid(m) for m, made in want.items() if m._meta.db_table == table for t in made
+        }
         if names - keep:
             drop(table, names - keep, using)
     for model, made in want.items():
@@ -72,6 +73,31 @@ def sync(using: str, models: list[type[Model]]) -> None:
                 trigger.install(model, database=using)
         except Exception as exc:  # the check says they are missing; migrate goes on
             logger.warning("live_admin: installing the triggers of %s failed: %s", model, exc)
+
+
+def remove(using: str, models: list[type[Model]]) -> None:
+    """Drop every live_admin trigger of ``models`` on ``using``, whatever the settings say."""
+    for table, names in installed(_tables(models), using).items():
+        drop(table, names, using)
+
+
+def report(using: str, models: list[type[Model]]) -> list[tuple[type[Model], str]]:
+    """Each model with live_admin triggers, or that should have them: ``INSTALLED``,
+    ``OUTDATED``, ``UNINSTALLED``, or ``UNWANTED`` (there, though capture is not in the
+    database or the model is not live)."""
+    want = wanted(models, using)
+    present = installed(_tables(models), using)
+    rows = [(model, status(model, made, using)) for model, made in want.items()]
+    rows += [
+        (model, "UNWANTED")
+        for model in models
+        if model not in want and model._meta.db_table in present and not model._meta.proxy
+    ]
+    return sorted(rows, key=lambda row: row[0]._meta.label)
+
+
+def _tables(models: list[type[Model]]) -> list[str]:
+    return [m._meta.db_table for m in models if not m._meta.proxy and m._meta.managed]
 
 
 def after_migrate(app_config: AppConfig, using: str, **kwargs: Any) -> None:

@@ -4,8 +4,8 @@ Every server process with live sockets opens one connection (psycopg 3, asynchro
 network channel layer it waits for a PostgreSQL advisory lock on it, one per layer; the process
 that holds it ``LISTEN``s and hands each notification to the sender, the path every change
 takes, so a write is told once however many processes serve pages. On the in-memory layer each
-process listens for its own pages. When the leading connection drops (PostgreSQL restarted, the process
-ended) another takes the lock, or the same one reconnects with backoff; the new leader first
+process listens for its own pages. When the leading connection drops (PostgreSQL restarted, the
+process ended) another takes the lock, or the same one reconnects with backoff; the new leader first
 tells every live model's pages to check everything (a bulk change), since what was written while
 nobody listened is not known. Nothing here runs on a save.
 """

@@ -2,7 +2,8 @@
 
 - ``/*live_admin:told=TABLE*/``: a save or delete of the ORM whose signals the observers hear,
   in a process whose sends reach pages (not a shell on the in-memory layer); the trigger of
-  ``TABLE`` leaves it to them, so that the change is told once, with its exact fields. Statements the ORM does not signal (``update()``, ``bulk_create()``, a collector's
+  ``TABLE`` leaves it to them, so that the change is told once, with its exact fields.
+  Statements the ORM does not signal (``update()``, ``bulk_create()``, a collector's
   ``SET_NULL``, raw SQL) are not marked: their triggers tell them.
 - ``/*live_admin:by=BASE64*/``: the ``(by, origin)`` of the admin request being served (JSON,
   base64: no ``*/`` can occur), for an unsignalled write an admin action makes.
@@ -32,7 +33,8 @@ from . import in_database
 _WRITE = re.compile(r'\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+"([^"*]+)"', re.IGNORECASE)
 #: The ORM's signalled writes: a save's statements, and a collector's deletes (not its
 #: ``SET_NULL`` updates, which no signal tells).
-_SAVE, _DELETE = Model._save_table.__code__, Collector.delete.__code__
+_SAVE = Model._save_table.__code__  # type: ignore[attr-defined]
+_DELETE = Collector.delete.__code__
 #: How far up the stack a signalled write is looked for.
 _DEPTH = 40
 

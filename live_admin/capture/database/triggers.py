@@ -45,11 +45,11 @@ def _quoted(name: str) -> str:
 
 def watched(model: type[Model], spec: Spec) -> list[str]:
     """The columns whose old and new values travel: the object groups' and the parents'."""
-    columns = []
+    columns: list[str | None] = []
     for view in spec.views.values():
         for name in view.group_by:
             try:
-                columns.append(model._meta.get_field(name).column)
+                columns.append(getattr(model._meta.get_field(name), "column", None))
             except Exception:  # the checks report it
                 continue
     columns += [link.fk.column for link in spec.parents]
@@ -94,7 +94,9 @@ def _rows(label: str, action: str, pk: str, columns: list[str], operation: str) 
         )
         source = f"live_admin_new nw LEFT JOIN live_admin_old od ON od.{pk} = nw.{pk}"
     else:
-        values = ", ".join(f"{_literal(c)}, jsonb_build_array({alias}.{_quoted(c)})" for c in columns)
+        values = ", ".join(
+            f"{_literal(c)}, jsonb_build_array({alias}.{_quoted(c)})" for c in columns
+        )
         changed = "NULL::jsonb"
         source = f"{table} {alias}"
     row = f"jsonb_build_array({alias}.{pk}, {changed}, jsonb_build_object({values}))"
@@ -115,7 +117,7 @@ def triggers(model: type[Model], spec: Spec) -> list[Any]:
     columns = watched(model, spec)
     made = []
     for operation, action in (("INSERT", "created"), ("UPDATE", "saved"), ("DELETE", "deleted")):
-        referencing = pgtrigger.Referencing(
+        referencing = pgtrigger.Referencing(  # type: ignore[no-untyped-call]
             **({"old": "live_admin_old"} if operation != "INSERT" else {}),
             **({"new": "live_admin_new"} if operation != "DELETE" else {}),
         )

@@ -1,0 +1,102 @@
+"""Database capture's pieces that need no PostgreSQL: the comment a write carries, reading a
+notification, and the system checks of ``CAPTURE``."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from django.db import connection
+from test_checks import ids
+
+from live_admin.capture.changes import Changes
+from live_admin.capture.database import events, marks
+from live_admin.capture.record import acting
+from live_admin.delivery.sender import sender
+from testapp.models import Order
+
+POSTGRES = {"ENGINE": "django.db.backends.postgresql", "NAME": "x"}
+
+
+def test_reads_and_unsignalled_writes_without_an_actor_carry_nothing() -> None:
+    assert marks.comment("SELECT 1") == ""
+    assert marks.comment('UPDATE "testapp_order" SET "status" = %s') == ""
+
+
+def test_an_actors_unsignalled_write_carries_who_made_it() -> None:
+    with acting("Ann O'Neil */ --", "tab-1"):
+        comment = marks.comment('UPDATE "testapp_order" SET "status" = %s')
+    assert comment.startswith("/*live_admin:by=")
+    assert comment.endswith("*/")
+    assert comment.count("*/") == 1  # nothing in a name can end the comment early
+    encoded = comment.removeprefix("/*live_admin:by=").removesuffix("*/")
+    assert events.who(encoded) == ("Ann O'Neil */ --", "tab-1")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("reaches", [True, False])
+def test_an_orm_save_is_told_by_its_observers_only_where_they_reach_pages(
+    monkeypatch: pytest.MonkeyPatch, reaches: bool
+) -> None:
+    monkeypatch.setattr(sender, "reaches_pages", lambda: reaches)
+    seen: list[str] = []
+
+    def spy(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        seen.append(marks.comment(sql))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        order = Order.objects.create(customer="Ann")
+        order.status = "paid"
+        order.save()
+        Order.objects.filter(pk=order.pk).update(priority=2)  # no signal: the trigger's
+        order.delete()
+    told = "/*live_admin:told=testapp_order*/"
+    # insert, update, update(), the delete's reads (nothing), delete
+    assert seen == [told, told, "", "", "", told] if reaches else seen == [""] * 6
+
+
+@pytest.mark.parametrize(
+    "text", [None, 3, "not base64!", base64.b64encode(b"[1, 2, 3]").decode(), "e30="]
+)
+def test_a_malformed_actor_is_nobody(text: object) -> None:
+    assert events.who(text) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["not json", "[]", '{"m": "nosuch.model"}', '{"op": "saved"}', '{"m": 3}'],
+)
+def test_a_notification_that_is_not_ours_is_ignored(payload: str) -> None:
+    changes = Changes()
+    assert events.record(changes, payload) is False
+    assert not changes
+
+
+def test_a_bulk_notification_tells_the_model_and_its_parents() -> None:
+    changes = Changes()
+    assert events.record(changes, json.dumps({"m": "testapp.orderline", "op": "saved", "n": 500}))
+    groups = {group for group, _ in changes.messages()}
+    assert any(g.startswith("live_admin.vtestapp-order") for g in groups)  # the parent's pages
+
+
+def test_capture_must_be_signals_or_database() -> None:
+    assert ids(LIVE_ADMIN={"CAPTURE": "triggers"}) == ["live_admin.E018"]
+    assert ids(LIVE_ADMIN={"CAPTURE": 1}) == ["live_admin.E003"]
+
+
+def test_database_capture_needs_postgresql_psycopg_3_and_pgtrigger(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    database = {"LIVE_ADMIN": {"CAPTURE": "database"}}
+    assert ids(**database) == ["live_admin.E019"]  # the test project is on SQLite
+    both = {"default": {"ENGINE": "django.db.backends.sqlite3"}, "pg": POSTGRES}
+    with pytest.warns(UserWarning, match="DATABASES"):
+        assert ids(**database, DATABASES=both) == []
+    from live_admin.capture.database import checks
+
+    monkeypatch.setattr(checks, "find_spec", lambda name: None if name == "psycopg" else True)
+    with pytest.warns(UserWarning, match="DATABASES"):
+        assert ids(**database, DATABASES=both) == ["live_admin.E020"]
