@@ -33,8 +33,9 @@ from . import in_database
 _WRITE = re.compile(r'\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+"([^"*]+)"', re.IGNORECASE)
 #: The ORM's signalled writes: a save's statements, and a collector's deletes (not its
 #: ``SET_NULL`` updates, which no signal tells).
-_SAVE = Model._save_table.__code__  # type: ignore[attr-defined]
-_DELETE = Collector.delete.__code__
+#: (A Django that renamed them would leave every write to the triggers: told twice, not missed.)
+_SAVE = getattr(vars(Model).get("_save_table"), "__code__", None)
+_DELETE = getattr(vars(Collector).get("delete"), "__code__", None)
 #: How far up the stack a signalled write is looked for.
 _DEPTH = 40
 
