@@ -148,7 +148,7 @@ bench: wheel
 	$(PYTHON) -m venv $(VENV_BENCH)
 	$(VENV_BENCH)/bin/pip install -q --upgrade pip
 	$(VENV_BENCH)/bin/pip install -q --force-reinstall --no-deps $(DIST)/*.whl
-	$(VENV_BENCH)/bin/pip install -q "$$(ls $(DIST)/*.whl)[redis]" --group bench
+	$(VENV_BENCH)/bin/pip install -q "$$(ls $(DIST)/*.whl)[redis,postgres]" --group bench
 	$(VENV_BENCH)/bin/python bench/run.py $(BENCH_ARGS)
 
 # Django's own admin and model-layer test suites, stock and with live_admin injected; fails on

@@ -131,6 +131,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         + (" `--quick`: not figures to quote." if results["quick"] else ""),
         "",
     ]
+    from capture import section as capture_section
     from collaboration import section as collaboration_section
     from reads_report import section as reads_section
     from refresh import section as refresh_section
@@ -145,6 +146,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         ("reads", reads_section),
         ("collaboration", collaboration_section),
         ("scale", scale_section),
+        ("capture", capture_section),
     ):
         if name in results:  # a run with --only and no earlier benchmarks.json has gaps
             parts += render(results[name])

@@ -43,6 +43,7 @@ import django  # noqa: E402
 django.setup()
 
 from busy import hogging  # noqa: E402
+from capture import capture_cost  # noqa: E402
 from collaboration import collaboration  # noqa: E402
 from figures import spread  # noqa: E402
 from reads import read_overhead  # noqa: E402
@@ -202,10 +203,10 @@ def server(
 class Writer:
     """bench/writer.py in its own process: a management command or worker that saves."""
 
-    def __init__(self, layer: str, redis: Redis) -> None:
+    def __init__(self, layer: str, redis: Redis, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "writer.py")],
-            env=env_for(layer, redis),
+            env={**env_for(layer, redis), **(env or {})},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -800,7 +801,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="comma-separated sections to run (saves, fan_out, burst, refresh, memory, reads,"
-        " collaboration, scale);"
+        " collaboration, scale, capture);"
         " the others are kept from the benchmarks.json in --out",
     )
     args = parser.parse_args()
@@ -848,6 +849,9 @@ def main() -> None:
             processes=2 if quick else 4,
             per=500 if quick else 10_000,
             rounds=3,
+        ),
+        "capture": lambda: capture_cost(
+            server, Writer, Clients, repeated_rounds, redis, quick, free_port
         ),
     }
     only = set(args.only.split(",")) if args.only else set()

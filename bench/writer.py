@@ -1,7 +1,8 @@
 """A writer process for the bench: saves on command, one line in, one JSON line out.
 
 Commands: ``save MODEL`` (one save; answers its commit's monotonic time); ``saves MODEL,...
-SINGLES BATCHES SIZE [PAUSE]`` (timed saves, the models taking turns); ``parts SINGLES``
+SINGLES BATCHES SIZE [PAUSE]`` (timed saves, the models taking turns); ``updates MODEL,...
+COUNT`` (timed one-row ``update()``s, the models taking turns); ``parts SINGLES``
 (live_admin's save path stage by stage); ``burst COUNT SECONDS`` (COUNT saves of Item spread
 evenly); ``flush`` (wait until live_admin's sender has sent everything).
 """
@@ -73,6 +74,22 @@ def parts(singles: int) -> dict[str, float]:
     return {name: round((statistics.median(times[name]) - base) * 1000, 4) for name in STAGES}
 
 
+def timed_updates(names: list[str], count: int) -> dict[str, list[float]]:
+    """Seconds per one-row ``update()`` of each model, the models taking turns in blocks."""
+    from django.db.models import F
+
+    out: dict[str, list[float]] = {name: [] for name in names}
+    firsts = {name: MODELS[name].objects.create(name="updated").pk for name in names}
+    for _ in range(0, count, BLOCK):
+        for name in names:
+            rows = MODELS[name].objects.filter(pk=firsts[name])
+            for _ in range(BLOCK):
+                began = time.perf_counter()
+                rows.update(n=F("n") + 1)
+                out[name].append(time.perf_counter() - began)
+    return out
+
+
 def main() -> None:
     for line in sys.stdin:
         command, *args = line.split()
@@ -84,6 +101,8 @@ def main() -> None:
             singles, batches, size = map(int, args[1:4])
             pause = float(args[4]) if len(args) > 4 else 0.0
             out = timed_saves(args[0].split(","), singles, batches, size, pause)
+        elif command == "updates":  # one-row update()s, no signal: a trigger's whole work
+            out = timed_updates(args[0].split(","), int(args[1]))
         elif command == "parts":
             out = parts(int(args[0]))
         elif command == "burst":

@@ -50,7 +50,7 @@ DATABASES = {
 if os.environ.get("BENCH_PG"):  # a PostgreSQL server the bench started, on this port
     DATABASES["default"] = {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": "postgres",
+        "NAME": os.environ.get("BENCH_PG_DB", "postgres"),
         "USER": "postgres",
         "HOST": "127.0.0.1",
         "PORT": os.environ["BENCH_PG"],
@@ -81,6 +81,7 @@ LIVE_ADMIN = {
     "MAX_SOCKETS_PER_USER": 100_000,  # the bench connects thousands of sockets as one user
     "SEND_TIMEOUT": 5.0,
     "MAX_PENDING": 100_000,
+    "CAPTURE": os.environ.get("BENCH_CAPTURE", "signals"),  # section 9: "database" too
 }
 LOGGING = {
     "version": 1,

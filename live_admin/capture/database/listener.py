@@ -35,6 +35,13 @@ from .install import not_installed
 logger = logging.getLogger("live_admin")
 
 IN_MEMORY = "channels.layers.InMemoryChannelLayer"
+#: libpq's TCP keepalives for the listening connection, unless the database's OPTIONS set them.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 #: Seconds between tries to connect, doubling up to the last.
 BACKOFF = (0.5, 10.0)
 
@@ -80,7 +87,8 @@ def parameters(using: str) -> dict[str, Any]:
     params = dict(connections[using].get_connection_params())
     for key in ("cursor_factory", "context", "prepare_threshold"):
         params.pop(key, None)
-    return params
+    # A connection that only listens sends nothing: keepalives notice a server gone silent.
+    return {**KEEPALIVES, **params}
 
 
 class Listener:
