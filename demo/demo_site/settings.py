@@ -77,16 +77,8 @@ if os.environ.get("DEMO_REDIS_URL"):
             "CONFIG": {"hosts": [os.environ["DEMO_REDIS_URL"]], "group_expiry": 180},
         }
     }
-    # Change badges counted in the same Redis, so every process counts every change.
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "live_admin": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["DEMO_REDIS_URL"],
-            "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
-        },
-    }
-    LIVE_ADMIN["BADGE_CACHE"] = "live_admin"
+    # Change badges are counted in the same Redis (the default on channels-redis), so every
+    # process counts every change.
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
