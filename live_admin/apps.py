@@ -27,7 +27,6 @@ class LiveAdminConfig(AppConfig):
         # Database capture (CAPTURE = "database"): mark writes, install triggers on migrate.
         connection_created.connect(marks.install, dispatch_uid="live_admin.marks")
         post_migrate.connect(install.after_migrate, dispatch_uid="live_admin.triggers")
-        install.register()
 
 
 def _discover_admins() -> None:

@@ -139,3 +139,21 @@ def test_an_in_memory_layer_keeps_the_store_in_the_process(settings) -> None:
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     assert isinstance(badges.store(), LocMemCache)
     assert badges.scope() != ""
+
+
+def test_the_layers_store_keeps_json_and_clears_only_its_own_keys(settings, redis_server) -> None:
+    """The layer's Redis holds no pickle of ours, and clearing the store leaves the channel
+    layer's keys be."""
+    from live_admin.delivery import badges
+
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": LAYER, "CONFIG": {"hosts": [redis_server.url]}}
+    }
+    redis_server.command("SET", "asgi:kept", "1")
+    number = badges.record("testapp.order", ["7", "8"], 2)
+    raw = redis_server.command("GET", f":1:live_admin:badges:testapp.order:{number}")
+    assert raw.endswith(b"[" + str(number).encode() + b', ["7", "8"], 2]\r\n')  # JSON
+    assert badges.batches("testapp.order", number, number) == {number: [number, ["7", "8"], 2]}
+    badges.store().clear()
+    assert badges.latest(["testapp.order"]) == {"testapp.order": 0}
+    assert redis_server.command("GET", "asgi:kept") == b"$1\r\n1\r\n"

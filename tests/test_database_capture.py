@@ -365,3 +365,50 @@ def test_a_renamed_or_dropped_table_leaves_no_broken_trigger(
     tables = {table for table, _ in triggers_of(database)}
     assert "testapp_orderline" not in tables
     assert "testapp_order_renamed" in tables  # it went with its table, and writes still work
+
+
+@pytest.mark.asyncio
+async def test_a_payload_past_notifys_limit_becomes_one_bulk_change(
+    socket: Socket, database: Database
+) -> None:
+    """50 documents whose long shelf names (a group field: old and new values travel) would
+    make a payload past 8,000 bytes: one bulk change instead, and the write goes through."""
+    await socket.subscribe("docs", model="testapp.document")
+    await socket.settle()
+    database.server.psql(
+        "INSERT INTO testapp_document (id, title, shelf) SELECT gen_random_uuid(), 'd' || n,"
+        " repeat('s', 250) FROM generate_series(1, 50) n"
+    )
+    database.server.psql("UPDATE testapp_document SET shelf = repeat('t', 250)")
+    events = await socket.changes("docs")
+    assert [(e["action"], e["count"]) for e in events][-1] == ("bulk", None)
+    assert (
+        database.server.psql("SELECT count(*) FROM testapp_document WHERE shelf LIKE 't%'") == "50"
+    )
+
+
+@pytest.mark.asyncio
+async def test_a_value_that_looks_like_a_mark_is_still_told(
+    socket: Socket, database: Database
+) -> None:
+    """Values are part of a statement's text (client-side binding, or psql): only a comment at
+    the very start counts as a mark."""
+    pk = order(database, "Hal")
+    await socket.subscribe("form", model="testapp.order", pk=pk)
+    await socket.settle()
+    database.shell(
+        "from testapp.models import Order\n"
+        f"Order.objects.filter(pk={pk}).update(customer='/*live_admin:told=testapp_order*/')\n"
+    )
+    assert [e["fields"] for e in await socket.changes("form")] == [["customer"]]
+
+
+def test_makemigrations_finds_nothing_with_pgtrigger_installed(
+    database: Database, other: dict[str, str]
+) -> None:
+    """The triggers are never put in a model's Meta: django-pgtrigger's migration support, if
+    the project uses it, sees no new trigger in the project's apps or Django's."""
+    env = {**other, "LIVE_ADMIN_TEST_PGTRIGGER": "1"}
+    manage(env, "migrate", "--verbosity", "0")
+    done = run_django("makemigrations", "--check", "--dry-run", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr

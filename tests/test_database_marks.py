@@ -15,7 +15,7 @@ from live_admin.capture.changes import Changes
 from live_admin.capture.database import events, marks
 from live_admin.capture.record import acting
 from live_admin.delivery.sender import sender
-from testapp.models import Order
+from testapp.models import Order, Programme, Project, Tag
 
 POSTGRES = {"ENGINE": "django.db.backends.postgresql", "NAME": "x"}
 
@@ -55,7 +55,52 @@ def test_an_orm_save_is_told_by_its_observers_only_where_they_reach_pages(
         order.delete()
     told = "/*live_admin:told=testapp_order*/"
     # insert, update, update(), the delete's reads (nothing), delete
-    assert seen == [told, told, "", "", "", told] if reaches else seen == [""] * 6
+    if reaches:
+        assert seen == [told, told, "", "", "", told]
+    else:
+        assert seen == [""] * 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unobserved_models_and_a_parent_table_are_left_to_the_triggers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only what this process's observers tell is marked: not a model with no live admin, nor
+    the parent table's row of a multi-table child (no signal names the parent's pages)."""
+    monkeypatch.setattr(sender, "reaches_pages", lambda: True)
+    seen: list[tuple[str, str]] = []
+
+    def spy(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            seen.append((sql.split('"')[1], marks.comment(sql)))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        Tag.objects.create(name="not live")
+        Programme.objects.create(name="a child of a live model", budget=1)
+        Project.objects.create(name="live")
+    assert seen == [
+        ("testapp_tag", ""),
+        ("testapp_project", ""),  # Programme's parent row: Project's observers hear no signal
+        ("testapp_programme", ""),  # Programme has no live admin of its own
+        ("testapp_project", "/*live_admin:told=testapp_project*/"),
+    ]
+
+
+def test_the_mark_stays_when_a_wrapper_block_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection made inside someone's ``execute_wrapper()`` block: the block's end removes
+    its own wrapper, not the mark."""
+    from live_admin.capture import database
+
+    monkeypatch.setattr(marks, "in_database", lambda alias: True)
+    before = list(connection.execute_wrappers)
+    try:
+        with connection.execute_wrapper(lambda *args: None):
+            marks.install(connection)
+        assert connection.execute_wrappers == [marks.mark, *before]
+    finally:
+        connection.execute_wrappers[:] = before
+    assert database.CHANNEL == "live_admin"
 
 
 @pytest.mark.parametrize(

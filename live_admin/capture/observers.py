@@ -211,6 +211,12 @@ def specs() -> dict[type[Model], Spec]:
     return dict(_specs)
 
 
+def signalled(model: type[Model]) -> bool:
+    """Whether the observers hear the saves and deletes of ``model`` (this very class)."""
+    spec = _specs.get(concrete(model))
+    return spec is not None and model in spec.senders
+
+
 def record_into(
     changes: Changes, instance: Model, action: str, changed: dict[str, Any], created: bool
 ) -> None:
@@ -230,11 +236,9 @@ def record_into(
 def record_bulk(changes: Changes, model: type[Model]) -> None:
     """Record that any object of ``model`` may have changed, for every view and parent."""
     spec = _specs[concrete(model)]
-    for label in spec.views:
+    parents = [_specs[link.parent] for link in spec.parents]
+    for label in [*spec.views, *(label for parent in parents for label in parent.views)]:
         changes.add_bulk(label, None)
-    for link in spec.parents:
-        for label in _specs[link.parent].views:
-            changes.add_bulk(label, None)
 
 
 @guarded

@@ -4,11 +4,13 @@ When ``LIVE_ADMIN["BADGE_CACHE"]`` is not set and the channel layer is channels-
 pub/sub, Sentinel or sharded), badges are counted in that Redis, so that every process counts
 every process's changes without another setting. Its first host serves (a badge store needs no
 shards), with the layer's own connection options and one-second time-outs unless the layer sets
-its own: the store is read with a time limit, and written off the saving thread.
+its own: the store is read with a time limit, and written off the saving thread. Values are
+JSON, and clearing it deletes only live_admin's keys.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
@@ -48,11 +50,25 @@ def _pool(host: dict[str, Any]) -> Any:
         return redis.ConnectionPool.from_url(host.pop("address"), **host)
     master = host.pop("master_name", None)
     if master is not None:
-        sentinels = Sentinel(
-            host.pop("sentinels"), sentinel_kwargs=host.pop("sentinel_kwargs", None)
-        )
+        asked = {**TIMEOUTS, **(host.pop("sentinel_kwargs", None) or {})}
+        sentinels = Sentinel(host.pop("sentinels"), sentinel_kwargs=asked)
         return SentinelConnectionPool(master, sentinels, **host)  # type: ignore[no-untyped-call]
     return redis.ConnectionPool(**host)
+
+
+class Json:
+    """Values as JSON, not pickles: the layer's Redis holds no pickle (channels-redis keeps it
+    so, with msgpack), so that writing to it never runs code in the processes that read it.
+    Integers stay plain, as Django's own serializer keeps them, for ``incr``."""
+
+    def dumps(self, obj: Any) -> Any:
+        return obj if type(obj) is int else json.dumps(obj).encode()
+
+    def loads(self, data: Any) -> Any:
+        try:
+            return int(data)
+        except ValueError:
+            return json.loads(data)
 
 
 class _Client(RedisCacheClient):
@@ -70,8 +86,14 @@ class LayerCache(RedisCache):
     """A Django cache on the channel layer's first Redis host."""
 
     def __init__(self, host: dict[str, Any]) -> None:
-        super().__init__("layer", {"OPTIONS": {"host": host}})
+        super().__init__("layer", {"OPTIONS": {"host": host, "serializer": Json}})
         self._class = _Client
+
+    def clear(self) -> None:
+        """Delete live_admin's own keys only: the database is the channel layer's too."""
+        client = self._cache.get_client(write=True)
+        for key in client.scan_iter(match=self.make_key("live_admin:*")):
+            client.delete(key)
 
 
 def layer_cache() -> LayerCache | None:

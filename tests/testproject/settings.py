@@ -27,6 +27,8 @@ INSTALLED_APPS = [
 THEME = os.environ.get("LIVE_ADMIN_TEST_THEME")
 if THEME:
     INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.admin"), THEME)
+if os.environ.get("LIVE_ADMIN_TEST_PGTRIGGER"):  # django-pgtrigger's app, with its migrations
+    INSTALLED_APPS.append("pgtrigger")
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -2,9 +2,9 @@
 
 After ``migrate`` (``post_migrate``, once per app) each observed model of the app gets its
 triggers on a PostgreSQL database when ``CAPTURE`` is ``"database"``, installed or replaced when
-out of date (django-pgtrigger compares their hash); live_admin triggers on the app's tables that
-are not wanted (capture switched back to ``"signals"``, a model no longer live, renamed) are
-dropped. Running it again changes nothing.
+out of date (django-pgtrigger compares their hash). With capture back on ``"signals"`` every
+live_admin trigger on the app's tables is dropped; a live model's triggers of other names (a
+renamed model's) too. Running it again changes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from django.apps import AppConfig
-from django.db import connections
+from django.db import connections, router
 from django.db.models import Model
 
 from ..observers import specs
@@ -23,15 +23,19 @@ from .triggers import drop, installed, triggers
 logger = logging.getLogger("live_admin")
 
 
-def wanted(models: list[type[Model]], using: str | None = None) -> dict[type[Model], list[Any]]:
-    """The triggers each of ``models`` should have (none unless capture is in the database)."""
-    if using is not None and not in_database(using):
+def wanted(models: list[type[Model]], using: str) -> dict[type[Model], list[Any]]:
+    """The triggers each of ``models`` should have on ``using`` (none unless capture is in the
+    database there, and the database's router lets the model in)."""
+    if not in_database(using):
         return {}
     observed = specs()
     return {
         model: triggers(model, observed[model])
         for model in models
-        if model in observed and model._meta.managed and not model._meta.proxy
+        if model in observed
+        and model._meta.managed
+        and not model._meta.proxy
+        and router.allow_migrate_model(using, model)
     }
 
 
@@ -55,15 +59,19 @@ def not_installed(using: str) -> list[tuple[type[Model], str]]:
 
 
 def sync(using: str, models: list[type[Model]]) -> None:
-    """Install, update and drop the triggers of ``models`` on database ``using``."""
+    """Install and update the triggers of ``models`` on database ``using``; drop a live
+    model's triggers of another name (a renamed model's), and with capture back on signals
+    every live_admin trigger. A model not observed in this process keeps its triggers: a
+    ``migrate`` that runs without the project's admins loaded removes nothing."""
     if connections[using].vendor != "postgresql":
         return
     want = wanted(models, using)
+    tables = {m._meta.db_table for m in want} if in_database(using) else None
     for table, names in installed(_tables(models), using).items():
         keep = {
             t.get_pgid(m) for m, made in want.items() if m._meta.db_table == table for t in made
         }
-        if names - keep:
+        if names - keep and (tables is None or table in tables):
             drop(table, names - keep, using)
     for model, made in want.items():
         if status(model, made, using) == "INSTALLED":
@@ -106,19 +114,5 @@ def after_migrate(app_config: AppConfig, using: str, **kwargs: Any) -> None:
         sync(using, list(app_config.get_models()))
     except ImportError as exc:  # django-pgtrigger missing: the checks say so
         logger.warning("live_admin: database capture needs django-pgtrigger: %s", exc)
-
-
-def register() -> None:
-    """Tell django-pgtrigger of the triggers, so that its commands manage them (and its
-    ``prune`` leaves them be)."""
-    from django.db import DEFAULT_DB_ALIAS
-
-    if not in_database(DEFAULT_DB_ALIAS):
-        return
-    try:
-        found = wanted(list(specs()))
-    except ImportError:  # django-pgtrigger is missing: live_admin.E020 says so
-        return
-    for model, made in found.items():
-        for trigger in made:
-            trigger.register(model)
+    except Exception as exc:  # migrate goes on; the listener's log and W012 say what is missing
+        logger.warning("live_admin: the triggers of %s: %s", app_config.label, exc)

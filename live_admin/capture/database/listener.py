@@ -19,7 +19,7 @@ import logging
 import weakref
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import connections
 from django.utils import timezone
 
 from ...conf import get_config, layer_backend
@@ -45,28 +45,28 @@ KEEPALIVES = {
 #: Seconds between tries to connect, doubling up to the last.
 BACKOFF = (0.5, 10.0)
 
-_tasks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
+_tasks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Task[None]]] = (
     weakref.WeakKeyDictionary()
 )
 _warnings = Throttled()
 
 
-def start(using: str = DEFAULT_DB_ALIAS) -> None:
-    """Start this event loop's listener, once, when capture is in the database."""
-    if not in_database(using):
-        return
+def start() -> None:
+    """Start this event loop's listeners, once: one per PostgreSQL database whose writes are
+    captured there."""
     loop = asyncio.get_running_loop()
-    task = _tasks.get(loop)
-    if task is None or task.done():
-        _tasks[loop] = loop.create_task(Listener(using).run(), name="live-admin-listener")
+    tasks = _tasks.setdefault(loop, {})
+    for using in connections:
+        if in_database(using) and (using not in tasks or tasks[using].done()):
+            tasks[using] = loop.create_task(Listener(using).run(), name="live-admin-listener")
 
 
 async def stop() -> None:
-    """Stop this event loop's listener (tests; servers keep theirs for their lifetime)."""
-    task = _tasks.pop(asyncio.get_running_loop(), None)
-    if task is not None:
+    """Stop this event loop's listeners (tests; servers keep theirs for their lifetime)."""
+    tasks = _tasks.pop(asyncio.get_running_loop(), {})
+    for task in tasks.values():
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
 
 
 def lock_key() -> int | None:
@@ -78,7 +78,9 @@ def lock_key() -> int | None:
     if layer_backend() in (None, IN_MEMORY):
         return None
     layer = settings.CHANNEL_LAYERS[get_config()["CHANNEL_LAYER"]]
-    digest = hashlib.sha256(json.dumps(layer, sort_keys=True, default=str).encode()).digest()
+    # The same in every process: an object in the configuration (an SSL context) by its type.
+    text = json.dumps(layer, sort_keys=True, default=lambda value: type(value).__qualname__)
+    digest = hashlib.sha256(text.encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 
 
@@ -111,6 +113,8 @@ class Listener:
                     **parameters(self.using), autocommit=True
                 )
                 async with conn:
+                    # The database's OPTIONS may set a statement_timeout: not for a wait to lead.
+                    await conn.execute("SET statement_timeout = 0")
                     key = lock_key()
                     if key is not None:
                         await conn.execute("SELECT pg_advisory_lock(%s)", [key])

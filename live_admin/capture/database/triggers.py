@@ -1,6 +1,6 @@
-"""The triggers of database capture, as django-pgtrigger triggers: built per observed model,
-installed, updated and removed by ``migrate`` (``post_migrate``), and registered with
-django-pgtrigger so that its own ``pgtrigger ls`` / ``install`` / ``prune`` know them.
+"""The triggers of database capture, as django-pgtrigger triggers: built per observed model, and
+installed, updated and removed by ``migrate`` (``post_migrate``). They are never put in a model's
+``Meta`` nor in django-pgtrigger's registry, which would add migrations to the project's apps.
 
 Four statement-level ``AFTER`` triggers per table (insert, update, delete, truncate) send one
 ``NOTIFY live_admin`` per statement, at commit, with transition tables: the model, the action,
@@ -53,7 +53,8 @@ def watched(model: type[Model], spec: Spec) -> list[str]:
             except Exception:  # the checks report it
                 continue
     columns += [link.fk.column for link in spec.parents]
-    return list(dict.fromkeys(c for c in columns if c))
+    own = {f.column for f in model._meta.local_concrete_fields}  # not a parent table's
+    return list(dict.fromkeys(c for c in columns if c is not None and c in own))
 
 
 def _body(label: str, action: str, rows: str) -> str:
@@ -62,8 +63,10 @@ def _body(label: str, action: str, rows: str) -> str:
     head = f"'m', {model}, 'op', {_literal(action)}, 'by', who"
     return f"""
     q := current_query();
-    IF strpos(q, '/*live_admin:told=' || TG_TABLE_NAME || '*/') > 0 THEN RETURN NULL; END IF;
-    who := substring(q from '/[*]live_admin:by=([A-Za-z0-9+/=]+)[*]/');
+    IF left(q, length(TG_TABLE_NAME) + 20) = '/*live_admin:told=' || TG_TABLE_NAME || '*/' THEN
+        RETURN NULL;
+    END IF;
+    who := substring(q from '^/[*]live_admin:by=([A-Za-z0-9+/=]+)[*]/');
     BEGIN
         {rows}
         IF body IS NULL OR octet_length(body) > {PAYLOAD_BYTES} THEN
