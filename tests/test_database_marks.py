@@ -44,7 +44,8 @@ def test_an_orm_save_is_told_by_its_observers_only_where_they_reach_pages(
     seen: list[str] = []
 
     def spy(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        seen.append(marks.comment(sql))
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            seen.append(marks.comment(sql))
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(spy):
@@ -54,11 +55,11 @@ def test_an_orm_save_is_told_by_its_observers_only_where_they_reach_pages(
         Order.objects.filter(pk=order.pk).update(priority=2)  # no signal: the trigger's
         order.delete()
     told = "/*live_admin:told=testapp_order*/"
-    # insert, update, update(), the delete's reads (nothing), delete
+    # insert, update, update(), delete (reads carry nothing, and differ between databases)
     if reaches:
-        assert seen == [told, told, "", "", "", told]
+        assert seen == [told, told, "", told]
     else:
-        assert seen == [""] * 6
+        assert seen == [""] * 4
 
 
 @pytest.mark.django_db(transaction=True)
@@ -136,12 +137,15 @@ def test_database_capture_needs_postgresql_psycopg_3_and_pgtrigger(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     database = {"LIVE_ADMIN": {"CAPTURE": "database"}}
-    assert ids(**database) == ["live_admin.E019"]  # the test project is on SQLite
-    both = {"default": {"ENGINE": "django.db.backends.sqlite3"}, "pg": POSTGRES}
+    sqlite = {"default": {"ENGINE": "django.db.backends.sqlite3"}}
     with pytest.warns(UserWarning, match="DATABASES"):
-        assert ids(**database, DATABASES=both) == []
+        assert ids(**database, DATABASES=sqlite) == ["live_admin.E019"]
+    both = {**sqlite, "pg": POSTGRES}
     from live_admin.capture.database import checks
 
+    monkeypatch.setattr(checks, "find_spec", lambda name: True)  # whatever this entry has
+    with pytest.warns(UserWarning, match="DATABASES"):
+        assert ids(**database, DATABASES=both) == []
     monkeypatch.setattr(checks, "find_spec", lambda name: None if name == "psycopg" else True)
     with pytest.warns(UserWarning, match="DATABASES"):
         assert ids(**database, DATABASES=both) == ["live_admin.E020"]
