@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from conftest import Daphne, Gunicorn, RedisServer, free_port, run_django, until
+from conftest import Daphne, Gunicorn, RedisServer, free_port, run_django
 from postgres import PostgresServer
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -45,6 +45,8 @@ class Database:
         done = run_django("shell", "-c", SETUP, env=self.env)
         assert done.returncode == 0, done.stderr
         self.cookie = done.stdout.strip().splitlines()[-1]
+        #: The sockets following the probe, each told of every probe write.
+        self.sockets: list[Socket] = []
         self.probe = self.server.psql("SELECT id FROM testapp_project WHERE name = 'probe'")
 
     def shell(self, code: str, **env: str) -> None:
@@ -72,32 +74,45 @@ def served(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 class Socket:
-    """A websocket client of the server, with a way to know that all before is heard."""
+    """A websocket client of the server, with a way to know that all before is heard: it
+    counts the probe's changes it reads, against the probe writes made since it followed it
+    (another socket's settling writes the probe too)."""
 
     def __init__(self, ws: ClientConnection, database: Database) -> None:
         self.ws = ws
         self.database = database
         #: What a worker writing for this socket's server adds to its settings (its layer).
         self.worker: dict[str, str] = {}
+        self.probes_due = 0
 
     async def receive(self) -> dict[str, Any]:
-        return json.loads(await asyncio.wait_for(self.ws.recv(), TIMEOUT))
+        event: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), TIMEOUT))
+        if self._is_probe(event):
+            self.probes_due -= 1
+        return event
 
     async def subscribe(self, id: str, **what: Any) -> None:
         await self.ws.send(json.dumps({"type": "subscribe", "id": id, **what}))
         while (reply := await self.receive())["type"] != "subscribed":
             assert reply["type"] == "changed", reply  # only changes may come before the reply
         assert reply["id"] == id
+        if id == "probe":
+            self.probes_due = 0
+            self.database.sockets.append(self)
 
     async def settle(self) -> list[dict[str, Any]]:
-        """Write the probe (a project) from psql and read until its change arrives: what
-        came before it."""
+        """Write the probe (a project) from psql and read until every probe change due has
+        arrived, this one's last: what came before it."""
         self.database.server.psql(
             f"UPDATE testapp_project SET name = name || '.' WHERE id = {self.database.probe}"
         )
+        for socket in self.database.sockets:
+            socket.probes_due += 1
         before = []
-        while not self._is_probe(event := await self.receive()):
-            before.append(event)
+        while self.probes_due > 0:
+            event = await self.receive()
+            if not self._is_probe(event):
+                before.append(event)
         return before
 
     def _is_probe(self, event: dict[str, Any]) -> bool:
@@ -115,28 +130,60 @@ def two_processes(
 ) -> Iterator[Gunicorn]:
     """Two server processes on Redis: one of them listens, and tells both."""
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    server = Gunicorn(log, redis_server.url, env=database.env)
+    env = {**database.env, "LIVE_ADMIN_TEST_MAX_SOCKETS": str(SPREAD_AT_MOST)}
+    server = Gunicorn(log, redis_server.url, env=env)
     yield server
     server.stop()
 
 
+#: Sockets opened at most while waiting for every server process to serve one.
+SPREAD_AT_MOST = 40
+
+
 @contextlib.asynccontextmanager
-async def sockets(server: Daphne, database: Database, count: int) -> AsyncIterator[list[Socket]]:
-    """``count`` sockets of ``server``, each following the probe and settled."""
+async def sockets(
+    server: Daphne, database: Database, count: int, *, on_every_process: bool = False
+) -> AsyncIterator[list[Socket]]:
+    """``count`` sockets of ``server``, each following the probe and settled; with
+    ``on_every_process``, more until each of its processes serves one (which process takes a
+    connection is the kernel's and the workers' affair)."""
     url = f"ws://127.0.0.1:{server.port}/ws/live-admin/"
     headers = {"Cookie": f"sessionid={database.cookie}"}
     async with contextlib.AsyncExitStack() as stack:
-        clients = []
-        for _ in range(count):
+        clients: list[Socket] = []
+
+        async def add() -> None:
             ws = await stack.enter_async_context(
                 connect(url, origin="http://localhost", additional_headers=headers)
             )
             client = Socket(ws, database)
             await client.subscribe("probe", model="testapp.project", pk=database.probe)
             clients.append(client)
-        for client in clients:  # the listener leads, and what it told on taking the lead is read
-            await client.settle()
-        yield clients
+
+        for _ in range(count):
+            await add()
+        while on_every_process and not await every_process_serves(server):
+            assert len(clients) < SPREAD_AT_MOST, "one process took every socket"
+            await add()
+        try:
+            for client in clients:  # the listener leads; what it told on taking the lead is read
+                await client.settle()
+            yield clients
+        finally:
+            for client in clients:
+                database.sockets.remove(client)
+
+
+async def every_process_serves(server: Daphne) -> bool:
+    """Whether each worker serves a socket, as they answer ``__state__`` (each answer comes
+    from one of them: asked a few times)."""
+    served: dict[int, int] = {}
+    for _ in range(20):
+        state = await asyncio.to_thread(server.state)
+        served[state["pid"]] = state["sockets"]
+        if len([n for n in served.values() if n]) == Gunicorn.WORKERS:
+            return True
+    return False
 
 
 @pytest_asyncio.fixture
@@ -229,15 +276,7 @@ async def test_every_socket_of_two_processes_hears_a_psql_write_once(
     two_processes: Gunicorn, database: Database
 ) -> None:
     pk = order(database, "Fay")
-    async with sockets(two_processes, database, 8) as clients:
-        served: dict[int, int] = {}  # pid -> its open sockets, as each process answers
-
-        async def both_serve_sockets() -> bool:
-            state = await asyncio.to_thread(two_processes.state)
-            served[state["pid"]] = state["sockets"]
-            return len([n for n in served.values() if n]) == Gunicorn.WORKERS
-
-        await until(both_serve_sockets, 30)
+    async with sockets(two_processes, database, 4, on_every_process=True) as clients:
         for client in clients:
             await client.subscribe("form", model="testapp.order", pk=pk)
         database.server.psql(f"UPDATE testapp_order SET status = 'paid' WHERE id = {pk}")
