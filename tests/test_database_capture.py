@@ -209,14 +209,20 @@ def order(database: Database, customer: str, status: str = "new") -> str:
     )
 
 
+async def followed(socket: Socket, database: Database, customer: str) -> str:
+    """A new order, its list and its form followed by ``socket``, all before read."""
+    pk = order(database, customer)
+    await socket.subscribe("list", model="testapp.order")
+    await socket.subscribe("form", model="testapp.order", pk=pk)
+    await socket.settle()
+    return pk
+
+
 @pytest.mark.asyncio
 async def test_a_psql_update_reaches_the_list_and_the_form(
     socket: Socket, database: Database
 ) -> None:
-    pk = order(database, "Ann")
-    await socket.subscribe("list", model="testapp.order")
-    await socket.subscribe("form", model="testapp.order", pk=pk)
-    await socket.settle()
+    pk = await followed(socket, database, "Ann")
     database.server.psql(f"UPDATE testapp_order SET status = 'paid' WHERE id = {pk}")
     events = [e for e in await socket.settle() if e["id"] in ("list", "form")]
     assert [(e["id"], e["action"], e.get("pk"), e.get("fields"), e.get("by")) for e in events] == [
@@ -230,10 +236,7 @@ async def test_a_psql_update_reaches_the_list_and_the_form(
 async def test_update_in_another_process_reaches_the_list_and_the_form(
     socket: Socket, database: Database
 ) -> None:
-    pk = order(database, "Ben")
-    await socket.subscribe("list", model="testapp.order")
-    await socket.subscribe("form", model="testapp.order", pk=pk)
-    await socket.settle()
+    pk = await followed(socket, database, "Ben")
     database.shell(
         "from testapp.models import Order\n"
         f"Order.objects.filter(pk={pk}).update(customer='Ben B', priority=3)\n"

@@ -4,36 +4,22 @@ and its change form are open; both show the new value, without a reload."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
-from conftest import Daphne, free_port
+from conftest import Daphne
 from playwright.sync_api import Browser, Page, expect
-from postgres import PostgresServer
-from test_database_capture import Database
+from test_database_capture import Database, database, served  # noqa: F401 (fixtures)
 
 from .conftest import screenshot, wait_live
 
 WAIT = 10_000
 
 
-@pytest.fixture(scope="module")
-def database() -> Iterator[Database]:
-    server = PostgresServer(free_port())
-    try:
-        yield Database(server)
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def served(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daphne]:
-    server = Daphne(tmp_path_factory.mktemp("daphne") / "daphne.log", env=database.env)
-    yield server
-    server.stop()
-
-
-def open_as_ann(browser: Browser, served: Daphne, database: Database, path: str) -> Page:
+def open_as_ann(
+    browser: Browser,
+    served: Daphne,  # noqa: F811 (the fixtures, imported)
+    database: Database,  # noqa: F811
+    path: str,
+) -> Page:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.add_cookies([{"name": "sessionid", "value": database.cookie, "url": served.url}])
     page = context.new_page()
@@ -46,7 +32,9 @@ def open_as_ann(browser: Browser, served: Daphne, database: Database, path: str)
 
 
 def test_a_psql_update_shows_on_the_open_list_and_form(
-    browser: Browser, served: Daphne, database: Database
+    browser: Browser,
+    served: Daphne,  # noqa: F811 (the fixtures, imported)
+    database: Database,  # noqa: F811
 ) -> None:
     pk = database.server.psql(
         "INSERT INTO testapp_order (customer, status, priority) "

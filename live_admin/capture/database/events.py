@@ -13,6 +13,7 @@ import base64
 import binascii
 import contextlib
 import decimal
+import functools
 import json
 import logging
 from typing import Any
@@ -76,6 +77,7 @@ def _value(model: type[Model], column: str, value: Any) -> tuple[str, str, Any] 
     return field.name, field.attname, value
 
 
+@functools.cache
 def _by_column(model: type[Model]) -> dict[str, Any]:
     return {f.column: f for f in model._meta.concrete_fields if f.column}
 

@@ -98,7 +98,6 @@ class Listener:
 
     def __init__(self, using: str) -> None:
         self.using = using
-        self.leading = False
 
     async def run(self) -> None:
         try:
@@ -119,7 +118,7 @@ class Listener:
                     if key is not None:
                         await conn.execute("SELECT pg_advisory_lock(%s)", [key])
                     await conn.execute(f"LISTEN {CHANNEL}")
-                    self.leading, delay = True, BACKOFF[0]
+                    delay = BACKOFF[0]
                     self.tell_everything()
                     await asyncio.to_thread(self.say_what_is_missing)
                     async for note in conn.notifies():
@@ -128,7 +127,6 @@ class Listener:
                 raise
             except Exception as exc:
                 _warnings.log("listening to PostgreSQL failed (retrying): %s", exc)
-            self.leading = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF[1])
 
