@@ -15,6 +15,7 @@ class LiveAdminConfig(AppConfig):
         from . import checks  # noqa: F401  (registers the system checks)
         from .capture.database import checks as capture_checks  # noqa: F401
         from .capture.database import install, marks
+        from .conflicts import checks as action_checks  # noqa: F401
         from .delivery.sender import logged_out
         from .pages.by_settings import apply, entries
         from .pages.mixin import prepare_registered

@@ -236,7 +236,7 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
             if mode is not None and mode not in MODES:
                 messages.append(
                     Error(
-                        f"{_option(admin, 'live_conflicts')} is {mode!r}; it must be one of "
+                        f"{option_source(admin, 'live_conflicts')} is {mode!r}; it must be one of "
                         + ", ".join(repr(m) for m in MODES)
                         + ", or None. Until fixed, saves are merged.",
                         hint="'merge' keeps others' changes and refuses real conflicts, "
@@ -255,7 +255,8 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
                 none = {"live_fields": "every field", "live_exclude": "the default"}.get(attr)
                 messages.append(
                     Error(
-                        f"{_option(admin, attr)} must be a list, tuple or set of field names.",
+                        f"{option_source(admin, attr)} must be a list, tuple or set of field "
+                        "names.",
                         hint=f"For example {attr} = ('status',)"
                         + (f", or None for {none}." if none else "."),
                         obj=admin,
@@ -276,7 +277,7 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
                     attr = next(a for a in reversed(NAMED) if name in (getattr(admin, a) or ()))
                     messages.append(
                         Error(
-                            f"{_option(admin, attr)} names {name!r}, which is not a "
+                            f"{option_source(admin, attr)} names {name!r}, which is not a "
                             f"{'concrete ' if name in admin.live_group_by else ''}field of "
                             f"{model._meta.label}.",
                             hint="live_fields, live_exclude and live_group_by take field names "
@@ -288,7 +289,7 @@ def check_admins(**kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
-def _option(admin: Any, attr: str = "") -> str:
+def option_source(admin: Any, attr: str = "") -> str:
     """Where an admin's option was written: its class, or LIVE_ADMIN["MODELS"]."""
     label = getattr(admin, "_live_settings_label", None)
     if label is None or (attr and attr not in models_setting().get(label, {})):

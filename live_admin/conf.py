@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PENDING": 10_000,
     "FLUSH_TIMEOUT": 2.0,
     "CONFLICTS": "merge",
+    "ACTION_CHECKS": "confirm",
     "MODELS": {},
     "BADGES": True,
     "BADGE_CACHE": None,
@@ -45,6 +46,9 @@ CAPTURE_MODES = ("signals", "database")
 #: The values ``CONFLICTS`` and a ModelAdmin's ``live_conflicts`` may take.
 CONFLICT_MODES = ("merge", "refuse", "off")
 
+#: The values ``ACTION_CHECKS`` and a ModelAdmin's ``live_action_checks`` may take.
+ACTION_MODES = ("confirm", "refuse", "off")
+
 #: The type each value must have; checked by the system check ``live_admin.E002``.
 TYPES: dict[str, type | tuple[type, ...]] = {
     "WS_PATH": str,
@@ -60,6 +64,7 @@ TYPES: dict[str, type | tuple[type, ...]] = {
     "MAX_PENDING": int,
     "FLUSH_TIMEOUT": (int, float),
     "CONFLICTS": str,
+    "ACTION_CHECKS": str,
     "MODELS": dict,
     "BADGES": bool,
     "BADGE_CACHE": (str, type(None)),

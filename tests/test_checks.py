@@ -240,6 +240,25 @@ def test_live_conflicts_must_be_a_mode(value: object) -> None:
         site.unregister(Secret)
 
 
+@pytest.mark.parametrize("value", ["ask", "", 1])
+def test_live_action_checks_must_be_a_mode(value: object) -> None:
+    site = admin.AdminSite(name="checks-actions")
+    odd = type("OddAdmin", (LiveAdminMixin, admin.ModelAdmin), {"live_action_checks": value})
+    site.register(Secret, odd)
+    try:
+        (message,) = [m for m in run_checks() if m.id == "live_admin.E021"]
+        assert message.msg.startswith(f"OddAdmin.live_action_checks is {value!r}; it must be")
+        assert site._registry[Secret]._live_action_mode() == "confirm"  # until fixed
+    finally:
+        site.unregister(Secret)
+
+
+def test_the_action_checks_setting_must_be_a_mode() -> None:
+    assert ids(LIVE_ADMIN={"ACTION_CHECKS": "sometimes"}) == ["live_admin.E021"]
+    assert ids(LIVE_ADMIN={"ACTION_CHECKS": "refuse"}) == []
+    assert ids(LIVE_ADMIN={"ACTION_CHECKS": 3}) == ["live_admin.E003"]
+
+
 def test_the_conflicts_setting_must_be_a_mode() -> None:
     assert ids(LIVE_ADMIN={"CONFLICTS": "sometimes"}) == ["live_admin.E012"]
     assert ids(LIVE_ADMIN={"CONFLICTS": "refuse"}) == []

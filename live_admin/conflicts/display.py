@@ -65,3 +65,18 @@ def _flat(choices: Iterable[Any]) -> Iterable[tuple[Any, Any]]:
             yield from _flat(label)
         else:
             yield key, label
+
+
+def field_text(obj: Model, field: Any) -> str:
+    """Model field ``field`` of ``obj`` as the admin's list shows it: a choice by its label, a
+    related object by its ``str``, dates localised. A related object not loaded yet is read."""
+    value = getattr(obj, field.name)
+    if value is None or value == "":
+        return _("(empty)")
+    if field.flatchoices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, File):
+        return value.name or _("(empty)")
+    return Truncator(str(formats.localize(value))).chars(MAX_CHARS)

@@ -61,10 +61,11 @@ def canonical(field: forms.Field, value: Any) -> str:
         value = value.replace("\r\n", "\n")  # browsers post line ends as CRLF
         if isinstance(field, forms.CharField) and field.strip:
             value = value.strip()
-    return _text(value)
+    return value_text(value)
 
 
-def _text(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A model or form value as text that is equal whenever the values are."""
     if value is None or (isinstance(value, str) and value == ""):
         return ""
     if isinstance(value, File):  # by name: a stored file's other attributes open it
@@ -80,7 +81,7 @@ def _text(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True, default=str)
     if isinstance(value, (list, tuple, set, frozenset)) or hasattr(value, "model"):
-        return json.dumps(sorted(_text(item) for item in value))  # a set of choices
+        return json.dumps(sorted(value_text(item) for item in value))  # a set of choices
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
     return str(value)

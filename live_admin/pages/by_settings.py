@@ -19,8 +19,8 @@ from django.db.models import Model
 
 from ..capture.observers import forget
 from ..checks import register
+from ..conf import ACTION_MODES, models_setting
 from ..conf import CONFLICT_MODES as MODES
-from ..conf import models_setting
 from ..options import valid_names
 from .mixin import LiveAdminMixin
 
@@ -30,6 +30,7 @@ OPTIONS = {
     "live_exclude": lambda v: valid_names(v, True),
     "live_group_by": lambda v: valid_names(v, False),
     "live_conflicts": lambda v: v is None or v in MODES,
+    "live_action_checks": lambda v: v is None or v in ACTION_MODES,
     "live_row_refreshes": lambda v: isinstance(v, bool),
     "live_badges": lambda v: isinstance(v, bool),
 }
@@ -173,6 +174,8 @@ def _check_entry(label: Any, options: Any, registered: set[Any], labels: list[st
                     hint="live_fields and live_exclude: a list of field names, or None; "
                     "live_group_by: a list of field names; live_conflicts: "
                     + ", ".join(repr(m) for m in MODES)
+                    + " or None; live_action_checks: "
+                    + ", ".join(repr(m) for m in ACTION_MODES)
                     + " or None; live_row_refreshes and live_badges: True or False.",
                     id="live_admin.E014",
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from .. import options
 from ..capture.observers import observe
 from ..capture.record import acting, batch
 from ..conf import get_config
+from ..conflicts.actions import CheckedActions
 from ..conflicts.saves import CheckedSaves
 from ..delivery import badges
 from ..protocol import display_name, page_limits
@@ -46,7 +48,7 @@ PAGE_TEMPLATE = "live_admin/page.html"
 _ORIGIN = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 
 
-class LiveAdminMixin(CheckedSaves, LiveAdmin, _Base):
+class LiveAdminMixin(CheckedSaves, CheckedActions, LiveAdmin, _Base):
     """Mix into a ModelAdmin to broadcast its model's changes to live admin pages.
 
     ``live_fields``: only changes to these fields are broadcast (default: every field).
@@ -55,6 +57,8 @@ class LiveAdminMixin(CheckedSaves, LiveAdmin, _Base):
     ``live_group_by``: fields whose values form object groups that pages can subscribe to.
     ``live_conflicts``: ``"merge"``, ``"refuse"`` or ``"off"`` (see
     :mod:`live_admin.conflicts.token`); None takes ``LIVE_ADMIN["CONFLICTS"]``.
+    ``live_action_checks``: ``"confirm"``, ``"refuse"`` or ``"off"`` (see
+    :mod:`live_admin.conflicts.actions`); None takes ``LIVE_ADMIN["ACTION_CHECKS"]``.
     ``live_row_refreshes``: False makes every change refresh the whole changelist (see
     :mod:`live_admin.pages.rows`).
     ``live_badges``: False shows no change badge for the model (see
@@ -91,6 +95,7 @@ class LiveAdminMixin(CheckedSaves, LiveAdmin, _Base):
             "refresh": request.headers.get(REFRESH_HEADER) == "1",
             "unsaved": kind == "change_form" and request.method == "POST",
             "state": None,  # the conflict token (set once the form or list is known)
+            "seen": None,  # what a list with actions shows, for checked actions
             "conflicts": [],
             "layout": None,  # a changelist's layout token, for row refreshes
             "theme": themes.active()[1],
@@ -144,6 +149,7 @@ class LiveAdminMixin(CheckedSaves, LiveAdmin, _Base):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        started = time.time()
         live = self._live_page(request, "change_list")
         extra_context = {**(extra_context or {}), "live_admin": live}
         pks = rows.requested(request, self.model) if self.live_row_refreshes else None
@@ -151,6 +157,7 @@ class LiveAdminMixin(CheckedSaves, LiveAdmin, _Base):
         with self.live_acting(request), self._live_checking(request, "change_list"):
             response = super().changelist_view(request, extra_context)
         live.update(self._live_list_state(request, response))
+        live.update(self._live_seen_state(response, started, rows=pks is not None))
         cl = (getattr(response, "context_data", None) or {}).get("cl")
         if cl is not None and pks is None and not live["refresh"] and not cl.is_popup:
             self._live_opened(request)

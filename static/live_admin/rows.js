@@ -72,11 +72,13 @@ export function rowRefreshes(list) {
     const focus = pl.placeOf(document.activeElement);
     pl.keepingPlace(() => pairs.forEach(([old, row]) => swapCells(old, row)));
     const form = document.querySelector(p.sel.form);
-    const stateInput = form && form.querySelector('input[name="_live_state"]');
-    if (stateInput && fresh.dataset.state) {
-      // The rows' new state, over the list's: a save is checked against what the user sees.
-      stateInput.value += " " + fresh.dataset.state;
-      if (stateInput.value.split(" ").length > (Number(p.cfg.maxParts) || 100) - 10) list.schedule(); // a fresh list's, one token
+    // The rows' new state, over the list's: a save (_live_state) and an action (_live_seen)
+    // are checked against what the user sees.
+    for (const [name, part] of [["_live_state", fresh.dataset.state], ["_live_seen", fresh.dataset.seen]]) {
+      const input = form && form.querySelector(`input[name="${name}"]`);
+      if (!input || !part) continue;
+      input.value += " " + part;
+      if (input.value.split(" ").length > (Number(p.cfg.maxParts) || 100) - 10) list.schedule(); // a fresh list's, one token
     }
     pl.restoreFocus(focus);
     p.el.dataset.rowRefreshes = String(Number(p.el.dataset.rowRefreshes || 0) + 1);

@@ -1,0 +1,241 @@
+"""Actions and deletes checked against what the page showed, through the admin's own views."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client, override_settings
+from forms import form_data
+
+from testapp.models import Order, Project
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+URL = "/admin/testapp/order/"
+SEEN = "_live_seen"
+
+
+def shown(client: Client, url: str = URL) -> dict[str, Any]:
+    """What the changelist at ``url`` posts, as opened."""
+    response = client.get(url)
+    assert response.status_code == 200
+    return form_data(response.content, "changelist-form")
+
+
+def act(
+    client: Client, data: dict[str, Any], action: str, *orders: Order, url: str = URL, **more: Any
+) -> Any:
+    """Tick ``orders``, choose ``action`` and press Go, as a person does on the list."""
+    post = {**data, "action": action, "index": "0", **more}
+    post["_selected_action"] = [str(order.pk) for order in orders]
+    return client.post(url, post)
+
+
+def statuses(*orders: Order) -> list[str]:
+    return [Order.objects.get(pk=order.pk).status for order in orders]
+
+
+@pytest.fixture
+def orders() -> list[Order]:
+    return [Order.objects.create(customer=name) for name in ("Ada", "Bea", "Cy")]
+
+
+def bob() -> Client:
+    user = User.objects.create_superuser("bob", "bob@example.com", "pw")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_list_with_actions_carries_what_it_showed(admin_client: Client, orders: list) -> None:
+    assert shown(admin_client)[SEEN]
+    with override_settings(LIVE_ADMIN={"ACTION_CHECKS": "off"}):
+        assert SEEN not in shown(admin_client)
+
+
+def test_an_action_on_rows_nobody_changed_runs(admin_client: Client, orders: list) -> None:
+    data = shown(admin_client)
+    response = act(admin_client, data, "mark_shipped", orders[0], orders[2])
+    assert response.status_code == 302
+    assert statuses(*orders) == ["shipped", "new", "shipped"]
+
+
+def test_a_row_changed_meanwhile_stops_the_action_for_a_confirmation(
+    admin_client: Client, orders: list
+) -> None:
+    data = shown(admin_client)
+    Order.objects.filter(pk=orders[1].pk).update(status="cancelled")  # a worker, meanwhile
+    response = act(admin_client, data, "mark_shipped", *orders)
+    assert response.status_code == 200
+    assert statuses(*orders) == ["new", "cancelled", "new"]  # nothing ran
+    text = response.content.decode()
+    listed = text.split('id="live-admin-changed"')[1].split("</ul>")[0]
+    assert f'data-pk="{orders[1].pk}"' in listed
+    assert "Status: new → cancelled" in listed
+    assert f'data-pk="{orders[0].pk}"' not in listed
+    assert form_data(response.content, "live-admin-run-all")["_selected_action"] == [
+        str(o.pk) for o in orders
+    ]
+
+
+def test_only_the_unchanged_rows(admin_client: Client, orders: list) -> None:
+    data = shown(admin_client)
+    Order.objects.filter(pk=orders[1].pk).update(status="cancelled")
+    confirmation = act(admin_client, data, "mark_shipped", *orders)
+    again = form_data(confirmation.content, "live-admin-run-unchanged")
+    response = admin_client.post(URL, again)
+    assert response.status_code == 302
+    assert statuses(*orders) == ["shipped", "cancelled", "shipped"]
+
+
+def test_all_of_them_anyway(admin_client: Client, orders: list) -> None:
+    data = shown(admin_client)
+    Order.objects.filter(pk=orders[1].pk).update(status="cancelled")
+    confirmation = act(admin_client, data, "mark_shipped", *orders)
+    response = admin_client.post(URL, form_data(confirmation.content, "live-admin-run-all"))
+    assert response.status_code == 302
+    assert statuses(*orders) == ["shipped", "shipped", "shipped"]
+
+
+def test_back_to_the_list_keeps_its_filters(admin_client: Client, orders: list) -> None:
+    url = URL + "?status__exact=new"
+    data = shown(admin_client, url)
+    Order.objects.filter(pk=orders[1].pk).update(priority=5)
+    confirmation = act(admin_client, data, "mark_shipped", *orders, url=url)
+    assert b'href="/admin/testapp/order/?status__exact=new"' in confirmation.content
+    assert b"Priority" in confirmation.content  # changed, not shown on the list: named
+
+
+def test_who_changed_it_and_when(admin_client: Client, orders: list) -> None:
+    data = shown(admin_client)
+    other = bob()
+    edit = form_data(other.get(f"{URL}{orders[1].pk}/change/").content, "order_form")
+    assert other.post(f"{URL}{orders[1].pk}/change/", {**edit, "status": "held"}).status_code == 302
+    confirmation = act(admin_client, data, "mark_shipped", *orders)
+    assert b"Changed by bob" in confirmation.content
+
+
+def test_rows_gone_from_the_list(admin_client: Client, orders: list) -> None:
+    url = URL + "?status__exact=new"
+    data = shown(admin_client, url)
+    Order.objects.filter(pk=orders[0].pk).update(status="cancelled")  # leaves the filter
+    Order.objects.filter(pk=orders[2].pk).delete()
+    confirmation = act(admin_client, data, "mark_shipped", *orders, url=url)
+    text = confirmation.content.decode()
+    assert "no longer matches the list" in text
+    assert "was deleted" in text
+    again = form_data(confirmation.content, "live-admin-run-unchanged")
+    assert again["_selected_action"] == str(orders[1].pk)
+
+
+def test_refuse_mode_runs_nothing_and_says_why(admin_client: Client, orders: list) -> None:
+    with override_settings(LIVE_ADMIN={"ACTION_CHECKS": "refuse"}):
+        data = shown(admin_client)
+        Order.objects.filter(pk=orders[1].pk).update(status="cancelled")
+        response = act(admin_client, data, "mark_shipped", *orders, follow=False)
+        assert response.status_code == 302
+        assert statuses(*orders) == ["new", "cancelled", "new"]
+        page = admin_client.get(response.url)
+        assert "was not run" in page.content.decode()
+
+
+def test_a_list_shown_before_live_admin_runs_the_action_as_stock(
+    admin_client: Client, orders: list, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = shown(admin_client)
+    del data[SEEN]
+    Order.objects.filter(pk=orders[1].pk).update(status="cancelled")
+    assert act(admin_client, data, "mark_shipped", *orders).status_code == 302
+    assert statuses(*orders) == ["shipped", "shipped", "shipped"]
+
+
+@pytest.mark.parametrize("forge", ["altered", "foreign"])
+def test_a_bad_token_is_never_trusted(
+    admin_client: Client, orders: list, caplog: pytest.LogCaptureFixture, forge: str
+) -> None:
+    data = shown(admin_client)
+    if forge == "altered":
+        data[SEEN] = data[SEEN][:-3] + "AAA"
+    else:
+        Project.objects.create(name="Apollo")
+        data[SEEN] = shown(admin_client, "/admin/testapp/project/")[SEEN]
+    Order.objects.filter(pk=orders[1].pk).update(status="cancelled")
+    with caplog.at_level(logging.WARNING, logger="live_admin"):
+        assert act(admin_client, data, "mark_shipped", *orders).status_code == 302
+    assert statuses(*orders) == ["shipped", "shipped", "shipped"]  # as stock: unchecked
+    assert any("bad token" in r.getMessage() for r in caplog.records)
+
+
+def test_a_row_refresh_is_what_the_user_saw(admin_client: Client, orders: list) -> None:
+    data = shown(admin_client)
+    Order.objects.filter(pk=orders[1].pk).update(status="cancelled")
+    fresh = admin_client.get(URL, HTTP_X_LIVE_ADMIN_ROWS=f"[{orders[1].pk}]")
+    part = fresh.content.decode().split('data-seen="')[1].split('"')[0]
+    data[SEEN] += " " + part  # what the page script does with a row refresh
+    assert act(admin_client, data, "mark_shipped", *orders).status_code == 302
+    assert statuses(*orders) == ["shipped", "shipped", "shipped"]
+
+
+def test_select_all_says_when_rows_joined_the_list(admin_client: Client, orders: list) -> None:
+    data = shown(admin_client)
+    Order.objects.create(customer="Dee")  # joins the list meanwhile
+    response = act(admin_client, data, "mark_shipped", *orders, select_across="1")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "3 rows matched when the list was shown; 4 match now" in text
+    assert Order.objects.filter(status="shipped").count() == 0
+    again = form_data(response.content, "live-admin-run-all")
+    assert again["select_across"] == "1"
+    assert admin_client.post(URL, again).status_code == 302
+    assert Order.objects.filter(status="shipped").count() == 4
+
+
+def test_delete_selected_is_checked_on_its_confirmation_page(
+    admin_client: Client, orders: list
+) -> None:
+    data = shown(admin_client)
+    page = act(admin_client, data, "delete_selected", orders[0], orders[1])
+    assert page.status_code == 200
+    assert b"Are you sure" in page.content
+    confirm = _delete_form(page.content)
+    assert confirm[SEEN] == data[SEEN]  # checked against the list the user ticked on
+    Order.objects.filter(pk=orders[1].pk).update(status="cancelled")
+    stale = admin_client.post(URL, confirm)
+    assert stale.status_code == 200
+    assert b"Status: new \xe2\x86\x92 cancelled" in stale.content
+    assert Order.objects.count() == 3
+    response = admin_client.post(URL, form_data(stale.content, "live-admin-run-all"))
+    assert response.status_code == 302
+    assert list(Order.objects.values_list("customer", flat=True)) == ["Cy"]
+
+
+def _delete_form(html: bytes) -> dict[str, Any]:
+    """The confirmation form of a delete page (the page's first form may be the logout one)."""
+    start = html.index(b'name="post"')
+    form_start = html.rindex(b"<form", 0, start)
+    return form_data(html[form_start:])
+
+
+def test_a_stale_delete_page_asks_again(admin_client: Client, orders: list) -> None:
+    url = f"{URL}{orders[1].pk}/delete/"
+    page = admin_client.get(url)
+    confirm = _delete_form(page.content)
+    assert confirm[SEEN]
+    Order.objects.filter(pk=orders[1].pk).update(customer="Beatrix")
+    stale = admin_client.post(url, confirm)
+    assert stale.status_code == 200
+    assert "Customer: Bea → Beatrix" in stale.content.decode()
+    assert Order.objects.filter(pk=orders[1].pk).exists()
+    response = admin_client.post(url, form_data(stale.content, "live-admin-run-all"))
+    assert response.status_code == 302
+    assert not Order.objects.filter(pk=orders[1].pk).exists()
+
+
+def test_a_delete_page_nobody_changed_deletes(admin_client: Client, orders: list) -> None:
+    url = f"{URL}{orders[1].pk}/delete/"
+    confirm = _delete_form(admin_client.get(url).content)
+    assert admin_client.post(url, confirm).status_code == 302
+    assert not Order.objects.filter(pk=orders[1].pk).exists()
