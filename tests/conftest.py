@@ -428,6 +428,7 @@ TO_CLIENT = {
     "badges": {"type", "id", "counts"},
 }
 PRESENCE_ON_LAYER = {"type", "group", "model", "pk", "pks", "key", "user", "name", "state", "reply"}
+PRESENCE_ON_LAYER |= {"field"}  # the name of the form field an editor is in, never its value
 # A change on the layer: what pages are told, less their ids, plus what sockets read themselves.
 ON_LAYER = TO_CLIENT["changed"] - {"id", "in_place"} | {"group", "objects"}
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -489,8 +490,10 @@ def _all_traffic_is_content_free() -> Iterator[None]:
         if message["type"] == "badges":  # counts, nothing else
             for told in message["counts"].values():
                 assert told is None or set(told) == {"count", "more"}, message
-        if message["type"] == "presence":  # display names and a state, nothing else
-            assert all(set(p) == {"name", "state"} for p in message["people"]), message
+        if message["type"] == "presence":  # display names, a state, an editor's field name
+            for person in message["people"]:
+                assert set(person) - {"field"} == {"name", "state"}, message
+                assert IDENTIFIER.match(person.get("field", "f").replace("-", "_")), message
     for message in on_layer:
         if message["type"] == "live_admin.changed":
             assert set(message) <= ON_LAYER, message

@@ -67,6 +67,21 @@ async def test_pages_see_each_other_arrive_type_and_leave(ticket: Ticket) -> Non
     await a.disconnect()
 
 
+async def test_an_editor_says_which_field_they_are_in(ticket: Ticket) -> None:
+    alice, bob = await person("alice"), await person("bob")
+    a = await present(alice, ticket, "viewing")
+    b = await present(bob, ticket, "viewing")
+    await heard(a, [{"name": "Bob", "state": "viewing"}])
+    await b.send_json_to({"type": "presence", "id": "s", "state": "editing", "field": "status"})
+    await heard(a, [{"name": "Bob", "state": "editing", "field": "status"}])
+    await b.send_json_to({"type": "presence", "id": "s", "state": "editing", "field": "title"})
+    assert await heard(a, [{"name": "Bob", "state": "editing", "field": "title"}]) < 2
+    await b.send_json_to({"type": "presence", "id": "s", "state": "viewing", "field": "title"})
+    await heard(a, [{"name": "Bob", "state": "viewing"}])  # a field only while editing
+    for comm in (a, b):
+        await comm.disconnect()
+
+
 async def test_one_person_in_two_tabs_is_one_entry_editing_if_either_is(ticket: Ticket) -> None:
     alice, bob = await person("alice"), await person("bob")
     a = await present(alice, ticket, "viewing")
@@ -141,6 +156,9 @@ async def test_a_page_that_goes_quiet_is_forgotten(
     ("message", "code"),
     [
         ({"type": "presence", "id": "s", "state": "dancing"}, "invalid"),
+        ({"type": "presence", "id": "s", "state": "editing", "field": "<b>"}, "invalid"),
+        ({"type": "presence", "id": "s", "state": "editing", "field": 3}, "invalid"),
+        ({"type": "presence", "id": "s", "state": "editing", "field": "f" * 101}, "invalid"),
         ({"type": "presence", "id": "nope", "state": "viewing"}, "not_found"),
         ({"type": "watch", "id": "w", "model": "testapp.ticket", "pks": "1"}, "invalid"),
         ({"type": "watch", "id": "w", "model": "testapp.ticket", "pks": [1]}, "invalid"),

@@ -39,6 +39,10 @@ STRINGS = {
     "deleted": _("This object was deleted. Saving and deleting are disabled."),
     "isEditing": _("%(name)s is editing"),
     "isViewing": _("%(name)s is viewing"),
+    "isEditingField": _("%(name)s is editing %(field)s"),
+    "empty": _("(empty)"),
+    "yes": _("Yes"),
+    "no": _("No"),
 }
 
 

@@ -37,6 +37,7 @@ class _Seen:
     name: str
     state: str
     expires: float
+    field: str = ""  # the form field the page's focus is in, while editing
 
 
 @dataclass
@@ -48,12 +49,14 @@ class Presence:
     key: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     #: Objects this socket is present on: object -> state.
     mine: dict[Object, str] = field(default_factory=dict)
+    #: The form field the socket's page is editing, per object ("" for none).
+    fields: dict[Object, str] = field(default_factory=dict)
     #: Others present on the objects this socket follows: object -> socket key -> entry.
     seen: dict[Object, dict[str, _Seen]] = field(default_factory=dict)
 
     def event(self, obj: Object, state: str) -> dict[str, Any]:
         label, pk = obj
-        return {
+        found = {
             "type": PRESENCE,
             "group": groups.presence_group(label, pk),
             "model": label,
@@ -63,6 +66,9 @@ class Presence:
             "name": self.name,
             "state": state,
         }
+        if state == "editing" and self.fields.get(obj):
+            found["field"] = self.fields[obj]
+        return found
 
     def heard(self, event: dict[str, Any], now: float | None = None) -> tuple[bool, bool]:
         """Take another socket's announcement: (did who-is-here change, is it a newcomer)."""
@@ -72,7 +78,9 @@ class Presence:
         entries = self.seen[obj]
         expires = (time.monotonic() if now is None else now) + TTL
         known = entries.get(event["key"])
-        if known is not None and known.state == event["state"]:  # a heartbeat: nothing new
+        field_name = str(event.get("field") or "")
+        if known is not None and (known.state, known.field) == (event["state"], field_name):
+            # a heartbeat: nothing new
             known.expires = expires
             return False, False
         before = people(entries, self.user)
@@ -81,7 +89,9 @@ class Presence:
             entries.pop(event["key"], None)
             newcomer = False
         else:
-            entries[event["key"]] = _Seen(event["user"], event["name"], event["state"], expires)
+            entries[event["key"]] = _Seen(
+                event["user"], event["name"], event["state"], expires, field_name
+            )
         return people(entries, self.user) != before, newcomer and obj in self.mine
 
     def expire(self, now: float | None = None) -> list[Object]:
@@ -98,7 +108,8 @@ class Presence:
 
 
 def people(entries: dict[str, _Seen], me: Any) -> list[dict[str, str]]:
-    """Who is there, once a person (editing if any of their pages is), not counting ``me``."""
+    """Who is there, once a person (editing if any of their pages is, with the field one of
+    them is in), not counting ``me``."""
     found: dict[Any, dict[str, str]] = {}
     for entry in entries.values():
         if entry.user == str(me):
@@ -106,6 +117,8 @@ def people(entries: dict[str, _Seen], me: Any) -> list[dict[str, str]]:
         person = found.setdefault(entry.user, {"name": entry.name, "state": entry.state})
         if entry.state == "editing":
             person["state"] = "editing"
+            if entry.field and "field" not in person:
+                person["field"] = entry.field
     return sorted(found.values(), key=lambda p: (p["state"] != "editing", p["name"]))
 
 

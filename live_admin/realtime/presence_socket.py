@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from typing import Any
 
@@ -20,6 +21,9 @@ from .messages import Invalid, text
 from .permissions import Refused, Subscription, watchable
 from .presence import STATES, TELL_WAIT, Object, Presence, announce, people, sweep_forever
 from .socket import Socket
+
+#: A form field's name as a page may say it is editing it (an inline's prefix included).
+FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,99}\Z")
 
 
 class PresencePart:
@@ -57,6 +61,9 @@ class PresencePart:
         state = message.get("state")
         if state not in STATES:
             raise Invalid("'state' must be 'viewing' or 'editing'.")
+        field_name = message.get("field", "")
+        if not isinstance(field_name, str) or not (field_name == "" or FIELD.match(field_name)):
+            raise Invalid("'field' must be a form field's name.")
         obj = (sub.model, sub.pk)
         first = sub_id not in self.present_on
         if first:
@@ -65,9 +72,11 @@ class PresencePart:
             await self.socket.member(groups.presence_ask_group(sub.model), "p:" + sub_id, True)
         presence = self._me()
         now = time.monotonic()
-        if not first and presence.mine.get(obj) == state and now - self.said_at.get(obj, 0) < 1:
+        said = (presence.mine.get(obj), presence.fields.get(obj, ""))
+        if not first and said == (state, field_name) and now - self.said_at.get(obj, 0) < 1:
             return  # a page repeating itself faster than once a second is not relayed again
         presence.mine[obj] = state
+        presence.fields[obj] = field_name
         self.said_at[obj] = now
         await self._announce(presence.event(obj, state))
         if first:
@@ -124,6 +133,7 @@ class PresencePart:
         presence = self._me()
         if obj not in self.present_on.values():
             presence.mine.pop(obj, None)
+            presence.fields.pop(obj, None)
             await self._announce(presence.event(obj, "gone"))
         await self._unfollow(obj, "p:" + sub_id)
         await self.socket.member(groups.presence_ask_group(obj[0]), "p:" + sub_id, False)

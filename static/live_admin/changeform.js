@@ -3,6 +3,7 @@
  * changed. Only the server's word marks the object deleted: a re-fetch that fails is retried.
  * A native ES module: unminified, no build step. */
 
+import { diffList, diffs, diffText, shownValues } from "./diffs.js";
 import { edited, format, refetchWait, serially } from "./helpers.js";
 import { carryOrigin, livePage, pageSubscription } from "./page.js";
 
@@ -84,7 +85,8 @@ function changeform(p) {
     }
   }
 
-  function banner(message, buttons) {
+  /** ``banner``'s text, buttons, and each changed field as "Label: before → after". */
+  function banner(message, buttons, changes = []) {
     let box = document.getElementById("live-admin-banner");
     if (!box) {
       box = document.createElement("div");
@@ -101,7 +103,8 @@ function changeform(p) {
       button.addEventListener("click", action);
       box.append(" ", button);
     }
-    p.status.tell(null, message);
+    if (changes.length) box.append(diffList(document, changes, text));
+    p.status.tell(null, changes.length ? `${message} ${diffText(changes, text)}` : message);
   }
 
   function deleted() {
@@ -130,18 +133,26 @@ function changeform(p) {
   async function formChanged(message) {
     if (message.action === "deleted") return deleted();
     const said = saidOf(message);
-    const keep = () => {
-      banner(said + " " + text.keepEdits, [[text.reload, () => reloadKeepingPlace(said, message.fields)]]);
+    const keep = (changes = []) => {
+      banner(said + " " + text.keepEdits, [[text.reload, () => reloadKeepingPlace(said, message.fields)]], changes);
       highlight(message.fields || []);
     };
-    if (dirty()) return keep();
+    // What the page showed, and what the admin renders for this user now.
+    const compared = (fresh) => diffs(shownValues(formState.form, text), shownValues(fresh, text));
+    if (dirty()) {
+      keep(); // at once; then what changed, read from a fresh rendering that is not applied
+      const fresh = await fetchNewest();
+      if (fresh && fresh.kind === "form" && dirty()) keep(compared(fresh.form));
+      return;
+    }
     const found = await refetch();
     if (found === null) return; // another re-fetch answers for this change
     if (found.kind !== "form") return found.kind === "gone" ? deleted() : undefined;
-    if (dirty()) return keep(); // the user started typing meanwhile
+    if (dirty()) return keep(compared(found.form)); // the user started typing meanwhile
+    const changes = compared(found.form);
     const changed = updateForm(found.form);
     if (changed === null) return reloadKeepingPlace(said, message.fields || []);
-    banner(said, []);
+    banner(said, [], changes);
     highlight(message.fields && message.fields.length ? message.fields : changed);
   }
 

@@ -14,17 +14,41 @@ function presence(api) {
   let state = null;
   let heartbeat = null;
 
+  /** A field's label on this page; "" when this page does not show it to this user. */
+  function labelOf(field) {
+    if (!field || !isForm) return "";
+    const label = document.querySelector(`label[for="id_${CSS.escape(field)}"]`) || // or read-only
+      document.querySelector(`${api.sel.changeForm} .field-${CSS.escape(field)} label`);
+    return label ? label.textContent.replace(/\s+/g, " ").trim().replace(/:$/, "") : "";
+  }
+
   function said(people) {
-    return people.map((p) => format(p.state === "editing" ? text.isEditing : text.isViewing, p)).join(" · ");
+    return people.map((p) => {
+      const field = p.state === "editing" ? labelOf(p.field) : "";
+      if (field) return format(text.isEditingField, { name: p.name, field });
+      return format(p.state === "editing" ? text.isEditing : text.isViewing, p);
+    }).join(" · ");
   }
 
   // -- change form: say whether this page is viewing or editing, and show who else is here ------
 
+  /** The form field this page's focus is in (its name), or "". */
+  function focusedField() {
+    const node = document.activeElement;
+    const form = document.querySelector(api.sel.changeForm);
+    if (!node || !form || !form.contains(node) || !node.name) return "";
+    const name = node.name.replace(/_\d+$/, ""); // a split widget's part: its field
+    return /^[A-Za-z_][A-Za-z0-9_-]{0,99}$/.test(name) && !name.startsWith("_") ? name : "";
+  }
+
   function announce(always) {
     if (!api.connection.subscribed) return; // the object's subscription first: "page" names it
     const now = api.dirty() ? "editing" : "viewing";
-    if (!always && now === state) return;
-    if (api.send({ type: "presence", id: "page", state: now })) state = now;
+    const field = now === "editing" ? focusedField() : "";
+    if (!always && state !== null && now === state.now && field === state.field) return;
+    const message = { type: "presence", id: "page", state: now };
+    if (field) message.field = field;
+    if (api.send(message)) state = { now, field };
   }
 
   function showForm(people) {
@@ -121,6 +145,12 @@ function presence(api) {
     // Starting to type (or putting a change back) is told at once.
     document.addEventListener("input", () => announce(false));
     document.addEventListener("change", () => announce(false));
+    // Moving between fields is told too, once the focus settles (Tab held down sends one).
+    let moved = null;
+    document.addEventListener("focusin", () => {
+      clearTimeout(moved);
+      moved = setTimeout(() => announce(false), 300);
+    });
   } else {
     el.addEventListener("live-admin:refreshed", markAll);
   }

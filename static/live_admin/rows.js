@@ -2,6 +2,9 @@
  * the page shows (its watch "rows"), and a change it says left them in place re-fetches only
  * those rows, through the admin's own view. A native ES module: unminified, no build step. */
 
+import { diffText, noteRow, rowChanges } from "./diffs.js";
+import { format } from "./helpers.js";
+
 /** ``list``: the changelist's ``{ p, pl, schedule, busy, released, setRefreshing }``. */
 export function rowRefreshes(list) {
   const { p, pl } = list;
@@ -70,7 +73,8 @@ export function rowRefreshes(list) {
       return;
     }
     const focus = pl.placeOf(document.activeElement);
-    pl.keepingPlace(() => pairs.forEach(([old, row]) => swapCells(old, row)));
+    let changes = [];
+    pl.keepingPlace(() => { changes = pairs.map(([old, row]) => swapCells(old, row, p.text)); });
     const form = document.querySelector(p.sel.form);
     // The rows' new state, over the list's: a save (_live_state) and an action (_live_seen)
     // are checked against what the user sees.
@@ -83,15 +87,19 @@ export function rowRefreshes(list) {
     pl.restoreFocus(focus);
     p.el.dataset.rowRefreshes = String(Number(p.el.dataset.rowRefreshes || 0) + 1);
     p.el.dispatchEvent(new CustomEvent("live-admin:refreshed"));
-    p.status.tell({ changed: pairs.length });
+    // One row: what changed in it is said too ("1 row changed: Status: new → paid").
+    const said = pairs.length === 1 && changes[0].length ? `${format(p.text.changedOne, {})}: ${diffText(changes[0], p.text)}` : null;
+    p.status.tell({ changed: pairs.length }, said);
   }
 
   return { watch, followed, due, refresh };
 }
 
 /** Put a fresh row's cells in place of an old one's. The action checkbox stays (Django's
- * actions.js holds it); list_editable inputs take the old row's formset index. */
-export function swapCells(old, row) {
+ * actions.js holds it); list_editable inputs take the old row's formset index. The row then
+ * notes what changed in it (before → after); returns those changes. */
+export function swapCells(old, row, strings = {}) {
+  const changes = rowChanges(old, row, strings);
   const index = (node) => {
     const input = node.querySelector('[name^="form-"]');
     const found = input && input.name.match(/^form-(\d+)-/);
@@ -115,4 +123,6 @@ export function swapCells(old, row) {
   old.classList.remove("live-admin-flash");
   void old.offsetWidth; // restart the flash
   old.classList.add("live-admin-flash");
+  noteRow(old, changes, strings);
+  return changes;
 }

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 OpenPage = Callable[..., Page]
 WAIT = 10_000
+SURE = "Yes, I\N{RIGHT SINGLE QUOTATION MARK}m sure"  # the stock delete pages' button
 
 
 def tick(page: Page, *orders: Order) -> None:
@@ -129,7 +130,7 @@ def test_a_stale_delete_confirmation_asks_again(
     page.get_by_role("link", name="Delete").click()
     page.wait_for_url(f"**/admin/testapp/order/{bea.pk}/delete/")
     Order.objects.filter(pk=bea.pk).update(customer="Beatrix")  # a script, meanwhile
-    page.get_by_role("button", name="Yes, I’m sure").click()
+    page.get_by_role("button", name=SURE).click()
     page.wait_for_load_state()
     expect(page.locator("#live-admin-changed")).to_contain_text("Customer: Bea → Beatrix")
     assert Order.objects.filter(pk=bea.pk).exists()
@@ -145,9 +146,9 @@ def test_delete_selected_is_checked_on_its_own_confirmation_page(
     page = open_page(admin_user, "/admin/testapp/order/")
     tick(page, orders[0], orders[1])
     run(page, "delete_selected")
-    expect(page.get_by_role("button", name="Yes, I’m sure")).to_be_visible()
+    expect(page.get_by_role("button", name=SURE)).to_be_visible()
     Order.objects.filter(pk=orders[1].pk).update(status="cancelled")
-    page.get_by_role("button", name="Yes, I’m sure").click()
+    page.get_by_role("button", name=SURE).click()
     page.wait_for_load_state()
     expect(page.locator("#live-admin-changed")).to_contain_text("Status: new → cancelled")
     assert Order.objects.count() == 3

@@ -138,13 +138,15 @@ def test_presence_comes_and_goes_and_a_viewer_sees_it(
     expect(bar).to_have_text("Bob Other is viewing", timeout=WAIT)
     expect(other.locator("#live-admin-presence")).to_have_text("Ada Root is viewing")
     other.click("#id_notes")
-    other.keyboard.type("a")  # starting to type is editing
-    expect(bar).to_have_text("Bob Other is editing", timeout=WAIT)
-    vera = open_page(viewer, url)  # may view, may not change: sees who is there
+    other.keyboard.type("a")  # starting to type is editing, there
+    expect(bar).to_have_text("Bob Other is editing Notes", timeout=WAIT)
+    other.keyboard.press("Shift+Tab")  # on to another field
+    expect(bar).to_have_text("Bob Other is editing Status", timeout=WAIT)
+    vera = open_page(viewer, url)  # may view, may not change: sees who is there, and where
     expect(vera.locator("#live-admin-presence")).to_have_text(
-        "Bob Other is editing · Ada Root is viewing", timeout=WAIT
+        "Bob Other is editing Status · Ada Root is viewing", timeout=WAIT
     )
-    expect(bar).to_have_text("Bob Other is editing · vera is viewing", timeout=WAIT)
+    expect(bar).to_have_text("Bob Other is editing Status · vera is viewing", timeout=WAIT)
     screenshot(ada, "presence-form")
     other.close()  # the tab closed
     expect(bar).to_have_text("vera is viewing", timeout=WAIT)
