@@ -12,6 +12,12 @@ function clean(value) {
   return String(value || "").replace(/\s+/g, " ").trim();
 }
 
+/** A label's words: its own text (not the "required" marks themes nest in it), no colon. */
+export function labelText(label) {
+  const own = Array.from(label.childNodes).filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join(" ");
+  return clean(clean(own) ? own : label.textContent).replace(/[\s:*]+$/, "");
+}
+
 /** A field's label: the one for its control, else the first of its row (a group of boxes). */
 function labelOf(root, node, name, grouped) {
   let label = !grouped && node.id ? root.querySelector(`label[for="${CSS.escape(node.id)}"]`) : null;
@@ -19,7 +25,7 @@ function labelOf(root, node, name, grouped) {
     const row = node.closest(`.field-${CSS.escape(name)}, fieldset, .form-row`);
     label = row && Array.from(row.querySelectorAll("legend, label")).find((l) => !l.querySelector("input"));
   }
-  return label ? clean(label.textContent).replace(/:$/, "") : "";
+  return label ? labelText(label) : "";
 }
 
 /** What each of ``form``'s own fields shows as the server rendered it (not as typed since):
@@ -64,7 +70,7 @@ export function shownValues(form, strings = {}) {
     const found = row && Array.from(row.classList).find((c) => c.startsWith("field-"));
     if (!found || values.has(found.slice(6))) continue;
     const label = row.querySelector("label");
-    put(found.slice(6), label ? clean(label.textContent).replace(/:$/, "") : "", clean(box.textContent));
+    put(found.slice(6), label ? labelText(label) : "", clean(box.textContent));
   }
   const shown = new Map();
   for (const [name, { label, parts, sep }] of values) shown.set(name, { label, text: parts.filter(Boolean).join(sep) });

@@ -1,6 +1,7 @@
 /* django-live-admin: who else has this object (or these rows) open. Rides the page's one
  * connection (page.js). A native ES module: unminified, no build step. */
 
+import { labelText } from "./diffs.js";
 import { format } from "./helpers.js";
 import { livePage } from "./page.js";
 
@@ -19,7 +20,7 @@ function presence(api) {
     if (!field || !isForm) return "";
     const label = document.querySelector(`label[for="id_${CSS.escape(field)}"]`) || // or read-only
       document.querySelector(`${api.sel.changeForm} .field-${CSS.escape(field)} label`);
-    return label ? label.textContent.replace(/\s+/g, " ").trim().replace(/:$/, "") : "";
+    return label ? labelText(label) : "";
   }
 
   function said(people) {

@@ -214,14 +214,15 @@ def test_one_announcement_that_says_what_changed(open_page: OpenPage, admin_user
     assert page.locator("[role=status] [aria-live], [aria-live] [aria-live]").count() == 0
     tickets[0].title = "Ticket 0, renamed"
     tickets[0].save()  # a row refresh
-    expect(page.locator("#live-admin-announce")).to_have_text("1 row changed", timeout=WAIT)
+    said = "1 row changed: Title: Ticket 0 → Ticket 0, renamed"  # and what changed in it
+    expect(page.locator("#live-admin-announce")).to_have_text(said, timeout=WAIT)
     for i in range(3):  # more refreshes within ten seconds: no more announcements yet
         Ticket.objects.create(project=project, title=f"New {i}")
         expect(page.locator("#result_list tbody tr", has_text=f"New {i}")).to_have_count(
             1, timeout=WAIT
         )
     assert page.locator("#live-admin").get_attribute("data-announcements") == "1"
-    expect(page.locator("#live-admin-announce")).to_have_text("1 row changed")
+    expect(page.locator("#live-admin-announce")).to_have_text(said)
 
 
 def test_nothing_moves_under_the_pointer(open_page: OpenPage, admin_user: User) -> None:

@@ -171,6 +171,33 @@ def test_a_row_refresh_keeps_the_themes_cells(
     )
     expect(row(page, ann.pk)).to_contain_text("Ann Other")
     assert row(page, ann.pk).locator("td.field-status").get_attribute("class") == classes
+    note = row(page, ann.pk).locator(".live-admin-rownote")
+    expect(note).to_have_text("Customer: Ann → Ann Other")  # before → after, on hover
+    row(page, ann.pk).locator("td.field-status").hover()
+    expect(note).to_be_visible()
+    screenshot(page, f"theme-{theme}-row-note")
+
+
+def test_an_action_on_a_row_changed_meanwhile_asks_in_the_themes_style(
+    open_page: OpenPage, admin_user: User, theme: str
+) -> None:
+    orders = [Order.objects.create(customer=name) for name in ("Ann", "Ben")]
+    page = open_page(admin_user, "/admin/testapp/order/")
+    page.click("#action-toggle")
+    choose_action(page, theme, "Mark shipped")
+    ben = Order.objects.get(pk=orders[1].pk)
+    ben.status = "cancelled"
+    ben.save()
+    expect(page.locator("#live-admin-held")).to_be_visible(timeout=WAIT)
+    page.click("button[name=index]")
+    expect(page.locator("#live-admin-changed")).to_contain_text("Status: new → cancelled")
+    screenshot(page, f"theme-{theme}-action-confirmation")
+    page.get_by_role("button", name="Run it only on the 1 unchanged row").click()
+    page.wait_for_url("**/admin/testapp/order/")
+    assert list(Order.objects.order_by("pk").values_list("status", flat=True)) == [
+        "shipped",
+        "cancelled",
+    ]
 
 
 def test_select_all_across_pages_and_an_action_survive_a_refresh(
@@ -206,6 +233,8 @@ def test_a_live_change_form_updates_in_place_keeps_edits_and_sees_a_delete(
     order.save()
     expect(page.locator("#id_customer")).to_have_value("Ann Other", timeout=WAIT)
     expect(page.locator("#live-admin-banner")).to_contain_text("changed")
+    diff = page.locator("#live-admin-banner .live-admin-diff")
+    expect(diff).to_have_text("Customer: Ann → Ann Other")
     expect(page.locator(FIELD[theme].format(name="customer")).first).to_have_class(
         re.compile(r"\blive-admin-changed\b")
     )
@@ -242,7 +271,7 @@ def test_presence_and_a_conflict_on_the_themes_change_form(
     expect(presence).to_be_visible()
     retype(ada, "#id_status", "packed")  # both start typing in the same field
     retype(other, "#id_status", "cancelled")
-    expect(presence).to_have_text("Bob Other is editing", timeout=WAIT)
+    expect(presence).to_have_text("Bob Other is editing Status", timeout=WAIT)
     other.locator("[name=_save]").first.click()
     other.wait_for_url("**/admin/testapp/order/")
     expect(ada.locator("#live-admin-banner")).to_contain_text("Bob Other changed", timeout=WAIT)
