@@ -163,7 +163,10 @@ async def presence_traffic(url: str, cookies: list[str], pk: int, pid: int, seco
 def collaboration(server: Any, redis: Any, cookie: str, quick: bool) -> dict[str, Any]:
     from benchapp.models import Item
 
+    from actions import action_check
+
     result: dict[str, Any] = {"conflict_check": conflict_check(30 if quick else 200)}
+    result["action_check"] = action_check(quick)
     pk = Item.objects.create(name="watched", n=0).pk
     cookies = _people(PAGES)
     result["presence"] = {}
@@ -226,4 +229,8 @@ def section(r: dict[str, Any]) -> list[str]:
             ],
         ),
     ]
+    if "action_check" in r:  # a benchmarks.json from before checked actions has none
+        from actions import lines as action_lines
+
+        lines += action_lines(r["action_check"])
     return lines

@@ -239,3 +239,19 @@ def test_a_delete_page_nobody_changed_deletes(admin_client: Client, orders: list
     confirm = _delete_form(admin_client.get(url).content)
     assert admin_client.post(url, confirm).status_code == 302
     assert not Order.objects.filter(pk=orders[1].pk).exists()
+
+
+def test_a_token_that_cannot_be_made_leaves_the_stock_pages(
+    admin_client: Client, orders: list, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    from live_admin.conflicts import seen
+
+    def broken(*args: Any) -> str:
+        raise RuntimeError("a field that cannot be read")
+
+    monkeypatch.setattr(seen, "field_text", broken)
+    assert SEEN not in shown(admin_client)  # the list is the stock one
+    page = admin_client.get(f"{URL}{orders[0].pk}/delete/")
+    assert page.status_code == 200
+    assert SEEN not in _delete_form(page.content)
+    assert sum("no token" in r.getMessage() for r in caplog.records) == 2

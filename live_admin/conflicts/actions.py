@@ -10,6 +10,7 @@ page, a script) or with a bad one runs as on a stock admin.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     _Base = ModelAdmin[Any]
 else:
     _Base = object
+
+logger = logging.getLogger("live_admin")
 
 #: Fields of an action's POST that the confirmation page does not carry on as they were.
 _OWN = {"csrfmiddlewaretoken", helpers.ACTION_CHECKBOX_NAME, seen.SEEN_FIELD, "select_across"}
@@ -66,7 +69,11 @@ class CheckedActions(_Base):
         count = None if rows else cl.result_count
         shown = [name for name in cl.list_display if isinstance(name, str)]
         objs = list(cl.result_list)  # fetched here, once: the template reads the same list
-        return {"seen": seen.token(self, objs, shown=shown, count=count, at=started)}
+        try:
+            return {"seen": seen.token(self, objs, shown=shown, count=count, at=started)}
+        except Exception:  # a field that cannot be read as text: the list is the stock one
+            logger.exception("live_admin: no token of what %s's list shows", self.model.__name__)
+            return {}
 
     def response_action(
         self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
@@ -108,13 +115,18 @@ class CheckedActions(_Base):
         response = super().delete_view(request, object_id, extra_context)
         obj = (getattr(response, "context_data", None) or {}).get("object")
         if isinstance(obj, self.model) and response.status_code == 200:
-            shown = [
-                f.name for f in seen.tracked(self) if f.name in self._live_form_fields(request, obj)
-            ]
-            seen.inject(response, seen.token(self, [obj], shown=shown, count=None, at=started))
+            try:
+                fields = self._live_form_fields(request, obj)
+                shown = [f.name for f in seen.tracked(self) if f.name in fields]
+                token = seen.token(self, [obj], shown=shown, count=None, at=started)
+            except Exception:  # as for a list: the page is the stock one
+                logger.exception("live_admin: no token of %s's delete page", self.model.__name__)
+            else:
+                seen.inject(response, token)
         return response
 
     def _live_form_fields(self, request: HttpRequest, obj: Model) -> set[str]:
+        """The fields the user's change form shows, whose texts the delete page's token keeps."""
         if not self.has_view_or_change_permission(request, obj):
             return set()
         return {str(name) for name in self.get_fields(request, obj)}
