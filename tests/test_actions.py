@@ -255,3 +255,13 @@ def test_a_token_that_cannot_be_made_leaves_the_stock_pages(
     assert page.status_code == 200
     assert SEEN not in _delete_form(page.content)
     assert sum("no token" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_who_deleted_a_row(admin_client: Client, orders: list) -> None:
+    data = shown(admin_client)
+    other = bob()
+    url = f"{URL}{orders[2].pk}/delete/"
+    assert other.post(url, _delete_form(other.get(url).content)).status_code == 302
+    confirmation = act(admin_client, data, "mark_shipped", *orders)
+    text = confirmation.content.decode()
+    assert "was deleted" in text and "Deleted by bob" in text

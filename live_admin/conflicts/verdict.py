@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import router
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.utils.text import capfirst
 
 from ..protocol import display_name
 from . import seen as seen_token
@@ -106,13 +107,14 @@ def check(
                 verdict.more += 1
                 continue
             row = Row(pk, obj, why)
+            may_see = obj is not None and admin.has_view_or_change_permission(request, obj)
             for f in diff:
-                if f.name not in visible or not admin.has_view_or_change_permission(request, obj):
+                if f.name not in visible or not may_see:
                     row.hidden += 1
                     continue
                 before = seen.texts.get(pk, {}).get(f.name)
                 after = field_text(obj, f) if before is not None and obj is not None else None
-                row.changes.append((str(f.verbose_name).capitalize(), before, after))
+                row.changes.append((capfirst(str(f.verbose_name)), before, after))
             verdict.rows.append(row)
     _who(admin, verdict, seen)
     if across and seen.count is not None:
