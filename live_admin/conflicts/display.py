@@ -79,4 +79,5 @@ def field_text(obj: Model, field: Any) -> str:
         return _("Yes") if value else _("No")
     if isinstance(value, File):
         return value.name or _("(empty)")
-    return Truncator(str(formats.localize(value))).chars(MAX_CHARS)
+    text = str(formats.localize(value))
+    return text if len(text) <= MAX_CHARS else Truncator(text).chars(MAX_CHARS)

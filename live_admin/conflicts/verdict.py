@@ -99,10 +99,12 @@ def check(
             if obj is not None and pk in listed and not diff:
                 verdict.unchanged.append(pk)
             why = "deleted" if obj is None else "left" if pk not in listed else "changed"
-            if obj is not None:
-                verdict.fresh[pk] = (now or b"", texts(obj, fields, seen.texts.get(pk, {})))
+            shown = seen.texts.get(pk, {})
             if why == "changed" and not diff:
+                verdict.fresh[pk] = (now or b"", shown)  # as it was, texts too
                 continue
+            if obj is not None:
+                verdict.fresh[pk] = (now or b"", texts(obj, fields, shown))
             if len(verdict.rows) >= SHOWN:
                 verdict.more += 1
                 continue
