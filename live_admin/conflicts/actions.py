@@ -136,8 +136,8 @@ class CheckedActions(_Base):
         when it did not change (or the page carried no token: then as stock)."""
         state = seen.read(request, self)
         obj = self.get_object(request, unquote(object_id)) if state is not None else None
-        if state is None or obj is None:
-            return None
+        if state is None or obj is None or not self.has_delete_permission(request, obj):
+            return None  # the stock view says what is missing
         found = verdict.check(self, request, state, [str(obj.pk)], self.get_queryset(request))
         if found.clean:
             return None

@@ -4,6 +4,7 @@
  * A native ES module: unminified, no build step. */
 
 import { setUpActions } from "./actions.js";
+import { noteRow, rowChanges } from "./diffs.js";
 import { debouncer, diffRows, edited, format, refetchWait } from "./helpers.js";
 import { carryOrigin, livePage, pageSubscription } from "./page.js";
 import { places } from "./places.js";
@@ -91,7 +92,8 @@ function changelist(p) {
     const values = Array.from(row.querySelectorAll("input, select, textarea"))
       .filter((input) => !input.classList.contains("action-select"))
       .map((input) => input.value);
-    return row.textContent.replace(/\s+/g, " ") + "|" + values.join("|");
+    const notes = Array.from(row.querySelectorAll(".live-admin-rownote"), (note) => note.textContent).join("");
+    return row.textContent.replace(notes, "").replace(/\s+/g, " ") + "|" + values.join("|"); // not our notes
   }
 
   function snapshot() {
@@ -275,6 +277,7 @@ function changelist(p) {
     for (const row of pl.rowsShown()) {
       const key = pl.rowKey(row);
       if (diff.added.includes(key) || diff.changed.includes(key)) row.classList.add("live-admin-flash");
+      if (diff.changed.includes(key)) noteRow(row, rowChanges(before.places.get(key).clone, row, text), text);
     }
     for (const key of diff.removed) ghost(before.places.get(key));
     pl.restoreFocus(kept.focus);

@@ -143,7 +143,7 @@ function cellText(cell, strings) {
 /** How each cell of a list row changed between ``old`` and ``row`` (its fresh rendering),
  * labelled by the column's header. */
 export function rowChanges(old, row, strings = {}) {
-  const table = old.closest("table");
+  const table = old.closest("table") || row.closest("table"); // a copy of the old row has none
   const headers = table ? Array.from(table.querySelectorAll("thead th"), (th) => clean(th.textContent)) : [];
   const theirs = Array.from(row.children);
   const found = [];

@@ -102,3 +102,22 @@ def test_a_changed_row_says_what_changed_on_hover_and_on_focus(
     )
     other = page.locator(f"#result_list tr:has(input.action-select[value='{orders[0].pk}'])")
     expect(other.locator(".live-admin-rownote")).to_have_count(0)
+
+
+def test_a_whole_list_refresh_notes_the_rows_that_changed_and_only_those(
+    open_page: OpenPage, admin_user: User
+) -> None:
+    orders = [Order.objects.create(customer=name) for name in ("Ada", "Bea", "Cy")]
+    page = open_page(admin_user, "/admin/testapp/order/")
+    ada = orders[0]
+    ada.customer = "Adele"
+    ada.save()  # in place: a row refresh, and a note on Ada's row
+    expect(page.locator("#live-admin")).to_have_attribute("data-row-refreshes", "1", timeout=WAIT)
+    bea = orders[1]
+    bea.status = "paid"
+    bea.save()  # the list's filter and groups follow status: the whole list is refreshed
+    expect(page.locator("#live-admin")).to_have_attribute("data-refreshes", "1", timeout=WAIT)
+    row = page.locator(f"#result_list tr:has(input.action-select[value='{bea.pk}'])")
+    expect(row.locator(".live-admin-rownote")).to_have_text("Status: new → paid")
+    flashed = page.locator("#result_list tr.live-admin-flash input.action-select")
+    assert [box.get_attribute("value") for box in flashed.all()] == [str(bea.pk)]
