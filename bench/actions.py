@@ -45,9 +45,8 @@ def _render_ms(client: Any, renders: int) -> dict[str, Any]:
 
 
 def _check(admin: Any, request: Any, selected: list[str], across: bool) -> tuple[float, float]:
-    from live_admin.conflicts import seen, verdict
-
     from benchapp.models import Item
+    from live_admin.conflicts import seen, verdict
 
     state = seen.read(request, admin)
     assert state is not None

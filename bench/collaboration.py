@@ -161,9 +161,9 @@ async def presence_traffic(url: str, cookies: list[str], pk: int, pid: int, seco
 
 
 def collaboration(server: Any, redis: Any, cookie: str, quick: bool) -> dict[str, Any]:
-    from benchapp.models import Item
-
     from actions import action_check
+
+    from benchapp.models import Item
 
     result: dict[str, Any] = {"conflict_check": conflict_check(30 if quick else 200)}
     result["action_check"] = action_check(quick)
