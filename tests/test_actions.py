@@ -266,3 +266,20 @@ def test_who_deleted_a_row(admin_client: Client, orders: list) -> None:
     text = confirmation.content.decode()
     assert "was deleted" in text
     assert "Deleted by bob" in text
+
+
+def test_past_the_limit_a_selection_is_checked_by_count_and_log(
+    admin_client: Client, orders: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from live_admin.conflicts import verdict
+
+    monkeypatch.setattr(verdict, "LIMIT", 2)
+    data = shown(admin_client)
+    other = bob()
+    edit = form_data(other.get(f"{URL}{orders[1].pk}/change/").content, "order_form")
+    assert other.post(f"{URL}{orders[1].pk}/change/", {**edit, "status": "held"}).status_code == 302
+    confirmation = act(admin_client, data, "mark_shipped", *orders)
+    text = confirmation.content.decode()
+    assert "checked by their number and the admin's change log only" in text
+    assert "1 other matching row was changed in the admin since" in text
+    assert statuses(*orders) == ["new", "held", "new"]
