@@ -228,6 +228,7 @@ def test_a_stale_delete_page_asks_again(admin_client: Client, orders: list) -> N
     stale = admin_client.post(url, confirm)
     assert stale.status_code == 200
     assert "Customer: Bea → Beatrix" in stale.content.decode()
+    assert "This order changed since the page you confirmed on showed it" in stale.content.decode()
     assert Order.objects.filter(pk=orders[1].pk).exists()
     response = admin_client.post(url, form_data(stale.content, "live-admin-run-all"))
     assert response.status_code == 302
