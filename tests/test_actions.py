@@ -284,3 +284,84 @@ def test_past_the_limit_a_selection_is_checked_by_count_and_log(
     assert "checked by their number and the admin's change log only" in text
     assert "1 other matching row was changed in the admin since" in text
     assert statuses(*orders) == ["new", "held", "new"]
+
+
+def test_without_time_zones_the_log_is_read_in_local_time(
+    admin_client: Client, orders: list
+) -> None:
+    with override_settings(USE_TZ=False):
+        data = shown(admin_client)
+        other = bob()
+        edit = form_data(other.get(f"{URL}{orders[1].pk}/change/").content, "order_form")
+        assert (
+            other.post(f"{URL}{orders[1].pk}/change/", {**edit, "status": "held"}).status_code
+            == 302
+        )
+        confirmation = act(admin_client, data, "mark_shipped", orders[0], select_across="1")
+        assert confirmation.status_code == 200
+        assert (
+            "1 other matching row was changed in the admin since" in confirmation.content.decode()
+        )
+
+
+def test_running_anyway_passes_rows_that_left_the_list(admin_client: Client, orders: list) -> None:
+    url = URL + "?status__exact=new"
+    data = shown(admin_client, url)
+    Order.objects.filter(pk=orders[0].pk).update(status="cancelled")  # leaves the filter
+    confirmation = act(admin_client, data, "mark_shipped", *orders, url=url)
+    again = admin_client.post(url, form_data(confirmation.content, "live-admin-run-all"))
+    assert again.status_code == 302  # not asked again about the same row
+    assert statuses(*orders) == ["cancelled", "shipped", "shipped"]  # as stock: in the list only
+
+
+def test_a_delete_page_keeps_no_value_its_form_hides(admin_client: Client) -> None:
+    from django.core import signing
+
+    user = User.objects.create_user("carol", password="a secret")
+    page = admin_client.get(f"/other-admin/auth/user/{user.pk}/delete/")
+    token = _delete_form(page.content)[SEEN]
+    payload = signing.Signer(salt="live_admin.seen:auth.user").unsign_object(token)
+    assert "password" not in payload["d"][str(user.pk)]
+    assert "pbkdf2" not in str(payload)
+    assert payload["d"][str(user.pk)]["username"] == "carol"
+
+
+def test_a_row_the_user_may_no_longer_see_is_named_by_its_id_only() -> None:
+    from conftest import make_user
+
+    from testapp.models import Ticket
+
+    perms = ("view_ticket", "change_ticket", "delete_ticket", "view_project")
+    owner = make_user("owen", perms=perms)
+    mine = Project.objects.create(name="Mine", owner=owner)
+    theirs = Project.objects.create(name="Theirs")
+    ticket = Ticket.objects.create(project=mine, title="Launch")
+    client = Client()
+    client.force_login(owner)
+    url = "/admin/testapp/ticket/"
+    data = form_data(client.get(url).content, "changelist-form")
+    Ticket.objects.filter(pk=ticket.pk).update(project=theirs, title="Secret plan")
+    post = {**data, "action": "delete_selected", "index": "0", "_selected_action": [ticket.pk]}
+    confirmation = client.post(url, post)
+    text = confirmation.content.decode()
+    assert f"The row with ID “{ticket.pk}” is no longer in the list" in text
+    assert "Secret plan" not in text
+    assert "Theirs" not in text
+
+
+def test_bytes_and_files_hash_alike_however_they_were_read() -> None:
+    from django.contrib import admin as site
+
+    from live_admin.conflicts import seen
+    from testapp.models import Blob
+
+    blob = Blob.objects.create(data=b"\x00bytes", upload="a.txt")
+    admin = site.site._registry[Blob]
+    fields, key = seen.tracked(admin), seen.key()
+    loaded = Blob.objects.get(pk=blob.pk)
+    before = seen.digests(loaded, fields, key)
+    assert loaded.upload.name == "a.txt"  # read: now a FieldFile
+    loaded.__dict__["data"] = memoryview(b"\x00bytes")  # as psycopg hands a bytea
+    assert seen.digests(loaded, fields, key) == before
+    loaded.__dict__["data"] = memoryview(b"\x00other")
+    assert seen.changed(fields, before, seen.digests(loaded, fields, key))[0].name == "data"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.contrib import messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import TO_FIELD_VAR
 from django.contrib.admin.utils import quote, unquote
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
@@ -129,15 +130,25 @@ class CheckedActions(_Base):
         """The fields the user's change form shows, whose texts the delete page's token keeps."""
         if not self.has_view_or_change_permission(request, obj):
             return set()
-        return {str(name) for name in self.get_fields(request, obj)}
+        form = self.get_form(request, obj)
+        shown = set()
+        for name in self.get_fields(request, obj):
+            field = form.base_fields.get(str(name))
+            if field is not None and _masked(field):
+                continue  # a password, a hidden value: the form does not show it as it is
+            shown.add(str(name))
+        return shown
 
     def _live_stale_delete(self, request: HttpRequest, object_id: str) -> HttpResponse | None:
         """The answer to a delete confirmed on a page showing an object changed since; None
         when it did not change (or the page carried no token: then as stock)."""
         state = seen.read(request, self)
-        obj = self.get_object(request, unquote(object_id)) if state is not None else None
-        if state is None or obj is None or not self.has_delete_permission(request, obj):
-            return None  # the stock view says what is missing
+        to_field = request.POST.get(TO_FIELD_VAR, request.GET.get(TO_FIELD_VAR))
+        if state is None or (to_field and not self.to_field_allowed(request, to_field)):
+            return None  # the stock view says what is wrong
+        obj = self.get_object(request, unquote(object_id), to_field)
+        if obj is None or not self.has_delete_permission(request, obj):
+            return None
         found = verdict.check(self, request, state, [str(obj.pk)], self.get_queryset(request))
         if found.clean:
             return None
@@ -177,7 +188,7 @@ class CheckedActions(_Base):
                 carried.append(("index", "0"))
         live = {pk: found.fresh[pk] for pk in selected if pk in found.fresh}
         count = found.now if across else None
-        token = seen.sign(self, live if action else found.fresh, count=count)
+        token = seen.sign(self, live if action else found.fresh, count=count, out=found.out)
         unchanged = [pk for pk in selected if pk in found.unchanged]
         context = {
             **self.admin_site.each_context(request),
@@ -221,6 +232,12 @@ def _chosen(admin: ModelAdmin[Any], request: HttpRequest) -> tuple[str, bool, li
     if not selected and not across:
         return None
     return name, across, selected
+
+
+def _masked(field: forms.Field) -> bool:
+    """Whether a form field shows something else than its value (a password's summary)."""
+    names = f"{type(field).__name__} {type(field.widget).__name__}".lower()
+    return bool(field.widget.is_hidden) or "password" in names
 
 
 def _description(action: Any) -> str:

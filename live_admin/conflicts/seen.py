@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.files.base import File
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
@@ -56,6 +57,8 @@ class Seen:
     #: How many rows the list matched, and when it was counted (its first part's).
     count: int | None = None
     since: float | None = None
+    #: Rows a confirmation page showed as no longer in the list (running anyway skips them).
+    out: set[str] = field(default_factory=set)
 
 
 def tracked(admin: ModelAdmin[Any]) -> list[Any]:
@@ -89,8 +92,13 @@ def digests(obj: Model, fields: list[Any], secret: bytes) -> bytes:
         if f.attname not in obj.__dict__:
             out += _UNKNOWN
             continue
-        text = value_text(obj.__dict__[f.attname]).encode("utf-8", "surrogatepass")
-        out += hashlib.blake2b(text, digest_size=DIGEST, key=secret).digest()
+        value = obj.__dict__[f.attname]
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            data = hashlib.sha256(bytes(value)).digest()
+        else:  # a file by its name, read or not
+            text = value_text(getattr(value, "name", value) if isinstance(value, File) else value)
+            data = text.encode("utf-8", "surrogatepass")
+        out += hashlib.blake2b(data, digest_size=DIGEST, key=secret).digest()
     return bytes(out)
 
 
@@ -121,9 +129,12 @@ def sign(
     *,
     count: int | None,
     at: float | None = None,
+    out: Iterable[str] = (),
 ) -> str:
-    """The token of ``rows`` (pk text → hashes, column texts), made at ``at`` (now)."""
+    """The token of ``rows`` (pk text → hashes, column texts), made at ``at`` (now); ``out``:
+    rows it shows as no longer in the list."""
     payload = {
+        "o": sorted(out),
         "v": _version(tracked(admin)),
         "t": time.time() if at is None else at,
         "n": count,
@@ -170,6 +181,7 @@ def read(request: HttpRequest, admin: ModelAdmin[Any]) -> Seen | None:
             if seen.since is None:
                 count = one.get("n")
                 seen.since, seen.count = at, count if isinstance(count, int) else None
+            seen.out.update(str(pk) for pk in one.get("o", ()))
             for pk, encoded in one["r"].items():
                 found = base64.b64decode(encoded, validate=True)
                 if len(found) != DIGEST * len(fields):

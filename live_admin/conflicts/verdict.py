@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -43,7 +44,9 @@ class Row:
 
     pk: str
     obj: Model | None
-    why: str  # "changed", "left" (no longer matches the list) or "deleted"
+    #: "changed", "left" (no longer matches the list), "gone" (left, and no longer the user's
+    #: to see) or "deleted"
+    why: str
     #: (label, before, after) of each changed field the viewer may see; None: not shown.
     changes: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     hidden: int = 0  # changed fields the viewer may not see
@@ -62,6 +65,8 @@ class Verdict:
     now: int | None = None
     logged: int = 0  # "Select all": other matching rows the change log says changed since
     by_count: bool = False  # past LIMIT: checked by count and change log only
+    #: Rows that left the list: a choice to run anyway acknowledges them (see ``Seen.out``).
+    out: set[str] = field(default_factory=set)
 
     @property
     def clean(self) -> bool:
@@ -85,7 +90,7 @@ def check(
         keys, verdict.by_count, across = [], True, True
     model = admin.model
     fields, secret = tracked(admin), seen_token.key()
-    visible = _visible(admin, request, seen)
+    visible: set[str] | None = None  # read once a row changed
     db = router.db_for_read(model)
     it = iter(keys)
     while chunk := list(islice(it, _CHUNK)):
@@ -103,12 +108,18 @@ def check(
             if why == "changed" and not diff:
                 verdict.fresh[pk] = (now or b"", shown)  # as it was, texts too
                 continue
+            if why == "left":
+                verdict.out.add(pk)
+                if pk in seen.out and not diff:
+                    continue  # out of the list when the user chose to run anyway: as stock
             if obj is not None:
                 verdict.fresh[pk] = (now or b"", texts(obj, fields, shown))
             if len(verdict.rows) >= SHOWN:
                 verdict.more += 1
                 continue
             row = Row(pk, obj, why)
+            if visible is None:
+                visible = _visible(admin, request, seen)
             may_see = obj is not None and admin.has_view_or_change_permission(request, obj)
             for f in diff:
                 if f.name not in visible or not may_see:
@@ -118,11 +129,28 @@ def check(
                 after = field_text(obj, f) if before is not None and obj is not None else None
                 row.changes.append((capfirst(str(f.verbose_name)), before, after))
             verdict.rows.append(row)
+    _unseen(admin, request, verdict)
     _who(admin, verdict, seen)
     if across and seen.count is not None:
         verdict.then, verdict.now = seen.count, queryset.count()
         verdict.logged = _logged(admin, queryset, seen, set(keys))
     return verdict
+
+
+def _unseen(admin: ModelAdmin[Any], request: HttpRequest, verdict: Verdict) -> None:
+    """Rows that left the list and that the user may no longer see (the admin's own
+    ``get_queryset``) are named by their id only: nothing of what they are now."""
+    left = [row for row in verdict.rows if row.why == "left"]
+    if not left:
+        return
+    keys = _pks(admin.model, [row.pk for row in left])
+    seen = {
+        str(pk)
+        for pk in admin.get_queryset(request).filter(pk__in=keys).values_list("pk", flat=True)
+    }
+    for row in left:
+        if row.pk not in seen:
+            row.obj, row.changes, row.hidden, row.why = None, [], 0, "gone"
 
 
 def _pks(model: type[Model], keys: list[str]) -> list[Any]:
@@ -144,24 +172,29 @@ def _visible(admin: ModelAdmin[Any], request: HttpRequest, seen: Seen) -> set[st
     return names
 
 
-def _content_type(admin: ModelAdmin[Any]) -> ContentType:
-    found: ContentType = ContentType.objects.get_for_model(admin.model, for_concrete_model=False)
-    return found
+def _content_types(admin: ModelAdmin[Any]) -> list[ContentType]:
+    """The model's, and its concrete model's (a proxy's admin logs under the proxy's)."""
+    found = ContentType.objects.get_for_models(admin.model, for_concrete_models=False)
+    concrete = ContentType.objects.get_for_model(admin.model)
+    return list({*found.values(), concrete})
 
 
 def _since(seen: Seen, pk: str | None = None) -> datetime.datetime:
+    """When the page was made, as the log's times are kept (aware only with USE_TZ)."""
     at = seen.times.get(pk, seen.since) if pk is not None else seen.since
-    return datetime.datetime.fromtimestamp(at or 0, tz=datetime.timezone.utc)
+    if settings.USE_TZ:
+        return datetime.datetime.fromtimestamp(at or 0, tz=datetime.timezone.utc)
+    return datetime.datetime.fromtimestamp(at or 0)  # local time, as timezone.now() gives
 
 
 def _who(admin: ModelAdmin[Any], verdict: Verdict, seen: Seen) -> None:
     """Who last changed each listed row since the page showed it, from the admin's log."""
-    rows = {row.pk: row for row in verdict.rows}
+    rows = {row.pk: row for row in verdict.rows if row.why != "gone"}
     if not rows:
         return
     entries = (
         LogEntry.objects.filter(
-            content_type=_content_type(admin),
+            content_type__in=_content_types(admin),
             object_id__in=list(rows),
             action_time__gte=_since(seen),
         )
@@ -178,7 +211,10 @@ def _logged(admin: ModelAdmin[Any], queryset: QuerySet[Any], seen: Seen, checked
     """How many rows now matching the list the admin's log says changed since it was shown,
     besides those checked one by one (at most LIMIT read)."""
     ids = (
-        LogEntry.objects.filter(content_type=_content_type(admin), action_time__gte=_since(seen))
+        LogEntry.objects.filter(
+            content_type__in=_content_types(admin), action_time__gte=_since(seen)
+        )
+        .order_by()  # the log's own ordering would make DISTINCT keep duplicates
         .values_list("object_id", flat=True)
         .distinct()[:LIMIT]
     )

@@ -18,6 +18,13 @@ export function labelText(label) {
   return clean(clean(own) ? own : label.textContent).replace(/[\s:*]+$/, "");
 }
 
+/** The field a control belongs to: its name, less a split widget's "_0"/"_1" when the row
+ * it is in is that field's (a field named "address_1" stays itself). */
+export function fieldOf(node) {
+  const base = node.name.replace(/_\d+$/, "");
+  return base !== node.name && node.closest(`.field-${CSS.escape(base)}`) ? base : node.name;
+}
+
 /** A field's label: the one for its control, else the first of its row (a group of boxes). */
 function labelOf(root, node, name, grouped) {
   let label = !grouped && node.id ? root.querySelector(`label[for="${CSS.escape(node.id)}"]`) : null;
@@ -49,7 +56,7 @@ export function shownValues(form, strings = {}) {
     const raw = node.name;
     if (!raw || raw.startsWith("_live_") || raw === "csrfmiddlewaretoken" || raw.includes("-")) continue;
     if (SKIPPED.has(node.type) || node.classList.contains("filtered")) continue;
-    const name = raw.replace(/_\d+$/, ""); // a split widget's parts: date and time
+    const name = fieldOf(node); // a split widget's parts (date, time) are one field
     const grouped = groups.get(raw) > 1; // radio buttons, or a box per choice
     const label = labelOf(root, node, name, grouped);
     if (node.tagName === "SELECT") {
@@ -144,7 +151,8 @@ function cellText(cell, strings) {
  * labelled by the column's header. */
 export function rowChanges(old, row, strings = {}) {
   const table = old.closest("table") || row.closest("table"); // a copy of the old row has none
-  const headers = table ? Array.from(table.querySelectorAll("thead th"), (th) => clean(th.textContent)) : [];
+  const header = (th) => clean((th.querySelector(".text") || th).textContent); // not sort priorities
+  const headers = table ? Array.from(table.querySelectorAll("thead th"), header) : [];
   const theirs = Array.from(row.children);
   const found = [];
   Array.from(old.children).forEach((cell, i) => {

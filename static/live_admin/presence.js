@@ -1,7 +1,7 @@
 /* django-live-admin: who else has this object (or these rows) open. Rides the page's one
  * connection (page.js). A native ES module: unminified, no build step. */
 
-import { labelText } from "./diffs.js";
+import { fieldOf, labelText } from "./diffs.js";
 import { format } from "./helpers.js";
 import { livePage } from "./page.js";
 
@@ -38,7 +38,7 @@ function presence(api) {
     const node = document.activeElement;
     const form = document.querySelector(api.sel.changeForm);
     if (!node || !form || !form.contains(node) || !node.name) return "";
-    const name = node.name.replace(/_\d+$/, ""); // a split widget's part: its field
+    const name = fieldOf(node); // a split widget's part: its field
     return /^[A-Za-z_][A-Za-z0-9_-]{0,99}$/.test(name) && !name.startsWith("_") ? name : "";
   }
 

@@ -83,7 +83,9 @@ export class Status {
 
   say() {
     this.tellTimer = null;
-    const words = this.told.message || summary(this.told, this.text);
+    // A message of one change (what changed in one row) is said only if nothing else was.
+    const alone = this.told.changed <= 1 && !this.told.added && !this.told.removed;
+    const words = (alone && this.told.message) || summary(this.told, this.text);
     this.told.changed = this.told.added = this.told.removed = 0;
     this.told.message = null;
     if (!words || !this.announcer) return;

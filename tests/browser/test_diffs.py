@@ -121,3 +121,16 @@ def test_a_whole_list_refresh_notes_the_rows_that_changed_and_only_those(
     expect(row.locator(".live-admin-rownote")).to_have_text("Status: new → paid")
     flashed = page.locator("#result_list tr.live-admin-flash input.action-select")
     assert [box.get_attribute("value") for box in flashed.all()] == [str(bea.pk)]
+
+
+def test_a_list_sorted_by_two_columns_labels_its_notes_without_their_priorities(
+    open_page: OpenPage, admin_user: User
+) -> None:
+    orders = [Order.objects.create(customer=name) for name in ("Ada", "Bea")]
+    page = open_page(admin_user, "/admin/testapp/order/?o=1.2")  # customer, then status
+    assert page.locator("#result_list thead .sortpriority").count() == 2
+    bea = orders[1]
+    bea.customer = "Beatrix"
+    bea.save()
+    row = page.locator(f"#result_list tr:has(input.action-select[value='{bea.pk}'])")
+    expect(row.locator(".live-admin-rownote")).to_have_text("Customer: Bea → Beatrix", timeout=WAIT)
