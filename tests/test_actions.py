@@ -365,3 +365,160 @@ def test_bytes_and_files_hash_alike_however_they_were_read() -> None:
     assert seen.digests(loaded, fields, key) == before
     loaded.__dict__["data"] = memoryview(b"\x00other")
     assert seen.changed(fields, before, seen.digests(loaded, fields, key))[0].name == "data"
+
+
+# -- the edges, one by one ------------------------------------------------------------------
+
+
+def test_checks_off_leave_the_delete_page_as_stock(admin_client: Client, orders: list) -> None:
+    with override_settings(LIVE_ADMIN={"ACTION_CHECKS": "off"}):
+        page = admin_client.get(f"{URL}{orders[0].pk}/delete/")
+    assert SEEN not in _delete_form(page.content)
+
+
+def test_a_delete_page_whose_object_is_gone_is_answered_as_stock(
+    admin_client: Client, orders: list
+) -> None:
+    url = f"{URL}{orders[1].pk}/delete/"
+    confirm = _delete_form(admin_client.get(url).content)
+    Order.objects.filter(pk=orders[1].pk).delete()
+    response = admin_client.post(url, confirm)
+    assert response.status_code == 302  # the stock "doesn't exist. Perhaps it was deleted?"
+
+
+def test_refuse_mode_on_a_stale_delete_page(admin_client: Client, orders: list) -> None:
+    url = f"{URL}{orders[1].pk}/delete/"
+    with override_settings(LIVE_ADMIN={"ACTION_CHECKS": "refuse"}):
+        confirm = _delete_form(admin_client.get(url).content)
+        Order.objects.filter(pk=orders[1].pk).update(customer="Beatrix")
+        response = admin_client.post(url, confirm)
+        assert (response.status_code, response.url) == (302, url)
+        assert "was not run" in admin_client.get(url).content.decode()
+    assert Order.objects.filter(pk=orders[1].pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("more", "runs"),
+    [({"index": "x"}, True), ({"action": "nope"}, False), ({"_selected_action": []}, False)],
+)
+def test_posts_the_stock_admin_reads_its_own_way(
+    admin_client: Client, orders: list, more: dict[str, Any], runs: bool
+) -> None:
+    data = shown(admin_client)
+    post = {**data, "action": "mark_shipped", "index": "0"}
+    post["_selected_action"] = [str(o.pk) for o in orders]
+    assert admin_client.post(URL, {**post, **more}).status_code == 302
+    assert statuses(*orders) == (["shipped"] * 3 if runs else ["new"] * 3)
+
+
+def test_refusing_select_all_says_how_many_rows_match(admin_client: Client, orders: list) -> None:
+    with override_settings(LIVE_ADMIN={"ACTION_CHECKS": "refuse"}):
+        data = shown(admin_client)
+        Order.objects.create(customer="Dee")
+        act(admin_client, data, "mark_shipped", *orders, select_across="1")
+        said = admin_client.get(URL).content.decode()
+    assert "3 rows matched when the list was shown; 4 match now." in said
+
+
+def test_a_long_list_of_changes_is_counted_past_the_first(
+    admin_client: Client, orders: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from live_admin.conflicts import verdict
+
+    monkeypatch.setattr(verdict, "SHOWN", 1)
+    monkeypatch.setattr(verdict, "_visible", lambda *args: set())  # none the user may see
+    data = shown(admin_client)
+    Order.objects.update(status="cancelled")
+    text = act(admin_client, data, "mark_shipped", *orders).content.decode()
+    assert "and 2 more rows" in text
+    assert "1 field you may not see changed" in text
+    assert "Status:" not in text
+
+
+def test_the_log_of_something_else_is_passed_over(admin_client: Client, orders: list) -> None:
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    data = shown(admin_client)
+    user = User.objects.get(username="root")
+    kind = ContentType.objects.get_for_model(Order)
+    LogEntry.objects.create(user=user, content_type=kind, object_id="x", action_flag=CHANGE)
+    response = act(admin_client, data, "mark_shipped", orders[0], select_across="1")
+    assert response.status_code == 302  # an id that is no order's: not counted
+
+
+def test_tokens_that_do_not_fit_are_never_trusted(
+    admin_client: Client, orders: list, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    from django.core import signing
+
+    from live_admin.conflicts import seen
+
+    data = shown(admin_client)
+    salt = "live_admin.seen:testapp.order"
+    good = signing.Signer(salt=salt).unsign_object(data[SEEN])
+    short = {**good, "r": {pk: "AAAA" for pk in good["r"]}}
+    forms = {
+        "(101 parts)": " ".join([data[SEEN]] * 101),
+        "(hashes of another length)": signing.Signer(salt=salt).sign_object(short),
+    }
+    for why, token in forms.items():
+        with caplog.at_level(logging.WARNING, logger="live_admin"):
+            caplog.clear()
+            act(admin_client, {**data, SEEN: token}, "mark_shipped", orders[0])
+        assert f"bad token of what it showed {why}" in caplog.text, why
+    from testapp.admin import OrderAdmin
+
+    monkeypatch.setattr(OrderAdmin, "live_exclude", ["priority"])  # a deploy changed the fields
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="live_admin"):
+        act(admin_client, data, "mark_shipped", orders[1])
+    assert "made for other fields" in caplog.text
+    assert seen.SEEN_FIELD == SEEN
+
+
+def test_a_deferred_field_is_not_compared() -> None:
+    from django.contrib import admin as site
+
+    from live_admin.conflicts import seen
+
+    order = Order.objects.create(customer="Ann", priority=1)
+    admin = site.site._registry[Order]
+    fields, key = seen.tracked(admin), seen.key()
+    partial = seen.digests(Order.objects.defer("priority").get(pk=order.pk), fields, key)
+    Order.objects.filter(pk=order.pk).update(priority=2)
+    whole = seen.digests(Order.objects.get(pk=order.pk), fields, key)
+    assert seen.changed(fields, partial, whole) == []
+
+
+def test_the_token_goes_into_pages_that_have_a_place_for_it() -> None:
+    from django.http import HttpResponse, JsonResponse
+
+    from live_admin.conflicts import seen
+
+    page = HttpResponse('<form><input type="hidden" name="post" value="yes"></form>')
+    seen.inject(page, "a:b")
+    assert b'name="_live_seen" value="a:b"' in page.content
+    elsewhere = HttpResponse("<form><input name='other'></form>")
+    seen.inject(elsewhere, "a:b")
+    assert b"_live_seen" not in elsewhere.content
+    data = JsonResponse({"name": "post"})
+    seen.inject(data, "a:b")
+    assert b"_live_seen" not in data.content
+
+
+def test_a_value_reads_as_the_list_shows_it() -> None:
+    from types import SimpleNamespace
+
+    from django.core.files.base import File
+    from django.db import models
+
+    from live_admin.conflicts.display import field_text
+
+    fruit = models.CharField(choices=[("a", "Apple")])
+    fruit.name = "fruit"
+    assert field_text(SimpleNamespace(fruit="a"), fruit) == "Apple"  # type: ignore[arg-type]
+    upload = models.FileField()
+    upload.name = "upload"
+    named = SimpleNamespace(upload=File(None, name="report.pdf"))
+    assert field_text(named, upload) == "report.pdf"  # type: ignore[arg-type]
