@@ -522,3 +522,16 @@ def test_a_value_reads_as_the_list_shows_it() -> None:
     upload.name = "upload"
     named = SimpleNamespace(upload=File(None, name="report.pdf"))
     assert field_text(named, upload) == "report.pdf"  # type: ignore[arg-type]
+
+
+def test_a_user_who_may_only_delete_gets_a_token_without_texts(orders: list) -> None:
+    from conftest import make_user
+    from django.core import signing
+
+    client = Client()
+    client.force_login(make_user("dora", perms=("delete_order",)))
+    page = client.get(f"{URL}{orders[0].pk}/delete/")
+    assert page.status_code == 200
+    token = _delete_form(page.content)[SEEN]
+    payload = signing.Signer(salt="live_admin.seen:testapp.order").unsign_object(token)
+    assert payload["d"] == {}  # no field of the object is shown to them: none is kept

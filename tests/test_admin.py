@@ -199,3 +199,28 @@ def test_building_an_admin_touches_nothing_outside_it() -> None:
         _specs.pop(Secret, None)
         for signal in (signals.post_save, signals.post_delete):
             signal.disconnect(sender=Secret, dispatch_uid="live_admin.testapp.secret")
+
+
+def test_a_response_the_admin_did_not_render_from_a_template_name_is_left_or_wrapped() -> None:
+    from django.http import HttpResponse
+    from django.template import Template
+    from django.template.response import TemplateResponse
+    from django.test import RequestFactory
+
+    from live_admin.pages import mixin
+
+    plain = HttpResponse("ok")
+    mixin._render_live(plain, {})  # not a template response: as it is
+    assert plain.content == b"ok"
+    own = Template("{{ x }}")
+    response = TemplateResponse(RequestFactory().get("/"), own)
+    live: dict[str, Any] = {}
+    mixin._render_live(response, live)
+    assert (live["base"], response.template_name) == (own, mixin.PAGE_TEMPLATE)
+
+
+def test_an_odd_live_group_by_counts_as_none() -> None:
+    from live_admin import options
+
+    odd = type("Odd", (LiveAdminMixin,), {"live_group_by": "status", "model": Order})()
+    assert options.group_by(odd) == []

@@ -157,3 +157,19 @@ def test_the_layers_store_keeps_json_and_clears_only_its_own_keys(settings, redi
     badges.store().clear()
     assert badges.latest(["testapp.order"]) == {"testapp.order": 0}
     assert redis_server.command("GET", "asgi:kept") == b"$1\r\n1\r\n"
+
+
+def test_a_badge_change_that_cannot_be_queued_never_reaches_the_save(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from live_admin.delivery import badges
+
+    def full(*args: object, **kwargs: object) -> bool:
+        raise RuntimeError("the queue is gone")
+
+    monkeypatch.setattr(badges.recorder, "_put", full)
+    with caplog.at_level(logging.WARNING, logger="live_admin"):
+        badges.recorder.changed("testapp.order", ["1"], 1)  # no exception
+    assert "could not queue a badge change: the queue is gone" in caplog.text

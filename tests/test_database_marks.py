@@ -149,3 +149,18 @@ def test_database_capture_needs_postgresql_psycopg_3_and_pgtrigger(
     monkeypatch.setattr(checks, "find_spec", lambda name: None if name == "psycopg" else True)
     with pytest.warns(UserWarning, match="DATABASES"):
         assert ids(**database, DATABASES=both) == ["live_admin.E020"]
+
+
+def test_the_triggers_command_refuses_a_database_without_triggers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from django.core.management import CommandError, call_command
+
+    from live_admin.management.commands import live_admin_triggers
+
+    sqlite = {"default": SimpleNamespace(vendor="sqlite")}  # whichever this suite runs on
+    monkeypatch.setattr(live_admin_triggers, "connections", sqlite)
+    with pytest.raises(CommandError, match="is not PostgreSQL"):
+        call_command("live_admin_triggers", "status", database="default")

@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
 from testapp.admin import other_site
+from testapp.models import Order
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +114,12 @@ def test_a_user_sees_badges_only_of_models_the_admin_lists_for_them(client: Clie
 def test_logged_out_pages_are_the_stock_ones(client: Client) -> None:
     html = client.get("/admin/login/").content.decode()
     assert "live_admin/" not in html
+
+
+def test_an_index_entry_without_a_model_or_a_link_gets_no_badge() -> None:
+    from django.template import Context
+
+    from live_admin.templatetags.live_admin import live_admin_badges
+
+    apps = [{"models": [{"model": None, "admin_url": "/x/"}, {"model": Order, "admin_url": None}]}]
+    assert live_admin_badges(Context({"available_apps": apps})) == "[]"

@@ -218,7 +218,8 @@ class CheckedActions(_Base):
 
 def _chosen(admin: ModelAdmin[Any], request: HttpRequest) -> tuple[str, bool, list[str]] | None:
     """The action a POST asks for (the button pressed, as the stock admin reads it), whether
-    for all matching rows, and the selected pks; None when the stock admin would refuse it."""
+    for all matching rows, and the selected pks; None when the stock admin would refuse it (an
+    empty selection is the stock admin's to refuse: nothing is checked of it)."""
     try:
         index = int(request.POST.get("index", 0))
     except ValueError:
@@ -228,10 +229,7 @@ def _chosen(admin: ModelAdmin[Any], request: HttpRequest) -> tuple[str, bool, li
     if name is None or name not in admin.get_actions(request):
         return None
     across = bool(forms.BooleanField(required=False).to_python(request.POST.get("select_across")))
-    selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-    if not selected and not across:
-        return None
-    return name, across, selected
+    return name, across, request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
 
 
 def _masked(field: forms.Field) -> bool:
