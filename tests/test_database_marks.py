@@ -164,3 +164,50 @@ def test_the_triggers_command_refuses_a_database_without_triggers(
     monkeypatch.setattr(live_admin_triggers, "connections", sqlite)
     with pytest.raises(CommandError, match="is not PostgreSQL"):
         call_command("live_admin_triggers", "status", database="default")
+
+
+# -- the listener's parts that need no PostgreSQL ------------------------------------------------
+
+
+def test_one_leader_per_layer_and_none_on_the_in_memory_layer() -> None:
+    from django.test import override_settings
+
+    from live_admin.capture.database import listener
+
+    redis = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {}}}
+    with override_settings(CHANNEL_LAYERS=redis):
+        key = listener.lock_key()
+        assert isinstance(key, int)
+        assert 0 <= key < 2**63
+        assert listener.lock_key() == key  # the same in every process
+    memory = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    with override_settings(CHANNEL_LAYERS=memory):
+        assert listener.lock_key() is None
+
+
+def test_the_listener_logs_what_it_cannot_do_and_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+    import logging
+
+    from live_admin.capture.database import listener
+
+    one = listener.Listener("default")
+
+    def broken(*args: Any) -> list[Any]:
+        raise RuntimeError("no catalogue")
+
+    monkeypatch.setattr(listener, "not_installed", broken)
+    with caplog.at_level(logging.DEBUG, logger="live_admin"):  # a repeated failure: DEBUG
+        one.say_what_is_missing()
+        monkeypatch.setattr(listener, "not_installed", lambda using: [(Order, "UNINSTALLED")])
+        one.say_what_is_missing()
+        one.heard("not a notification")  # not ours: ignored
+        monkeypatch.setattr(listener, "record", broken)
+        one.heard("not a notification")  # a failure reading it: logged, never raised
+    assert "the triggers could not be checked: no catalogue" in caplog.text
+    assert "triggers missing, run migrate: testapp.Order (uninstalled)" in caplog.text
+    assert "ignored a notification: not a notification" in caplog.text
+    assert "a notification could not be read: not a notification" in caplog.text
+    asyncio.run(listener.stop())  # none running in this loop: nothing to stop
