@@ -211,3 +211,55 @@ def test_the_listener_logs_what_it_cannot_do_and_goes_on(
     assert "ignored a notification: not a notification" in caplog.text
     assert "a notification could not be read: not a notification" in caplog.text
     asyncio.run(listener.stop())  # none running in this loop: nothing to stop
+
+
+def test_migrate_goes_on_whatever_the_triggers_do(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    from live_admin.capture.database import install
+
+    config = apps.get_app_config("testapp")
+    for failure, said in [
+        (ImportError("no pgtrigger"), "database capture needs django-pgtrigger: no pgtrigger"),
+        (RuntimeError("no rights"), "the triggers of testapp: no rights"),
+    ]:
+
+        def failing(*args: Any, failure: Exception = failure) -> None:
+            raise failure
+
+        monkeypatch.setattr(install, "sync", failing)
+        with caplog.at_level(logging.WARNING, logger="live_admin"):
+            install.after_migrate(config, using="default")  # never raised into migrate
+        assert said in caplog.text
+    sqlite = {"default": SimpleNamespace(vendor="sqlite")}
+    monkeypatch.setattr(install, "connections", sqlite)
+    assert install.not_installed("default") == []  # no triggers where there are none
+
+
+def test_a_notification_of_a_model_no_longer_live_here_is_taken_and_dropped() -> None:
+    assert events.record(Changes(), json.dumps({"m": "auth.group", "op": "upd", "n": 3}))
+
+
+def test_a_comment_that_cannot_be_made_leaves_the_write_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(sql: str) -> str:
+        raise RuntimeError("no frames")
+
+    monkeypatch.setattr(marks, "comment", broken)
+    ran: list[str] = []
+    marks.mark(lambda sql, *rest: ran.append(sql), "UPDATE t SET a = 1", None, False, {})
+    assert ran == ["UPDATE t SET a = 1"]
+
+
+def test_inlines_that_are_not_a_list_are_none() -> None:
+    from types import SimpleNamespace
+
+    from live_admin.capture import observers
+
+    assert observers._inlines(SimpleNamespace(inlines="not a list")) == []  # type: ignore[arg-type]
