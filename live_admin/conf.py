@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "BADGES": True,
     "BADGE_CACHE": None,
     "CAPTURE": "signals",
+    "HISTORY": 200,
 }
 
 #: The channels-redis layers; on them, the badge store defaults to the layer's own Redis.
@@ -69,6 +70,7 @@ TYPES: dict[str, type | tuple[type, ...]] = {
     "BADGES": bool,
     "BADGE_CACHE": (str, type(None)),
     "CAPTURE": str,
+    "HISTORY": int,
 }
 
 

@@ -253,7 +253,7 @@ async def subscribed_socket(
     comm = communicator(await sync_to_async(session_cookie)(user))
     assert (await comm.connect(timeout=timeout))[0]
     await comm.send_json_to({"type": "subscribe", "id": "s", **sub})
-    subscribed = {"type": "subscribed", "id": "s", "sockets": ANY}
+    subscribed = {"type": "subscribed", "id": "s", "sockets": ANY, "cursor": ANY}
     if delayed:
         told = [await comm.receive_json_from(timeout=timeout) for _ in range(2)]
         assert sorted(told, key=lambda m: m["type"]) == [{"type": "delayed"}, subscribed]
@@ -404,7 +404,7 @@ def run_django(
 # -- every message of the whole run is content-free ---------------------------------------------
 
 TO_CLIENT = {
-    "subscribed": {"type", "id", "sockets"},
+    "subscribed": {"type", "id", "sockets", "cursor", "replay"},
     "unsubscribed": {"type", "id"},
     "pong": {"type"},
     "resync": {"type"},
@@ -422,15 +422,17 @@ TO_CLIENT = {
         "by",
         "at",
         "in_place",
+        "cursor",
+        "replayed",
     },
     "presence": {"type", "id", "pk", "people"},
-    "watching": {"type", "id", "pks"},
+    "watching": {"type", "id", "pks", "replay"},
     "badges": {"type", "id", "counts"},
 }
 PRESENCE_ON_LAYER = {"type", "group", "model", "pk", "pks", "key", "user", "name", "state", "reply"}
 PRESENCE_ON_LAYER |= {"field"}  # the name of the form field an editor is in, never its value
 # A change on the layer: what pages are told, less their ids, plus what sockets read themselves.
-ON_LAYER = TO_CLIENT["changed"] - {"id", "in_place"} | {"group", "objects"}
+ON_LAYER = TO_CLIENT["changed"] - {"id", "in_place", "replayed"} | {"group", "objects"}
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 

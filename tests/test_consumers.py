@@ -204,7 +204,7 @@ async def test_too_many_subscriptions(superuser_socket: WebsocketCommunicator) -
             reply = await ask(
                 superuser_socket, {"type": "subscribe", "id": f"s{i}", "model": "testapp.ticket"}
             )
-            assert reply == {"type": "subscribed", "id": f"s{i}", "sockets": ANY}
+            assert reply == {"type": "subscribed", "id": f"s{i}", "sockets": ANY, "cursor": ANY}
         reply = await ask(
             superuser_socket, {"type": "subscribe", "id": "s2", "model": "testapp.ticket"}
         )
@@ -331,6 +331,7 @@ async def test_view_only_user_gets_events(viewer: User) -> None:
         "action": "saved",
         "count": 1,
         "origin": None,
+        "cursor": ANY,
     }
     await comm.disconnect()
 
@@ -365,9 +366,11 @@ async def test_model_object_and_group_events(superuser_socket: WebsocketCommunic
         "action": "saved",
         "count": 1,
         "origin": None,
+        "cursor": ANY,
     }
-    assert events["g"] == {**events["m"], "id": "g"}
+    assert events["g"] == {**events["m"], "id": "g"}  # one change: one cursor
     obj = events["o"]
+    assert obj["cursor"] == events["m"]["cursor"]
     assert obj["pk"] == str(ticket.pk)
     assert obj["fields"] == ["status"]
     assert obj["by"] is None
@@ -669,6 +672,7 @@ async def test_a_join_during_the_last_leave_keeps_the_group(
         "type": "subscribed",
         "id": "j",
         "sockets": ANY,
+        "cursor": ANY,
     }
     assert await leaving.receive_json_from(timeout=TIMEOUT) == {
         "type": "unsubscribed",
@@ -729,6 +733,7 @@ async def test_a_socket_that_falls_behind_gets_one_resync(
         "type": "subscribed",
         "id": "p",
         "sockets": ANY,
+        "cursor": ANY,
     }
     (running,) = running_hubs().values()
     group = groups.model_group("testapp.project")
@@ -753,6 +758,6 @@ async def test_subscribed_tells_how_many_sockets_the_process_holds(admin_user: U
     second = communicator(await sync_to_async(session_cookie)(admin_user))
     assert (await second.connect(timeout=TIMEOUT))[0]
     reply = await ask(second, {"type": "subscribe", "id": "t", **PROJECTS})
-    assert reply == {"type": "subscribed", "id": "t", "sockets": 2}
+    assert reply == {"type": "subscribed", "id": "t", "sockets": 2, "cursor": ANY}
     for comm in (first, second):
         await comm.disconnect(timeout=TIMEOUT)

@@ -68,7 +68,7 @@ async def receive(ws: ClientConnection) -> dict[str, object]:
 async def test_a_save_here_reaches_a_socket_served_there(socket_of: ClientConnection) -> None:
     ws = socket_of
     await ws.send(json.dumps({"type": "subscribe", "id": "m", "model": "testapp.project"}))
-    assert await receive(ws) == {"type": "subscribed", "id": "m", "sockets": ANY}
+    assert await receive(ws) == {"type": "subscribed", "id": "m", "sockets": ANY, "cursor": ANY}
     await sync_to_async(Project.objects.create)(name="from the test process")
     event = await receive(ws)
     assert (event["type"], event["id"], event["action"], event["count"]) == (
@@ -196,7 +196,12 @@ async def test_authorization_attacks_from_a_raw_client(
             await ws.send(json.dumps({"type": "subscribe", "id": f"a{i}", **sub}))
             reply = await receive(ws)
             if expected is None:
-                assert reply == {"type": "subscribed", "id": f"a{i}", "sockets": ANY}, (sub, reply)
+                assert reply == {
+                    "type": "subscribed",
+                    "id": f"a{i}",
+                    "sockets": ANY,
+                    "cursor": ANY,
+                }, (sub, reply)
             else:
                 assert reply["type"] == "error", (sub, reply)
                 assert (reply["code"], reply["id"]) == (expected, f"a{i}"), (sub, reply)

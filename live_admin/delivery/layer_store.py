@@ -40,7 +40,7 @@ def layer_host() -> dict[str, Any] | None:
     return {"address": first}
 
 
-def _pool(host: dict[str, Any]) -> Any:
+def redis_pool(host: dict[str, Any]) -> Any:
     """A blocking connection pool to ``host``, made as channels-redis makes its own."""
     import redis
     from redis.sentinel import Sentinel, SentinelConnectionPool
@@ -76,7 +76,7 @@ class _Client(RedisCacheClient):
 
     def __init__(self, servers: list[str], *, host: dict[str, Any], **options: Any) -> None:
         super().__init__(servers, **options)
-        self._layer_pool = _pool(host)
+        self._layer_pool = redis_pool(host)
 
     def _get_connection_pool(self, write: bool) -> Any:
         return self._layer_pool

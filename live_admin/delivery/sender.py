@@ -26,6 +26,7 @@ from channels.layers import (
 
 from ..conf import get_config
 from ..protocol import LOGOUT, session_group
+from .history import stamp
 from .listeners import listened
 from .worker import Worker
 
@@ -202,6 +203,7 @@ class Sender(Worker):
             self._failed(queued, "the channel layer failed moments ago")
             return
         timeout = get_config()["SEND_TIMEOUT"]
+        batch = stamp(batch)  # kept for pages that were away, and given cursors
         sent = 0
         try:
             heard = await _once_or_twice(partial(listened, layer, [g for g, _ in batch]), timeout)

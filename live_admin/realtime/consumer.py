@@ -29,6 +29,7 @@ from ..protocol import (
     PRESENCE,
     SEEN,
 )
+from . import replay
 from .badges import BadgesPart
 from .hub import hub_for
 from .layouts import read_layout
@@ -166,6 +167,7 @@ class LiveAdminConsumer(HubSocket):
 
     async def _subscribe(self, message: dict[str, Any]) -> None:
         sub_id, label, pk, field, value = subscribe_message(message)
+        since = replay.since_of(message)
         if sub_id in self.subscriptions:
             raise Invalid("That id is already subscribed.")
         if (
@@ -185,8 +187,8 @@ class LiveAdminConsumer(HubSocket):
             await self.member(name, sub_id, True)
         self.badges.opening(sub, message)
         # How many sockets this process holds: a page scales its first reconnect window with it.
-        sockets = len(self._hub().sockets)
-        await self.send_message({"type": "subscribed", "id": sub_id, "sockets": sockets})
+        told = {"type": "subscribed", "id": sub_id, "sockets": len(self._hub().sockets)}
+        await replay.tell_subscribed(self, told, sub, since, self.layouts)
 
     async def _unsubscribe(self, message: dict[str, Any]) -> None:
         sub_id = text(message, "id", limit=MAX_ID_LENGTH)

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from .. import protocol as groups
 from ..conf import get_config
 from ..protocol import MAX_ID_LENGTH, MAX_VALUE_LENGTH, MAX_WATCHED, display_name
+from . import replay
 from .layouts import read_layout
 from .messages import Invalid, text
 from .permissions import Refused, Subscription, watchable
@@ -86,7 +87,7 @@ class PresencePart:
         """A ``watch`` message; ``others``: the socket's subscriptions, counted with watches."""
         watch_id = text(message, "id", limit=MAX_ID_LENGTH)
         label = text(message, "model", limit=MAX_VALUE_LENGTH)
-        pks = message.get("pks")
+        pks, since = message.get("pks"), replay.since_of(message)
         if not isinstance(pks, list) or len(pks) > MAX_WATCHED:
             raise Invalid(f"'pks' must be a list of at most {MAX_WATCHED} primary keys.")
         if not all(isinstance(pk, str) and 0 < len(pk) <= 255 for pk in pks):
@@ -103,7 +104,9 @@ class PresencePart:
             else:
                 self.watch_layouts[watch_id] = layout
             await self._set_watch(watch_id, tuple((label, pk) for pk in granted))
-            await self.socket.send_message({"type": "watching", "id": watch_id, "pks": granted})
+            told = {"type": "watching", "id": watch_id, "pks": granted}
+            watched = {watch_id: self.watches.get(watch_id, {})}
+            await replay.tell_watching(self.socket, told, label, since, watched, self.watch_layouts)
         for obj in self.watches.get(watch_id, ()):
             if people(self._me().seen.get(obj, {}), self._me().user):
                 await self._tell(obj)

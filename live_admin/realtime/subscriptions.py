@@ -37,6 +37,8 @@ def told_subscriptions(
             told["at"] = event.get("at")
         elif sub_id in layouts:
             told["in_place"] = all_in_place(event, layouts[sub_id])
+        if "cursor" in event:
+            told["cursor"] = event["cursor"]
         out.append(told)
     return out
 
@@ -70,5 +72,7 @@ def told_watches(
             }
             if layout is not None:
                 told["in_place"] = in_place(obj, layout)
+            if "cursor" in event:
+                told["cursor"] = event["cursor"]
             out.append(told)
     return out
