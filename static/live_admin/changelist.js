@@ -42,7 +42,8 @@ function changelist(p) {
   p.on("message", (message) => {
     if (message.type === "subscribed" && message.id === "page") rows.watch();
     else if (message.type === "changed" && message.origin !== p.origin) {
-      if (message.in_place && rows.followed() && !wholeRefresh) {
+      // In place, and every row shown followed (or about to be, with a catch-up's changes).
+      if (message.in_place && (rows.followed() || rows.catchingUp()) && !wholeRefresh) {
         if (message.id === "rows") { // the page's own group says nothing more: the rows
           rows.due.add(message.pk); // that changed are told one by one
           refresher.call();

@@ -57,6 +57,9 @@ export class Connection {
     this.delayed = false; // the server said its layer is away, and has not said resync since
     this.waitingForSlot = false;
     this.hiddenSince = null;
+    this.cursor = null; // the page's newest change, as the server numbered it: where it was
+    this.since = null; // the cursor the socket's subscription said
+    this.resumedFrom = null; // that cursor, once the server said it told what came after it
   }
 
   /** Connect, subscribing each socket with ``subscription()``, and follow the page's life. */
@@ -78,6 +81,14 @@ export class Connection {
       });
     }
     this.connect();
+  }
+
+  /** The subscription, saying where the page was when it was live before (``since``): the
+   * server then tells what it missed, or that it must check everything. */
+  subscribing() {
+    const message = this.subscription();
+    this.since = this.connectedOnce && this.cursor && message.type === "subscribe" ? this.cursor : null;
+    return this.since ? { ...message, since: this.since } : message;
   }
 
   send(message) {
@@ -111,7 +122,7 @@ export class Connection {
     socket.onopen = () => {
       opened = true;
       this.refusals = 0;
-      if (this.subscription) this.send(this.subscription());
+      if (this.subscription) this.send(this.subscribing());
     };
     socket.onmessage = (event) => this.receive(JSON.parse(event.data));
     socket.onclose = (event) => {
@@ -182,14 +193,20 @@ export class Connection {
   }
 
   follow(message) {
+    if (message.type === "changed" && message.cursor && !message.replayed) this.cursor = message.cursor;
     if (this.ready(message)) {
       const again = this.connectedOnce;
+      const caughtUp = again && this.since !== null && message.replay === "ok";
+      this.resumedFrom = caughtUp ? this.since : null;
+      if ("cursor" in message) this.cursor = message.cursor || null;
       this.attempt = 0;
       this.peers = message.sockets || 0;
       this.waitingForSlot = false;
       this.subscribed = this.connectedOnce = true;
       this.setStatus(this.delayed ? "delayed" : "live", this.delayed ? "delayed" : null);
-      if (again) this.away(); // changes may have come while the page could not hear them
+      // Changes may have come while the page could not hear them: told since its cursor, or
+      // one check of everything it shows.
+      if (again && !caughtUp) this.away();
     } else if (message.type === "resync") {
       this.delayed = false;
       if (this.subscribed) this.setStatus("live");
@@ -211,7 +228,7 @@ export class Connection {
     const wait = retryWait(this.attempt++, this.peers, this.reconnectMs, this.env.random);
     this.resubscribing = this.env.setTimeout(() => {
       this.resubscribing = null;
-      if (this.socket === socket && !this.subscribed && this.subscription) this.send(this.subscription());
+      if (this.socket === socket && !this.subscribed && this.subscription) this.send(this.subscribing());
     }, wait);
   }
 

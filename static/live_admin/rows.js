@@ -8,7 +8,7 @@ import { format } from "./helpers.js";
 /** ``list``: the changelist's ``{ p, pl, schedule, busy, released, setRefreshing }``. */
 export function rowRefreshes(list) {
   const { p, pl } = list;
-  const watching = { asked: 0, answered: -1, sent: "", pks: new Set() };
+  const watching = { asked: 0, answered: -1, sent: "", pks: new Set(), catchingUp: false };
   const due = new Set();
 
   /** Follow the rows shown: the server tells their changes (and presence) under id "rows". */
@@ -18,9 +18,14 @@ export function rowRefreshes(list) {
     if (!again && sent === watching.sent && watching.answered === watching.asked) return;
     const message = { type: "watch", id: "rows", model: p.cfg.model, pks };
     if (p.cfg.layout) message.layout = p.cfg.layout;
+    // Back on a new socket that the server caught up: the rows' changes since the same cursor.
+    const since = p.connection.resumedFrom;
+    if (since && pks.length) message.since = since;
     if ((pks.length || watching.sent !== "") && p.send(message)) { // [] stops it
       watching.asked += 1;
       watching.sent = sent;
+      watching.catchingUp = !!message.since;
+      p.connection.resumedFrom = null;
     }
   }
 
@@ -34,16 +39,22 @@ export function rowRefreshes(list) {
       });
   }
 
+  /** Whether a catch-up's row changes are still to come (the list's own say nothing more). */
+  const catchingUp = () => watching.catchingUp;
+
   p.on("message", (message) => {
     if (message.type === "watching" && message.id === "rows") {
       watching.answered = watching.asked;
       watching.pks = new Set(message.pks);
+      if (watching.catchingUp && (message.replay !== "ok" || !followed())) list.schedule();
+      watching.catchingUp = false;
       p.el.dataset.watching = String(watching.answered); // for tests to wait on
     }
   });
   p.on("closed", () => {
     watching.sent = ""; // a new socket follows nothing until the page asks again
     watching.answered = -1;
+    watching.catchingUp = false;
   });
 
   /** Re-fetch only the rows due, through the admin's own view (X-Live-Admin-Rows), and swap
@@ -92,7 +103,7 @@ export function rowRefreshes(list) {
     p.status.tell({ changed: pairs.length }, said);
   }
 
-  return { watch, followed, due, refresh };
+  return { watch, followed, catchingUp, due, refresh };
 }
 
 /** Put a fresh row's cells in place of an old one's. The action checkbox stays (Django's

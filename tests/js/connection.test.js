@@ -247,3 +247,39 @@ test("a module that hears the subscription sees the page subscribed already", ()
   last().hear({ type: "subscribed", id: "page", sockets: 1 });
   assert.equal(seen, true);
 });
+
+test("a page back on a new socket says where it was, and is not asked to check all when told", () => {
+  const { connection, events, last, runTimers } = setUp();
+  last().open();
+  assert.equal(last().sent[0].since, undefined); // a first socket has nowhere to come back to
+  last().hear({ type: "subscribed", id: "page", cursor: "r-4" });
+  last().hear({ type: "changed", id: "page", model: "shop.order", cursor: "r-7" });
+  last().end(1006);
+  runTimers();
+  last().open();
+  assert.equal(last().sent[0].since, "r-7");
+  last().hear({ type: "subscribed", id: "page", cursor: "r-9", replay: "ok" });
+  assert.equal(connection.resumedFrom, "r-7"); // for the list's watch of its rows
+  last().hear({ type: "changed", id: "page", model: "shop.order", cursor: "r-8", replayed: true });
+  assert.equal(connection.cursor, "r-9"); // a told change is older than the answer's cursor
+  assert.ok(!events.some(([type]) => type === "live-admin:away"));
+});
+
+test("a catch-up the server cannot give is one check of everything", () => {
+  const { connection, events, last, runTimers } = setUp();
+  last().open();
+  last().hear({ type: "subscribed", id: "page", cursor: "r-4" });
+  last().end(1006);
+  runTimers();
+  last().open();
+  assert.equal(last().sent[0].since, "r-4");
+  last().hear({ type: "subscribed", id: "page", cursor: "", replay: "whole" });
+  assert.equal(events.filter(([type]) => type === "live-admin:away").length, 1);
+  assert.equal(connection.resumedFrom, null);
+  last().end(1006); // and with no cursor now, the next socket asks nothing
+  runTimers();
+  last().open();
+  assert.equal(last().sent[0].since, undefined);
+  last().hear({ type: "subscribed", id: "page", cursor: "r-5" });
+  assert.equal(events.filter(([type]) => type === "live-admin:away").length, 2);
+});
