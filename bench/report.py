@@ -132,6 +132,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         "",
     ]
     from capture import section as capture_section
+    from catchup import section as catchup_section
     from collaboration import section as collaboration_section
     from reads_report import section as reads_section
     from refresh import section as refresh_section
@@ -147,6 +148,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         ("collaboration", collaboration_section),
         ("scale", scale_section),
         ("capture", capture_section),
+        ("catchup", catchup_section),
     ):
         if name in results:  # a run with --only and no earlier benchmarks.json has gaps
             parts += render(results[name])

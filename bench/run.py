@@ -44,6 +44,7 @@ django.setup()
 
 from busy import hogging  # noqa: E402
 from capture import capture_cost  # noqa: E402
+from catchup import catch_up  # noqa: E402
 from collaboration import collaboration  # noqa: E402
 from figures import spread  # noqa: E402
 from reads import read_overhead  # noqa: E402
@@ -801,7 +802,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="comma-separated sections to run (saves, fan_out, burst, refresh, memory, reads,"
-        " collaboration, scale, capture);"
+        " collaboration, scale, capture, catchup);"
         " the others are kept from the benchmarks.json in --out",
     )
     args = parser.parse_args()
@@ -853,6 +854,7 @@ def main() -> None:
         "capture": lambda: capture_cost(
             server, Writer, Clients, repeated_rounds, redis, quick, free_port
         ),
+        "catchup": lambda: catch_up(server, redis, cookie, quick),
     }
     only = set(args.only.split(",")) if args.only else set()
     if only - sections.keys():

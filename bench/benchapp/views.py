@@ -56,10 +56,16 @@ def saves(request: HttpRequest) -> JsonResponse:
 
 
 def commit(request: HttpRequest) -> JsonResponse:
-    """One save of ``model``; answers the monotonic time of its commit."""
+    """One save of ``model``: a new row, or (``?pk=``) a new name for that row; answers the
+    monotonic time of its commit."""
     model = MODELS[request.GET.get("model", "live")]
     with transaction.atomic():
-        model.objects.create(name="fan-out")
+        if "pk" in request.GET:
+            obj = model.objects.get(pk=request.GET["pk"])
+            obj.name = f"renamed {time.monotonic()}"
+            obj.save()
+        else:
+            model.objects.create(name="fan-out")
     return JsonResponse({"committed": time.monotonic()})
 
 
