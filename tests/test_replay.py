@@ -354,3 +354,23 @@ async def test_a_bad_cursor_gets_an_error_and_the_socket_goes_on(admin_user: Use
     assert (await receive(comm))["code"] == "invalid"
     assert (await subscribe(comm))["type"] == "subscribed"
     await comm.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_a_history_that_cannot_be_read_means_one_whole_check(
+    admin_user: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    comm = await connected(admin_user)
+    cursor = (await subscribe(comm))["cursor"]
+    await comm.send_json_to({"type": "unsubscribe", "id": "page"})
+    await receive(comm)
+
+    def unreadable(label: str, since: str) -> Any:
+        raise OSError("the history's Redis went away")
+
+    monkeypatch.setattr(kept.history(), "read", unreadable)
+    answer = await subscribe(comm, since=cursor)
+    assert (answer["type"], answer["cursor"], answer["replay"]) == ("subscribed", "", "whole")
+    assert "reading the history of testapp.order failed" in caplog.text
+    await comm.disconnect()
