@@ -15,6 +15,7 @@ HTMX_VERSION = "2.0.11"
 #: Every key of ``LIVE_ADMIN`` with its default. README's "Settings" lists what each means.
 DEFAULTS: dict[str, Any] = {
     "WS_PATH": "ws/live-admin/",
+    "STREAM_PATH": "live-admin/stream/",
     "CHANNEL_LAYER": "default",
     "MAX_SUBSCRIPTIONS": 50,
     "MAX_SOCKETS_PER_USER": 20,
@@ -53,6 +54,7 @@ ACTION_MODES = ("confirm", "refuse", "off")
 #: The type each value must have; checked by the system check ``live_admin.E002``.
 TYPES: dict[str, type | tuple[type, ...]] = {
     "WS_PATH": str,
+    "STREAM_PATH": str,
     "CHANNEL_LAYER": str,
     "MAX_SUBSCRIPTIONS": int,
     "MAX_SOCKETS_PER_USER": int,

@@ -30,8 +30,10 @@ SEEN = "live_admin.seen"
 DELAYED = "live_admin.delayed"
 #: Told to a socket when it may have missed events: its page checks what it shows.
 RESYNC = "live_admin.resync"
+#: A page's message POSTed for its event stream (the fallback transport), on its way to it.
+CLIENT = "live_admin.client"
 #: Event types a hub hands to its sockets; anything else on its channel is dropped.
-ROUTED = frozenset({CHANGED, LOGOUT, PRESENCE, BADGE, SEEN})
+ROUTED = frozenset({CHANGED, LOGOUT, PRESENCE, BADGE, SEEN, CLIENT})
 
 # -- close codes and error codes (docs/protocol.md) ---------------------------------------------
 
@@ -112,6 +114,11 @@ def any_object_group(label: str) -> str:
 def any_field_group(label: str) -> str:
     """Changes whose object groups are unknown (``notify()``, reverse many-to-many clears)."""
     return f"{_model(label)}.g_"
+
+
+def stream_group(stream: str) -> str:
+    """One page's event stream, which the page's POSTed messages reach."""
+    return f"{PREFIX}.t.{token(stream)}"
 
 
 def session_group(session_key: str) -> str:

@@ -83,6 +83,7 @@ class LiveAdminMixin(CheckedSaves, CheckedActions, LiveAdmin, _Base):
         return {
             "base": None,  # the template the admin renders (see _render_live)
             "ws_path": "/" + config["WS_PATH"].lstrip("/"),
+            "stream_path": "/" + config["STREAM_PATH"].lstrip("/"),
             "model": self.model._meta.label_lower,
             "pk": None if obj is None else str(obj.pk),
             "group_field": group and group[0],

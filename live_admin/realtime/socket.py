@@ -58,6 +58,8 @@ class HubSocket(AsyncWebsocketConsumer):
         self.hub: Hub | None = None
         #: The groups the socket is in, with what holds it in each (subscriptions, watches).
         self.members: dict[str, set[str]] = {}
+        #: Set by a transport whose end the client does not say (an event stream it closed).
+        self.ended = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # As channels' AsyncConsumer.__call__, but with layer events handed over by the
@@ -70,7 +72,7 @@ class HubSocket(AsyncWebsocketConsumer):
         incoming = self._receiving(receive)
         try:
             with contextlib.suppress(StopConsumer):
-                while True:
+                while not self.ended:
                     if not self.inbox and not incoming.done():
                         # One future that the hub and the client's next message both wake:
                         # ``asyncio.wait`` would cost a fan-out two loop passes and its own
