@@ -40,6 +40,8 @@ def test_routing_uses_the_configured_path() -> None:
     (pattern,) = routing.websocket_urlpatterns
     assert str(pattern.pattern) == "ws/live-admin/"
     assert pattern.callback.consumer_class is LiveAdminConsumer
+    (stream,) = routing.http_urlpatterns
+    assert str(stream.pattern) == "live-admin/stream/"
 
 
 def test_tests_run_against_the_installed_package() -> None:

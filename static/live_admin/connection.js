@@ -4,6 +4,7 @@
  * each hold one. A native ES module: unminified, no build step. */
 
 import { retryWait } from "./helpers.js";
+import { StreamSocket } from "./stream.js";
 
 /** Close codes (live_admin.protocol). */
 export const CLOSE = { notLoggedIn: 4401, notAllowed: 4403, tooManySockets: 4429 };
@@ -13,9 +14,12 @@ export const FINAL_ERRORS = new Set(["forbidden", "not_found"]);
 export const REFUSALS = 2;
 /** How long a tab over the socket limit waits between tries when no other tab says it left. */
 export const SLOT_WAIT_MS = 15000;
+/** How often a page on the event stream tries the websocket again, in reconnect windows. */
+export const WEBSOCKET_AGAIN = 10;
 
 const browser = () => ({
   WebSocket: globalThis.WebSocket,
+  EventSource: globalThis.EventSource,
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id),
@@ -33,9 +37,15 @@ export class Connection {
    * tell the browser's other tabs when this one leaves, and hear when they do (a live page's
    * connection, which counts against MAX_SOCKETS_PER_USER); ``env``: the browser's parts (a
    * test passes its own). */
-  constructor({ target, wsPath, reconnectMs, status = null, ready = null, tabs = false, env = null }) {
+  constructor({ target, wsPath, streamPath = null, csrf = "", reconnectMs, status = null, ready = null, tabs = false, env = null }) {
     this.target = target;
     this.wsPath = wsPath;
+    // The fallback transport, where the page's server has one (and the browser EventSource).
+    this.streamPath = streamPath;
+    this.csrf = csrf;
+    this.transport = "websocket";
+    this.streamFailures = 0; // streams that did not open, in a row
+    this.probe = null; // the next try of the websocket, while on the stream
     this.reconnectMs = reconnectMs || 12000;
     this.status = status;
     this.env = env || browser();
@@ -57,6 +67,8 @@ export class Connection {
     this.delayed = false; // the server said its layer is away, and has not said resync since
     this.waitingForSlot = false;
     this.hiddenSince = null;
+    this.answeredBy = null; // the last socket the server answered the subscription on
+    this.switching = false; // closing the stream to go back to the websocket
     this.cursor = null; // the page's newest change, as the server numbered it: where it was
     this.since = null; // the cursor the socket's subscription said
     this.resumedFrom = null; // that cursor, once the server said it told what came after it
@@ -113,28 +125,81 @@ export class Connection {
     if (!explained && (!this.connectedOnce || this.attempt < 3)) {
       this.setStatus(this.connectedOnce ? "reconnecting" : "connecting");
     }
-    const { location: loc, WebSocket } = this.env;
-    const scheme = loc.protocol === "https:" ? "wss://" : "ws://";
-    const socket = new WebSocket(scheme + loc.host + this.wsPath);
+    const onStream = this.transport === "stream";
+    const socket = onStream ? this.openStream() : new this.env.WebSocket(this.websocketUrl());
     let opened = false;
     this.socket = socket;
     this.subscribed = this.delayed = false;
     socket.onopen = () => {
       opened = true;
-      this.refusals = 0;
+      if (!onStream) this.refusals = 0;
+      if (this.target.dataset) this.target.dataset.transport = this.transport; // for tests
       if (this.subscription) this.send(this.subscribing());
     };
     socket.onmessage = (event) => this.receive(JSON.parse(event.data));
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
+      // Closed by a proxy before the server's first answer: as good as refused.
+      const cut = opened && !this.subscribed && !this.connectedOnceOn(socket);
       this.socket = null;
       this.subscribed = this.delayed = false;
       this.emit("live-admin:closed", { code: event.code, opened });
-      this.closed(event.code, opened);
+      if (onStream) return this.streamClosed(event.code, opened);
+      this.closed(event.code, opened && !cut);
     };
   }
 
-  closed(code, opened) {
+  websocketUrl() {
+    const loc = this.env.location;
+    return (loc.protocol === "https:" ? "wss://" : "ws://") + loc.host + this.wsPath;
+  }
+
+  openStream() {
+    const { EventSource, fetch } = this.env;
+    return new StreamSocket(this.streamPath, { csrf: this.csrf, EventSource, fetch });
+  }
+
+  connectedOnceOn(socket) {
+    return this.answeredBy === socket;
+  }
+
+  /** A stream ended: as a socket's close, but a stream that never opened counts against the
+   * fallback (twice in a row, and the page goes back to saying the server refuses). */
+  streamClosed(code, opened) {
+    if (this.probe !== null) this.env.clearTimeout(this.probe);
+    this.probe = null;
+    if (opened) this.streamFailures = 0;
+    else if (++this.streamFailures >= REFUSALS) {
+      this.transport = "websocket";
+      this.refusals = REFUSALS;
+    }
+    this.closed(code, true, true);
+  }
+
+  /** On the stream: try the websocket now and then, and move back to it once it opens. */
+  tryWebsocketLater() {
+    if (this.probe !== null || this.transport !== "stream") return;
+    this.probe = this.env.setTimeout(() => {
+      this.probe = null;
+      if (this.stopped || this.transport !== "stream") return;
+      const probe = new this.env.WebSocket(this.websocketUrl());
+      probe.onopen = () => {
+        probe.close();
+        if (this.transport !== "stream" || this.stopped) return;
+        this.transport = "websocket";
+        this.refusals = this.streamFailures = 0;
+        this.switching = true;
+        if (this.socket) this.socket.close(); // its close connects again at once, over the websocket
+      };
+      probe.onclose = () => { if (this.transport === "stream") this.tryWebsocketLater(); };
+    }, this.reconnectMs * WEBSOCKET_AGAIN);
+  }
+
+  closed(code, opened, onStream = false) {
+    if (this.switching) {
+      this.switching = false;
+      return this.retrySoon(0);
+    }
     if (code === CLOSE.notLoggedIn) return this.stop("loggedOut");
     if (code === CLOSE.notAllowed) return this.stop("forbidden");
     if (this.stopped) return;
@@ -147,7 +212,7 @@ export class Connection {
     this.waitingForSlot = false;
     // A quick first try for the pages of a small server, spread out for a large one's.
     const wait = retryWait(this.attempt++, this.peers, this.reconnectMs, this.env.random);
-    if (opened) this.refusals = 0;
+    if (opened && !onStream) this.refusals = 0;
     const refused = this.refusals >= REFUSALS;
     this.setStatus("reconnecting", refused ? "refused" : this.attempt > 3 ? "unreachable" : null);
     if (!opened) this.checkRefused();
@@ -165,7 +230,12 @@ export class Connection {
     if (!status || status >= 500) {
       this.refusals = 0; // the site does not answer either (or a proxy stands in for it)
     } else if (++this.refusals >= REFUSALS && !this.socket && !this.stopped) {
-      this.setStatus("reconnecting", "refused");
+      if (this.streamPath && this.env.EventSource && this.streamFailures < REFUSALS) {
+        this.transport = "stream"; // the site answers, its websocket does not: the fallback
+        this.retrySoon(this.env.random() * 500);
+      } else {
+        this.setStatus("reconnecting", "refused");
+      }
     }
   }
 
@@ -178,6 +248,7 @@ export class Connection {
   stop(reason) {
     this.stopped = true;
     if (this.timer !== null) this.env.clearTimeout(this.timer);
+    if (this.probe !== null) this.env.clearTimeout(this.probe);
     if (this.socket) this.socket.close();
     this.setStatus("offline", reason);
   }
@@ -195,6 +266,8 @@ export class Connection {
   follow(message) {
     if (message.type === "changed" && message.cursor && !message.replayed) this.cursor = message.cursor;
     if (this.ready(message)) {
+      this.answeredBy = this.socket;
+      if (this.transport === "stream") this.tryWebsocketLater();
       const again = this.connectedOnce;
       const caughtUp = again && this.since !== null && message.replay === "ok";
       this.resumedFrom = caughtUp ? this.since : null;

@@ -21,6 +21,8 @@ export function livePage() {
   const connection = new Connection({
     target: el,
     wsPath: cfg.wsPath,
+    streamPath: cfg.streamPath || null,
+    csrf: cfg.csrf || "",
     reconnectMs: Number(cfg.reconnectMs) || 12000,
     status,
     tabs: true,

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { CLOSE, Connection, REFUSALS } from "../../static/live_admin/connection.js";
+import { CLOSE, Connection, REFUSALS, WEBSOCKET_AGAIN } from "../../static/live_admin/connection.js";
 
 class FakeSocket {
   static made = [];
@@ -33,8 +33,25 @@ class FakeSocket {
   }
 }
 
-function setUp({ answers = 200 } = {}) {
+class FakeEventSource {
+  static made = [];
+  constructor(url) {
+    this.url = url;
+    this.closed = false;
+    FakeEventSource.made.push(this);
+  }
+  close() {
+    this.closed = true;
+  }
+  hear(message) {
+    this.onmessage({ data: JSON.stringify(message) });
+  }
+}
+
+function setUp({ answers = 200, stream = false } = {}) {
   FakeSocket.made = [];
+  FakeEventSource.made = [];
+  const posts = [];
   const timers = [];
   const states = [];
   const events = [];
@@ -52,17 +69,23 @@ function setUp({ answers = 200 } = {}) {
     setTimeout: (fn, ms) => timers.push({ fn, ms }) - 1,
     clearTimeout: (id) => { timers[id] = null; },
     random: () => 0.5,
-    fetch: async () => {
+    fetch: async (url, options = {}) => {
+      if (options.method === "POST") {
+        posts.push({ url, headers: options.headers, message: JSON.parse(options.body) });
+        return { status: 202 };
+      }
       if (answers === null) throw new TypeError("network");
       return { status: answers };
     },
+    EventSource: FakeEventSource,
     location: { protocol: "http:", host: "example.test", href: "http://example.test/admin/" },
     document: doc,
     window: new EventTarget(),
     channel: { postMessage() {}, onmessage: null },
   };
   const status = { set: (state, reason) => states.push([state, reason || null]) };
-  const connection = new Connection({ target, wsPath: "/ws/live-admin/", reconnectMs: 1000, status, env });
+  const paths = stream ? { streamPath: "/live-admin/stream/", csrf: "tok" } : {};
+  const connection = new Connection({ target, wsPath: "/ws/live-admin/", reconnectMs: 1000, status, env, ...paths });
   connection.start(() => ({ type: "subscribe", id: "page", model: "shop.order" }));
   const last = () => FakeSocket.made[FakeSocket.made.length - 1];
   const pending = () => timers.filter(Boolean);
@@ -70,7 +93,8 @@ function setUp({ answers = 200 } = {}) {
     const due = timers.splice(0).filter(Boolean);
     due.forEach((timer) => timer.fn());
   };
-  return { connection, states, events, env, doc, last, pending, runTimers, timers };
+  const lastStream = () => FakeEventSource.made[FakeEventSource.made.length - 1];
+  return { connection, states, events, env, doc, last, lastStream, posts, pending, runTimers, timers };
 }
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
@@ -282,4 +306,89 @@ test("a catch-up the server cannot give is one check of everything", () => {
   assert.equal(last().sent[0].since, undefined);
   last().hear({ type: "subscribed", id: "page", cursor: "r-5" });
   assert.equal(events.filter(([type]) => type === "live-admin:away").length, 2);
+});
+
+async function refusedTwice({ last, runTimers }) {
+  for (let i = 0; i < REFUSALS; i++) {
+    runTimers();
+    last().end(1006, false); // never opened: a proxy that refuses the upgrade
+    await flush();
+  }
+}
+
+test("a page whose websocket is refused while the site answers goes live over the stream", async () => {
+  const page = setUp({ stream: true });
+  const { connection, states, lastStream, posts, runTimers } = page;
+  await refusedTwice(page);
+  assert.ok(!states.some(([, reason]) => reason === "refused"));
+  runTimers();
+  const source = lastStream();
+  assert.equal(source.url, "/live-admin/stream/");
+  source.hear({ type: "stream", id: "s1" });
+  await flush();
+  assert.deepEqual(posts[0].message, { type: "subscribe", id: "page", model: "shop.order" });
+  assert.equal(posts[0].headers["X-Live-Admin-Stream"], "s1");
+  assert.equal(posts[0].headers["X-CSRFToken"], "tok");
+  source.hear({ type: "subscribed", id: "page", cursor: "r-1" });
+  assert.deepEqual(states.at(-1), ["live", null]);
+  assert.ok(connection.send({ type: "ping" }));
+  await flush();
+  assert.deepEqual(posts.at(-1).message, { type: "ping" }); // in the order sent
+  source.hear({ type: "closed", code: CLOSE.notLoggedIn });
+  assert.deepEqual(states.at(-1), ["offline", "loggedOut"]);
+  assert.ok(source.closed);
+});
+
+test("a cut stream comes back with the page's cursor", async () => {
+  const page = setUp({ stream: true });
+  const { lastStream, posts, runTimers } = page;
+  await refusedTwice(page);
+  runTimers();
+  lastStream().hear({ type: "stream", id: "s1" });
+  lastStream().hear({ type: "subscribed", id: "page", cursor: "r-1" });
+  lastStream().hear({ type: "changed", id: "page", model: "shop.order", cursor: "r-2" });
+  lastStream().onerror(); // a proxy cut it after its time-out
+  runTimers();
+  lastStream().hear({ type: "stream", id: "s2" });
+  await flush();
+  assert.deepEqual(posts.at(-1).message.since, "r-2");
+  assert.equal(posts.at(-1).headers["X-Live-Admin-Stream"], "s2");
+});
+
+test("a stream that does not open either leaves the page saying the server refuses", async () => {
+  const page = setUp({ stream: true });
+  const { states, lastStream, runTimers } = page;
+  await refusedTwice(page);
+  for (let i = 0; i < REFUSALS; i++) {
+    runTimers();
+    lastStream().onerror(); // a 404: no stream route
+  }
+  assert.deepEqual(states.at(-1), ["reconnecting", "refused"]);
+  const made = FakeEventSource.made.length;
+  runTimers();
+  assert.equal(FakeEventSource.made.length, made); // the websocket is tried again, not a stream
+});
+
+test("a page on the stream moves back to the websocket once it opens again", async () => {
+  const page = setUp({ stream: true });
+  const { last, lastStream, pending, runTimers, timers } = page;
+  await refusedTwice(page);
+  runTimers();
+  lastStream().hear({ type: "stream", id: "s1" });
+  lastStream().hear({ type: "subscribed", id: "page", cursor: "r-1" });
+  assert.equal(pending().length, 1);
+  assert.equal(pending()[0].ms, 1000 * WEBSOCKET_AGAIN);
+  const sockets = FakeSocket.made.length;
+  runTimers(); // the websocket, tried again
+  last().end(1006, false); // still blocked: stays on the stream, tries later
+  assert.equal(pending().length, 1);
+  runTimers();
+  assert.equal(FakeSocket.made.length, sockets + 2);
+  last().open(); // it opens: the probe is closed, the stream too, and the page reconnects
+  assert.equal(last().readyState, 3);
+  assert.ok(lastStream().closed);
+  assert.equal(timers.filter(Boolean).at(-1).ms, 0);
+  runTimers();
+  last().open();
+  assert.deepEqual(last().sent[0], { type: "subscribe", id: "page", model: "shop.order", since: "r-1" });
 });

@@ -1,0 +1,67 @@
+"""A reverse proxy on loopback that passes HTTP through and refuses websocket upgrades, as some
+corporate proxies and PaaS routers do."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import socketserver
+import threading
+from typing import Any
+
+REFUSED = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+MAX_HEAD = 65536
+
+
+def _pipe(source: socket.socket, target: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            target.sendall(data)
+    for end in (source, target):
+        with contextlib.suppress(OSError):
+            end.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: Any
+
+    def handle(self) -> None:
+        client: socket.socket = self.request
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < MAX_HEAD:
+            data = client.recv(4096)
+            if not data:
+                return
+            head += data
+        # A browser opens each websocket on a connection of its own: its first request says.
+        if b"\r\nupgrade: websocket" in head.lower():
+            self.server.refused += 1
+            client.sendall(REFUSED)
+            return
+        with socket.create_connection(("127.0.0.1", self.server.upstream)) as upstream:
+            upstream.sendall(head)
+            back = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
+            back.start()
+            _pipe(client, upstream)
+            back.join(30)
+
+
+class UpgradeRefusingProxy:
+    """Listens on its own port (``url``) and forwards to ``upstream``'s."""
+
+    def __init__(self, upstream: int) -> None:
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Handler)
+        self.server.daemon_threads = True
+        self.server.upstream = upstream  # type: ignore[attr-defined]
+        self.server.refused = 0  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def refused(self) -> int:
+        """Upgrades refused so far."""
+        return int(self.server.refused)  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
