@@ -269,7 +269,7 @@ def session_cookie(user: User) -> str:
 
 
 def communicator(
-    cookie: str | None, *, origin: str | None = "http://testserver"
+    cookie: str | None, *, origin: str | None = "http://testserver", query: str = ""
 ) -> WebsocketCommunicator:
     from testproject.asgi import application  # late: reads ALLOWED_HOSTS at import
 
@@ -278,7 +278,7 @@ def communicator(
         headers.append((b"cookie", f"sessionid={cookie}".encode()))
     if origin:
         headers.append((b"origin", origin.encode()))
-    return WebsocketCommunicator(application, WS_PATH, headers=headers)
+    return WebsocketCommunicator(application, WS_PATH + query, headers=headers)
 
 
 class Daphne:

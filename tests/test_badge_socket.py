@@ -153,8 +153,30 @@ async def test_bad_requests_get_an_error(admin_user: User) -> None:
         reply = await ask(comm, bad)
         assert (reply["type"], reply["code"]) == ("error", "invalid"), reply
     await badges_of(comm)
-    reply = await ask(comm, {"type": "badges", "id": "again", "models": MODELS})
-    assert (reply["type"], reply["code"]) == ("error", "invalid")
+    reply = await ask(comm, {"type": "badges", "id": "b", "models": MODELS})
+    assert (reply["type"], reply["code"]) == ("error", "invalid")  # that id asked already
+    await comm.disconnect()
+
+
+async def test_each_page_of_a_shared_socket_has_its_badges(admin_user: User) -> None:
+    """A browser's tabs share one socket: each asks under its own id, is told its own models'
+    counts, and a tab that closes stops only what no other tab shows."""
+    comm = await open_socket(admin_user)
+    await badges_of(comm, ["testapp.order"])
+    reply = await ask(comm, {"type": "badges", "id": "t2:b", "models": MODELS})
+    shown = {"testapp.order", "testapp.project"}  # of MODELS, those with live badges
+    assert (reply["type"], reply["id"], set(reply["counts"])) == ("badges", "t2:b", shown)
+    await run(Order.objects.create, customer="a")
+    told = [await comm.receive_json_from(timeout=TIMEOUT) for _ in range(2)]
+    told = {(m["id"], *m["counts"]) for m in told}
+    assert told == {("b", "testapp.order"), ("t2:b", "testapp.order")}
+    assert await ask(comm, {"type": "unsubscribe", "id": "t2:b"}) == {
+        "type": "unsubscribed",
+        "id": "t2:b",
+    }
+    await run(Order.objects.create, customer="b")
+    assert (await next_counts(comm)) == {"testapp.order": {"count": 2, "more": False}}
+    assert (await ask(comm, {"type": "unsubscribe", "id": "t2:b"}))["code"] == "not_found"
     await comm.disconnect()
 
 

@@ -198,6 +198,24 @@ async def test_duplicate_id(superuser_socket: WebsocketCommunicator) -> None:
     assert (await ask(superuser_socket, sub))["code"] == "invalid"
 
 
+async def test_a_socket_a_browser_s_tabs_share_has_all_their_allowance(
+    admin_user: User,
+) -> None:
+    """``?shared=1``: as many subscriptions, and messages a second, as the user's sockets
+    together may have; a plain socket keeps its own."""
+    limits = {"MAX_SUBSCRIPTIONS": 2, "MAX_SOCKETS_PER_USER": 3, "RATE_LIMIT": 2}
+    with override_settings(LIVE_ADMIN=limits):
+        for query, held in (("?shared=1", 6), ("", 2)):
+            comm = await open_socket(admin_user, query=query)
+            replies = []
+            for i in range(held + 1):
+                sub = {"type": "subscribe", "id": f"t{i}:page", "model": "testapp.ticket"}
+                replies.append(await ask(comm, sub))
+            assert [r["type"] for r in replies] == ["subscribed"] * held + ["error"], query
+            assert replies[-1]["code"] == "too_many"
+            await comm.disconnect()
+
+
 async def test_too_many_subscriptions(superuser_socket: WebsocketCommunicator) -> None:
     with override_settings(LIVE_ADMIN={"MAX_SUBSCRIPTIONS": 2}):
         for i in range(2):

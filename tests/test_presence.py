@@ -95,6 +95,32 @@ async def test_one_person_in_two_tabs_is_one_entry_editing_if_either_is(ticket: 
         await comm.disconnect()
 
 
+async def test_two_tabs_on_one_shared_socket_are_one_entry_editing_if_either_is(
+    ticket: Ticket,
+) -> None:
+    """A browser's tabs share one socket: each page's presence counts, together."""
+    alice, bob = await person("alice"), await person("bob")
+    a = await present(alice, ticket, "viewing")
+    shared = await present(bob, ticket, "viewing")  # its first tab, under "s"
+    await heard(a, [{"name": "Bob", "state": "viewing"}])
+    sub = {"type": "subscribe", "id": "t2:page", "model": "testapp.ticket", "pk": str(ticket.pk)}
+    await shared.send_json_to(sub)
+    assert (await shared.receive_json_from(timeout=TIMEOUT))["type"] == "subscribed"
+    editing = {"type": "presence", "id": "t2:page", "state": "editing", "field": "title"}
+    await shared.send_json_to(editing)
+    await heard(a, [{"name": "Bob", "state": "editing", "field": "title"}])
+    await shared.send_json_to({"type": "presence", "id": "s", "state": "viewing"})  # its beat
+    await shared.send_json_to({"type": "ping"})
+    while (await shared.receive_json_from(timeout=TIMEOUT))["type"] != "pong":
+        pass
+    assert a.people == [{"name": "Bob", "state": "editing", "field": "title"}]  # still
+    assert await a.receive_nothing(0.3)
+    await shared.send_json_to({"type": "unsubscribe", "id": "t2:page"})  # the editing tab closed
+    assert await heard(a, [{"name": "Bob", "state": "viewing"}]) < 2
+    for comm in (a, shared):
+        await comm.disconnect()
+
+
 async def test_a_changelist_watches_its_rows(ticket: Ticket) -> None:
     alice, carol = await person("alice"), await person("carol")
     a = await present(alice, ticket, "editing")

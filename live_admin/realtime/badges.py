@@ -98,17 +98,19 @@ class BadgesPart:
 
     def __init__(self, socket: Socket) -> None:
         self.socket = socket
-        self.badge_id: str | None = None
+        #: What each page asked (badge id -> its labels), and the counts of them all.
+        self.asked: dict[str, list[str]] = {}
         self.tallies: dict[str, badges.Tally] = {}
         #: Changelists this socket's pages follow (model label -> subscription ids): seen
         #: again when they end, the changes the page showed meanwhile included.
         self.opened: dict[str, set[str]] = {}
 
     async def ask(self, message: dict[str, Any]) -> None:
-        """A ``badges`` message: count the models the page shows badges of."""
+        """A ``badges`` message: count the models the page shows badges of (a socket that a
+        browser's tabs share hears one per tab, each under its own id)."""
         badge_id = text(message, "id", limit=MAX_ID_LENGTH)
-        if self.badge_id is not None:
-            raise Invalid("This socket shows badges already.")
+        if badge_id in self.asked:
+            raise Invalid("This socket shows badges under that id already.")
         models = message.get("models")
         if not (
             isinstance(models, list)
@@ -116,21 +118,40 @@ class BadgesPart:
             and all(isinstance(m, str) and 0 < len(m) <= 255 for m in models)
         ):
             raise Invalid(f"'models' must be a list of at most {MAX_MODELS} model labels.")
-        self.badge_id = badge_id
         user = self.socket.user
         labels: list[str] = []
         if get_config()["BADGES"]:
             request = self.socket.request()
             labels = await database_sync_to_async(badge_models)(request, models)
+        self.asked[badge_id] = labels
+        new = [label for label in labels if label not in self.tallies]
         await self.socket.member(badges.users_group(user.pk), MEMBER, True)
-        for label in labels:  # joined first: no batch is stored unheard while counting
+        for label in new:  # joined first: no batch is stored unheard while counting
             await self.socket.member(badges.model_group(label), MEMBER, True)
-        tallies = await self._read_store(_in_thread(_tallies, user.pk, labels))
+        tallies = await self._read_store(_in_thread(_tallies, user.pk, new))
         if tallies is None:
             return
-        self.tallies = tallies
-        counts = {label: tally.told() for label, tally in self.tallies.items()}
+        self.tallies.update(tallies)
+        counts = {label: self.tallies[label].told() for label in labels if label in self.tallies}
         await self.socket.send_message({"type": "badges", "id": badge_id, "counts": counts})
+
+    async def forget(self, badge_id: str) -> bool:
+        """The page that asked under ``badge_id`` is gone (a tab of a shared socket closed):
+        stop counting what no other page shows. Whether it had asked."""
+        if self.asked.pop(badge_id, None) is None:
+            return False
+        shown = {label for labels in self.asked.values() for label in labels}
+        for label in [label for label in self.tallies if label not in shown]:
+            del self.tallies[label]
+            await self.socket.member(badges.model_group(label), MEMBER, False)
+        return True
+
+    async def _tell(self, counts: dict[str, Any]) -> None:
+        """Tell each page that shows them its part of ``counts``."""
+        for badge_id, labels in self.asked.items():
+            told = {label: counts[label] for label in labels if label in counts}
+            if told:
+                await self.socket.send_message({"type": "badges", "id": badge_id, "counts": told})
 
     async def heard_batch(self, event: dict[str, Any]) -> None:
         """A batch of a model's changes was stored: count it."""
@@ -172,8 +193,7 @@ class BadgesPart:
     async def _tell_count(self, label: str, before: dict[str, Any]) -> None:
         tally = self.tallies.get(label)
         if tally is not None and tally.told() != before:
-            out = {"type": "badges", "id": self.badge_id, "counts": {label: tally.told()}}
-            await self.socket.send_message(out)
+            await self._tell({label: tally.told()})
 
     async def _read_store(self, read: Awaitable[Any]) -> Any:
         """``read`` of the store, within STORE_TIMEOUT. A store that fails or hangs ends the
@@ -185,7 +205,8 @@ class BadgesPart:
             logger.warning("live_admin: reading the badge store failed: %r", exc)
             self.tallies = {}
             message = "Change badges are not available."
-            await self.socket.send_error(self.badge_id, "unavailable", message)
+            for badge_id in self.asked:
+                await self.socket.send_error(badge_id, "unavailable", message)
             return None
 
     # -- changelists: what opening one clears ------------------------------------------------
@@ -217,4 +238,4 @@ class BadgesPart:
             del self.tallies[label]
             await self.socket.member(badges.model_group(label), MEMBER, False)
         if gone:
-            await self.socket.send_message({"type": "badges", "id": self.badge_id, "counts": gone})
+            await self._tell(gone)

@@ -33,15 +33,8 @@ from . import replay
 from .badges import BadgesPart
 from .hub import hub_for
 from .layouts import read_layout
-from .messages import Bucket, Invalid, id_of, parsed, size_of, subscribe_message, text
-from .permissions import (
-    Refused,
-    Subscription,
-    build_request,
-    fresh_user,
-    resolve,
-    user_refusal,
-)
+from .messages import Bucket, Invalid, allowance, id_of, parsed, size_of, subscribe_message, text
+from .permissions import Refused, Subscription, build_request, fresh_user, resolve, user_refusal
 from .presence_socket import PresencePart
 from .socket import HubSocket
 from .subscriptions import told_subscriptions, told_watches
@@ -78,6 +71,7 @@ class LiveAdminConsumer(HubSocket):
         self.session_key: str | None = None
         self.allowed = False
         self.bucket = Bucket(get_config()["RATE_LIMIT"])
+        self.allowance = 1
         #: The layouts (see live_admin.pages.rows) of model or group subscriptions, by id.
         self.layouts: dict[str, frozenset[str]] = {}
         self.presence = PresencePart(self, get_layer())
@@ -98,6 +92,8 @@ class LiveAdminConsumer(HubSocket):
             return
         sockets_per_user[user_id] += 1
         self.allowed = True
+        self.allowance = allowance(self.scope)  # the tabs of a browser, on one socket
+        self.bucket = Bucket(get_config()["RATE_LIMIT"] * self.allowance)
         self.presence.start(self.user)
         self.hub = hub_for(self.channel_layer)  # only sockets let in start the process's hub
         self.hub.attach(self)
@@ -170,10 +166,7 @@ class LiveAdminConsumer(HubSocket):
         since = replay.since_of(message)
         if sub_id in self.subscriptions:
             raise Invalid("That id is already subscribed.")
-        if (
-            len(self.subscriptions) + len(self.presence.watches)
-            >= get_config()["MAX_SUBSCRIPTIONS"]
-        ):
+        if len(self.subscriptions) + len(self.presence.watches) >= self.max_subscriptions():
             raise Refused("too_many", "Too many subscriptions on this socket.")
         request = self.request()
         sub = await database_sync_to_async(resolve)(request, sub_id, label, pk, field, value)
@@ -193,9 +186,10 @@ class LiveAdminConsumer(HubSocket):
     async def _unsubscribe(self, message: dict[str, Any]) -> None:
         sub_id = text(message, "id", limit=MAX_ID_LENGTH)
         sub = self.subscriptions.pop(sub_id, None)
-        if sub is None:
+        if sub is None and not await self.badges.forget(sub_id):  # or a page's badges
             raise Refused("not_found", "No subscription with that id.")
-        await self._end(sub)
+        if sub is not None:
+            await self._end(sub)
         await self.send_message({"type": "unsubscribed", "id": sub_id})
 
     async def _end(self, sub: Subscription) -> None:
@@ -289,7 +283,10 @@ class LiveAdminConsumer(HubSocket):
         await self.presence.present(self.subscriptions.get(sub_id), message)
 
     async def _watch(self, message: dict[str, Any]) -> None:
-        await self.presence.watch(message, len(self.subscriptions))
+        await self.presence.watch(message, len(self.subscriptions), self.max_subscriptions())
+
+    def max_subscriptions(self) -> int:
+        return int(get_config()["MAX_SUBSCRIPTIONS"]) * self.allowance
 
     async def _ping(self, message: dict[str, Any]) -> None:
         await self.send_message({"type": "pong"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
 from ..protocol import MAX_ID_LENGTH, MAX_VALUE_LENGTH
 
@@ -93,3 +94,13 @@ def parsed(text_data: str | None) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise Invalid("A message must be a JSON object.")
     return message
+
+
+def allowance(scope: Any) -> int:
+    """How many sockets' limits (``MAX_SUBSCRIPTIONS``, ``RATE_LIMIT``) one socket has: a
+    socket that a browser's tabs share (``?shared=1``) has the user's whole
+    ``MAX_SOCKETS_PER_USER``, what their tabs' own sockets would have had together."""
+    from ..conf import get_config
+
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return int(get_config()["MAX_SOCKETS_PER_USER"]) if query.get("shared") == ["1"] else 1

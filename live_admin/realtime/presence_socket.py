@@ -47,8 +47,9 @@ class PresencePart:
         #: Objects whose people the page is about to be told, and the tasks that will tell it.
         self.telling: set[Object] = set()
         self.telling_tasks: set[asyncio.Task[None]] = set()
-        #: When the socket last relayed its presence on each object.
+        #: When the socket last relayed its presence on each object; what each page said.
         self.said_at: dict[Object, float] = {}
+        self.said: dict[str, tuple[str, str]] = {}
 
     def start(self, user: Any) -> None:
         """The socket was let in for ``user``."""
@@ -72,6 +73,8 @@ class PresencePart:
             await self._follow(obj, "p:" + sub_id)
             await self.socket.member(groups.presence_ask_group(sub.model), "p:" + sub_id, True)
         presence = self._me()
+        self.said[sub_id] = (state, field_name)
+        state, field_name = self._together(obj)
         now = time.monotonic()
         said = (presence.mine.get(obj), presence.fields.get(obj, ""))
         if not first and said == (state, field_name) and now - self.said_at.get(obj, 0) < 1:
@@ -83,8 +86,16 @@ class PresencePart:
         if first:
             await self._tell(obj)
 
-    async def watch(self, message: dict[str, Any], others: int) -> None:
-        """A ``watch`` message; ``others``: the socket's subscriptions, counted with watches."""
+    def _together(self, obj: Object) -> tuple[str, str]:
+        """What the socket's pages on ``obj`` say together (a browser's tabs share a socket):
+        editing, in the field of the last to say so, if one of them is; else viewing."""
+        said = [self.said[i] for i, o in self.present_on.items() if o == obj and i in self.said]
+        editing = [s for s in said if s[0] == "editing"]
+        return editing[-1] if editing else ("viewing", "")
+
+    async def watch(self, message: dict[str, Any], others: int, limit: int) -> None:
+        """A ``watch`` message; ``others``: the socket's subscriptions, counted with watches
+        against ``limit``."""
         watch_id = text(message, "id", limit=MAX_ID_LENGTH)
         label = text(message, "model", limit=MAX_VALUE_LENGTH)
         pks, since = message.get("pks"), replay.since_of(message)
@@ -93,7 +104,7 @@ class PresencePart:
         if not all(isinstance(pk, str) and 0 < len(pk) <= 255 for pk in pks):
             raise Invalid("'pks' must hold primary keys as non-empty strings.")
         held = others + len(self.watches)
-        if watch_id not in self.watches and held >= get_config()["MAX_SUBSCRIPTIONS"]:
+        if watch_id not in self.watches and held >= limit:
             raise Refused("too_many", "Too many subscriptions on this socket.")
         request = self.socket.request()
         label, granted = await database_sync_to_async(watchable)(request, label, pks)
@@ -134,10 +145,14 @@ class PresencePart:
         if obj is None:
             return
         presence = self._me()
+        self.said.pop(sub_id, None)
         if obj not in self.present_on.values():
             presence.mine.pop(obj, None)
             presence.fields.pop(obj, None)
             await self._announce(presence.event(obj, "gone"))
+        elif (presence.mine.get(obj), presence.fields.get(obj, "")) != self._together(obj):
+            presence.mine[obj], presence.fields[obj] = self._together(obj)  # its other pages'
+            await self._announce(presence.event(obj, presence.mine[obj]))
         await self._unfollow(obj, "p:" + sub_id)
         await self.socket.member(groups.presence_ask_group(obj[0]), "p:" + sub_id, False)
 
