@@ -1,5 +1,6 @@
-"""A reverse proxy on loopback that passes HTTP through and refuses websocket upgrades, as some
-corporate proxies and PaaS routers do."""
+"""A reverse proxy on loopback that passes HTTP through and blocks websockets, as some corporate
+proxies and PaaS routers do: it refuses the upgrade, or (``cut``) lets it through and closes the
+socket at once."""
 
 from __future__ import annotations
 
@@ -34,12 +35,17 @@ class _Handler(socketserver.BaseRequestHandler):
                 return
             head += data
         # A browser opens each websocket on a connection of its own: its first request says.
-        if b"\r\nupgrade: websocket" in head.lower():
+        upgrade = b"\r\nupgrade: websocket" in head.lower()
+        if upgrade:
             self.server.refused += 1
-            client.sendall(REFUSED)
-            return
+            if not self.server.cut:
+                client.sendall(REFUSED)
+                return
         with socket.create_connection(("127.0.0.1", self.server.upstream)) as upstream:
             upstream.sendall(head)
+            if upgrade:  # the server's 101, then nothing: the socket is closed at once
+                client.sendall(upstream.recv(65536))
+                return
             back = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
             back.start()
             _pipe(client, upstream)
@@ -49,17 +55,18 @@ class _Handler(socketserver.BaseRequestHandler):
 class UpgradeRefusingProxy:
     """Listens on its own port (``url``) and forwards to ``upstream``'s."""
 
-    def __init__(self, upstream: int) -> None:
+    def __init__(self, upstream: int, *, cut: bool = False) -> None:
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.server.upstream = upstream  # type: ignore[attr-defined]
+        self.server.cut = cut  # type: ignore[attr-defined]
         self.server.refused = 0  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
     def refused(self) -> int:
-        """Upgrades refused so far."""
+        """Upgrades refused (or cut) so far."""
         return int(self.server.refused)  # type: ignore[attr-defined]
 
     def stop(self) -> None:

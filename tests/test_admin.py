@@ -33,9 +33,12 @@ def test_changelist_carries_its_config(admin_client: Client) -> None:
     assert layouts.read_layout(found.pop("layout"), "testapp.ticket") == {
         "id"
     }  # signed (see test_rows)
+    assert len(found.pop("csrf")) == 64  # for the fallback transport's POSTs
     assert found == {
         "live-state": "connecting",
         "ws-path": "/ws/live-admin/",
+        "stream-path": "/live-admin/stream/",
+        "worker": "/static/live_admin/shared.js",
         "model": "testapp.ticket",
         "debounce-ms": "300",
         "reconnect-ms": "1000",

@@ -4,6 +4,7 @@
  * each hold one. A native ES module: unminified, no build step. */
 
 import { retryWait } from "./helpers.js";
+import { SharedSocket, tabIdentity } from "./port.js";
 import { StreamSocket } from "./stream.js";
 
 /** Close codes (live_admin.protocol). */
@@ -29,7 +30,26 @@ const browser = () => ({
   document: globalThis.document,
   window: globalThis,
   channel: null, // made by start() for a connection that shares its slot news with other tabs
+  sharedWorker: null, // () => a new port to the browser's one connection (shared.js), if any
+  tab: null, // this tab's { id, ready } among the browser's (port.js)
 });
+
+/** The browser's one connection for the site, where it can have one: a SharedWorker. A tab
+ * that finds the worker gone (it stopped answering) names a new one, and the tabs that come
+ * after it find that one: a worker that ended may still hold its name. */
+function sharedWorker(env, url) {
+  if (!url || typeof SharedWorker !== "function") return;
+  const key = "live-admin-worker";
+  const store = globalThis.localStorage;
+  let generation = null;
+  env.sharedWorker = (lost = false) => {
+    const current = Number(store.getItem(key) || 0);
+    if (lost && current === generation) store.setItem(key, String(current + 1));
+    generation = Number(store.getItem(key) || 0);
+    return new SharedWorker(url, { type: "module", name: `live-admin-${generation}` }).port;
+  };
+  env.tab = tabIdentity(globalThis.navigator && globalThis.navigator.locks);
+}
 
 export class Connection {
   /** ``target``: the element that hears the events; ``status``: ``{ set(state, reason) }``;
@@ -37,7 +57,7 @@ export class Connection {
    * tell the browser's other tabs when this one leaves, and hear when they do (a live page's
    * connection, which counts against MAX_SOCKETS_PER_USER); ``env``: the browser's parts (a
    * test passes its own). */
-  constructor({ target, wsPath, streamPath = null, csrf = "", reconnectMs, status = null, ready = null, tabs = false, env = null }) {
+  constructor({ target, wsPath, streamPath = null, csrf = "", worker = null, reconnectMs, status = null, ready = null, tabs = false, env = null }) {
     this.target = target;
     this.wsPath = wsPath;
     // The fallback transport, where the page's server has one (and the browser EventSource).
@@ -46,9 +66,14 @@ export class Connection {
     this.transport = "websocket";
     this.streamFailures = 0; // streams that did not open, in a row
     this.probe = null; // the next try of the websocket, while on the stream
+    this.workerLost = false; // the shared connection's worker stopped answering
     this.reconnectMs = reconnectMs || 12000;
     this.status = status;
-    this.env = env || browser();
+    if (!env) {
+      env = browser();
+      sharedWorker(env, worker); // one socket for every tab, where the browser can share one
+    }
+    this.env = env;
     if (tabs && !this.env.channel && typeof BroadcastChannel === "function") {
       this.env.channel = new BroadcastChannel("live-admin");
     }
@@ -92,7 +117,11 @@ export class Connection {
         if (this.socket) channel.postMessage("left"); // a tab waiting for a socket takes ours
       });
     }
-    this.connect();
+    if (this.env.sharedWorker) {
+      // The tab leaves the shared connection at once; a page kept for "back" comes again.
+      win.addEventListener("pagehide", () => { if (this.socket) this.socket.close(); });
+      this.env.tab.ready.then(() => this.connect());
+    } else this.connect();
   }
 
   /** The subscription, saying where the page was when it was live before (``since``): the
@@ -126,13 +155,14 @@ export class Connection {
       this.setStatus(this.connectedOnce ? "reconnecting" : "connecting");
     }
     const onStream = this.transport === "stream";
-    const socket = onStream ? this.openStream() : new this.env.WebSocket(this.websocketUrl());
+    const shared = this.env.sharedWorker ? this.openShared() : null;
+    const socket = shared || (onStream ? this.openStream() : new this.env.WebSocket(this.websocketUrl()));
     let opened = false;
     this.socket = socket;
     this.subscribed = this.delayed = false;
     socket.onopen = () => {
       opened = true;
-      if (!onStream) this.refusals = 0;
+      if (shared) this.transport = shared.transport || this.transport; // what the worker has
       if (this.target.dataset) this.target.dataset.transport = this.transport; // for tests
       if (this.subscription) this.send(this.subscribing());
     };
@@ -144,6 +174,7 @@ export class Connection {
       this.socket = null;
       this.subscribed = this.delayed = false;
       this.emit("live-admin:closed", { code: event.code, opened });
+      if (shared && event.workerLost) this.workerLost = true;
       if (onStream) return this.streamClosed(event.code, opened);
       this.closed(event.code, opened && !cut);
     };
@@ -152,6 +183,28 @@ export class Connection {
   websocketUrl() {
     const loc = this.env.location;
     return (loc.protocol === "https:" ? "wss://" : "ws://") + loc.host + this.wsPath;
+  }
+
+  /** This tab's port to the browser's one connection; null (and no more tries) where the
+   * browser will not start the worker (a policy, say): then a socket of the tab's own. */
+  openShared() {
+    const { setTimeout, clearTimeout, now } = this.env;
+    const request = {
+      tab: this.env.tab.id,
+      transport: this.transport,
+      ws: this.websocketUrl(),
+      stream: this.streamPath,
+      csrf: this.csrf,
+    };
+    try {
+      const port = this.env.sharedWorker(this.workerLost);
+      this.workerLost = false;
+      return new SharedSocket(port, request, { setTimeout, clearTimeout, now });
+    } catch (error) {
+      console.warn("live_admin: no shared connection, one of this tab's own:", error);
+      this.env.sharedWorker = null;
+      return null;
+    }
   }
 
   openStream() {
@@ -229,11 +282,11 @@ export class Connection {
     } catch { /* as said */ }
     if (!status || status >= 500) {
       this.refusals = 0; // the site does not answer either (or a proxy stands in for it)
-    } else if (++this.refusals >= REFUSALS && !this.socket && !this.stopped) {
+    } else if (++this.refusals >= REFUSALS && !this.stopped) {
       if (this.streamPath && this.env.EventSource && this.streamFailures < REFUSALS) {
         this.transport = "stream"; // the site answers, its websocket does not: the fallback
-        this.retrySoon(this.env.random() * 500);
-      } else {
+        if (!this.socket) this.retrySoon(this.env.random() * 500);
+      } else if (!this.socket) {
         this.setStatus("reconnecting", "refused");
       }
     }
@@ -267,6 +320,7 @@ export class Connection {
     if (message.type === "changed" && message.cursor && !message.replayed) this.cursor = message.cursor;
     if (this.ready(message)) {
       this.answeredBy = this.socket;
+      if (this.transport === "websocket") this.refusals = 0; // a socket that lets changes in
       if (this.transport === "stream") this.tryWebsocketLater();
       const again = this.connectedOnce;
       const caughtUp = again && this.since !== null && message.replay === "ok";

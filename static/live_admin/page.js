@@ -23,6 +23,7 @@ export function livePage() {
     wsPath: cfg.wsPath,
     streamPath: cfg.streamPath || null,
     csrf: cfg.csrf || "",
+    worker: cfg.worker || null,
     reconnectMs: Number(cfg.reconnectMs) || 12000,
     status,
     tabs: true,

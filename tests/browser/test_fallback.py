@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from conftest import Daphne, session_cookie
 from django.contrib.auth.models import User
-from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from proxy import UpgradeRefusingProxy
 
 from live_admin.delivery.sender import sender
@@ -32,37 +32,34 @@ def ticket() -> Ticket:
 
 
 @pytest.fixture
-def proxy(server: Daphne) -> Iterator[UpgradeRefusingProxy]:
-    proxy = UpgradeRefusingProxy(server.port)
-    yield proxy
-    proxy.stop()
+def proxies(server: Daphne) -> Iterator[dict[str, UpgradeRefusingProxy]]:
+    made = {
+        "refused": UpgradeRefusingProxy(server.port),
+        "cut": UpgradeRefusingProxy(server.port, cut=True),
+    }
+    yield made
+    for proxy in made.values():
+        proxy.stop()
 
 
 @pytest.fixture
 def blocked(
-    browser: Browser, server: Daphne, proxy: UpgradeRefusingProxy
+    browser: Browser, proxies: dict[str, UpgradeRefusingProxy]
 ) -> Iterator[Callable[..., Page]]:
     """Open ``path`` as ``user`` through a proxy that refuses every websocket upgrade
-    (``how="refused"``), or with every websocket closed as soon as it opens (``how="cut"``)."""
+    (``how="refused"``), or lets it through and closes it at once (``how="cut"``)."""
     contexts: list[BrowserContext] = []
     errors: list[str] = []
 
     def open_blocked(user: User, path: str, how: str = "refused") -> Page:
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         contexts.append(context)
-        context.add_cookies(
-            [{"name": "sessionid", "value": session_cookie(user), "url": server.url}]
-        )
+        url = proxies[how].url
+        context.add_cookies([{"name": "sessionid", "value": session_cookie(user), "url": url}])
         page = context.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
-        if how == "cut":
-
-            def cut(ws: WebSocketRoute) -> None:
-                ws.close(code=1006)
-
-            page.route_web_socket("**/ws/live-admin/", cut)
-        page.goto((proxy.url if how == "refused" else server.url) + path)
+        page.goto(url + path)
         return page
 
     yield open_blocked
@@ -74,7 +71,7 @@ def blocked(
 @pytest.mark.parametrize("how", ["refused", "cut"])
 def test_a_blocked_page_is_live_over_the_stream_and_hears_a_change_at_once(
     blocked: Callable[..., Page],
-    proxy: UpgradeRefusingProxy,
+    proxies: dict[str, UpgradeRefusingProxy],
     admin_user: User,
     ticket: Ticket,
     how: str,
@@ -84,7 +81,7 @@ def test_a_blocked_page_is_live_over_the_stream_and_hears_a_change_at_once(
     wait_live(form)
     assert time.monotonic() - began < 5
     expect(form.locator("#live-admin")).to_have_attribute("data-transport", "stream")
-    assert proxy.refused >= 2 or how == "cut"
+    assert proxies[how].refused >= 2
     ticket.title = "Changed by a script"
     ticket.save()
     assert sender.flush(10)
