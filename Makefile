@@ -144,7 +144,7 @@ clean:
 # redis-server and servers on loopback. BENCH_ARGS=--quick for a small smoke run.
 VENV_BENCH := .venv-bench
 bench: wheel
-	@scripts/system-deps redis-server node:nodejs pg_ctlcluster:postgresql
+	@scripts/system-deps redis-server node:nodejs pg_ctlcluster:postgresql chromium
 	$(PYTHON) -m venv $(VENV_BENCH)
 	$(VENV_BENCH)/bin/pip install -q --upgrade pip
 	$(VENV_BENCH)/bin/pip install -q --force-reinstall --no-deps $(DIST)/*.whl

@@ -133,6 +133,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     ]
     from capture import section as capture_section
     from catchup import section as catchup_section
+    from tabs import section as tabs_section
     from collaboration import section as collaboration_section
     from reads_report import section as reads_section
     from refresh import section as refresh_section
@@ -149,6 +150,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         ("scale", scale_section),
         ("capture", capture_section),
         ("catchup", catchup_section),
+        ("tabs", tabs_section),
     ):
         if name in results:  # a run with --only and no earlier benchmarks.json has gaps
             parts += render(results[name])

@@ -45,6 +45,7 @@ django.setup()
 from busy import hogging  # noqa: E402
 from capture import capture_cost  # noqa: E402
 from catchup import catch_up  # noqa: E402
+from tabs import tabs_cost  # noqa: E402
 from collaboration import collaboration  # noqa: E402
 from figures import spread  # noqa: E402
 from reads import read_overhead  # noqa: E402
@@ -802,7 +803,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="comma-separated sections to run (saves, fan_out, burst, refresh, memory, reads,"
-        " collaboration, scale, capture, catchup);"
+        " collaboration, scale, capture, catchup, tabs);"
         " the others are kept from the benchmarks.json in --out",
     )
     args = parser.parse_args()
@@ -855,6 +856,7 @@ def main() -> None:
             server, Writer, Clients, repeated_rounds, redis, quick, free_port
         ),
         "catchup": lambda: catch_up(server, redis, cookie, quick),
+        "tabs": lambda: tabs_cost(server, redis, cookie, quick),
     }
     only = set(args.only.split(",")) if args.only else set()
     if only - sections.keys():

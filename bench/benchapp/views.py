@@ -75,6 +75,7 @@ def state(request: HttpRequest) -> JsonResponse:
     With ``?trim=1`` the memory is counted after a garbage collection and glibc's
     ``malloc_trim``, so that memory freed but kept by the allocator does not count as used.
     """
+    from benchapp.counting import received
     from live_admin.delivery.sender import get_layer
     from live_admin.realtime.consumer import sockets_per_user as _sockets_per_user
 
@@ -94,6 +95,7 @@ def state(request: HttpRequest) -> JsonResponse:
                 getattr(layer, "receive_buffer", None) or getattr(layer, "channels", {})
             ),
             "groups": sum(len(m) for m in getattr(layer, "groups", {}).values()),
+            "received": dict(received),
         }
     )
 

@@ -46,7 +46,8 @@ function sharedWorker(env, url) {
     const current = Number(store.getItem(key) || 0);
     if (lost && current === generation) store.setItem(key, String(current + 1));
     generation = Number(store.getItem(key) || 0);
-    return new SharedWorker(url, { type: "module", name: `live-admin-${generation}` }).port;
+    const worker = new SharedWorker(url, { type: "module", name: `live-admin-${generation}` });
+    return { port: worker.port, worker };
   };
   env.tab = tabIdentity(globalThis.navigator && globalThis.navigator.locks);
 }
@@ -175,6 +176,7 @@ export class Connection {
       this.subscribed = this.delayed = false;
       this.emit("live-admin:closed", { code: event.code, opened });
       if (shared && event.workerLost) this.workerLost = true;
+      if (shared && event.workerFailed) this.env.sharedWorker = null; // a socket of its own
       if (onStream) return this.streamClosed(event.code, opened);
       this.closed(event.code, opened && !cut);
     };
@@ -197,9 +199,9 @@ export class Connection {
       csrf: this.csrf,
     };
     try {
-      const port = this.env.sharedWorker(this.workerLost);
+      const { port, worker } = this.env.sharedWorker(this.workerLost);
       this.workerLost = false;
-      return new SharedSocket(port, request, { setTimeout, clearTimeout, now });
+      return new SharedSocket(port, request, { setTimeout, clearTimeout, now }, worker);
     } catch (error) {
       console.warn("live_admin: no shared connection, one of this tab's own:", error);
       this.env.sharedWorker = null;

@@ -23,8 +23,9 @@ export function tabIdentity(locks, random = Math.random) {
 
 export class SharedSocket {
   /** ``port``: a new port to the worker; ``request``: ``{ tab, transport, ws, stream, csrf }``;
-   * ``timers``: ``{ setTimeout, clearTimeout, now }``. */
-  constructor(port, request, timers) {
+   * ``timers``: ``{ setTimeout, clearTimeout, now }``; ``worker``: the SharedWorker, whose
+   * ``error`` says its script could not run (not served: an upgrade without collectstatic). */
+  constructor(port, request, timers, worker = null) {
     this.port = port;
     this.tab = request.tab;
     this.timers = timers;
@@ -35,6 +36,7 @@ export class SharedSocket {
     port.onmessage = (event) => this.heard(event.data);
     if (port.start) port.start();
     port.postMessage({ op: "open", ...request });
+    if (worker) worker.onerror = () => this.end(1006, false, true);
     this.watch();
   }
 
@@ -69,12 +71,13 @@ export class SharedSocket {
     this.end(1000);
   }
 
-  /** ``workerLost``: the worker stopped answering (the next port goes to a new one). */
-  end(code, workerLost = false) {
+  /** ``workerLost``: the worker stopped answering (the next port goes to a new one);
+   * ``workerFailed``: its script could not run (the tab connects on its own instead). */
+  end(code, workerLost = false, workerFailed = false) {
     if (this.readyState === 3) return;
     this.readyState = 3;
     this.timers.clearTimeout(this.watchdog);
     this.port.onmessage = null; // left open: a "bye" just posted still reaches the worker
-    if (this.onclose) this.onclose({ code, wasClean: false, workerLost });
+    if (this.onclose) this.onclose({ code, wasClean: false, workerLost, workerFailed });
   }
 }

@@ -75,11 +75,16 @@ def open_page(
         state: str | None = "live",
         hold: str | None = None,
         frames: list[dict[str, Any]] | None = None,
+        own_socket: bool = False,
     ) -> Page:
         """``hold``: a static file whose response is held back until the page is ``state``;
-        ``frames``: a list to append each message the page's socket receives to."""
+        ``frames``: a list to append each message the page's socket receives to (a socket of
+        the page's own, then); ``own_socket``: no shared connection, as where a browser has no
+        SharedWorker (the page's socket can then be seen and routed)."""
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         contexts.append(context)
+        if own_socket or frames is not None:
+            without_shared_connection(context)
         context.add_cookies(
             [{"name": "sessionid", "value": session_cookie(user), "url": server.url}]
         )
@@ -110,6 +115,11 @@ def open_page(
     for context in contexts:
         context.close()
     assert errors == [], errors
+
+
+def without_shared_connection(context: BrowserContext) -> None:
+    """The context's pages connect each on its own, as where a browser has no SharedWorker."""
+    context.add_init_script("window.SharedWorker = undefined;")
 
 
 #: How Chromium reports a try that met no server: refused while it was down, or reset by a

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, WebSocketR
 
 from testapp.models import Project, Ticket
 
-from .conftest import wait_live
+from .conftest import wait_live, without_shared_connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,7 +77,7 @@ def test_a_deleted_objects_delete_link_is_disabled_with_its_save_buttons(
 def test_server_errors_do_not_end_a_page(open_page: OpenPage, admin_user: User) -> None:
     """A database hiccup or a rate limit is told to the page as an error; only ``forbidden``
     and ``not_found`` end it. The errors are the server's, passed through a real socket."""
-    page = open_page(admin_user, "/admin/testapp/project/", state=None)
+    page = open_page(admin_user, "/admin/testapp/project/", state=None, own_socket=True)
     sockets: list[WebSocketRoute] = []
 
     def through(ws: WebSocketRoute) -> None:  # the real server, with errors said in between
@@ -154,6 +154,7 @@ def test_a_tab_over_the_socket_limit_says_so_and_gets_a_socket_when_one_frees(
         tmp_path / "daphne.log", redis_layer.url, env={"LIVE_ADMIN_TEST_MAX_SOCKETS": "1"}
     )
     with logged_in(browser, server, admin_user) as context:
+        without_shared_connection(context)  # its tabs share no socket: each spends one
         first = context.new_page()
         first.goto(server.url + "/admin/testapp/project/")
         wait_live(first)

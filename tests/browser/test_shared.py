@@ -47,10 +47,31 @@ def one_browser(browser: Browser, server: Daphne, admin_user: User) -> Iterator[
     assert errors == []
 
 
+#: Keeps each state the page's status goes through (a background tab's may pass unseen).
+STATES = """
+window.__states = [];
+new MutationObserver(() => {
+  const state = document.getElementById("live-admin")?.dataset.liveState;
+  if (state && state !== window.__states.at(-1)) window.__states.push(state);
+}).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-live-state"] });
+"""
+
+
 def tab(context: BrowserContext, server: Daphne, path: str) -> Page:
     page = context.new_page()
     page.goto(server.url + path)
     return page
+
+
+def all_live(tabs: list[Page], state: str = "live") -> None:
+    for page in tabs:
+        wait_live(page, state)
+
+
+def rename(ticket: Ticket, title: str) -> None:
+    ticket.title = title
+    ticket.save()
+    assert sender.flush(10)
 
 
 def test_many_tabs_share_one_socket_and_each_is_live(
@@ -60,12 +81,9 @@ def test_many_tabs_share_one_socket_and_each_is_live(
         f"/admin/testapp/ticket/{tickets[i % 3].pk}/change/" for i in range(23)
     ]
     tabs = [tab(one_browser, server, path) for path in paths]
-    for page in tabs:
-        wait_live(page)
+    all_live(tabs)
     assert server_sockets(server) == 1
-    tickets[0].title = "Heard by every tab"
-    tickets[0].save()
-    assert sender.flush(10)
+    rename(tickets[0], "Heard by every tab")
     expect(tabs[0].locator("#result_list tbody tr", has_text="Heard by every")).to_have_count(
         1, timeout=WAIT
     )
@@ -73,9 +91,7 @@ def test_many_tabs_share_one_socket_and_each_is_live(
         expect(page.locator("#id_title")).to_have_value("Heard by every tab", timeout=WAIT)
     for page in tabs[14:]:  # ten tabs closed
         page.close()
-    tickets[1].title = "After ten closed"
-    tickets[1].save()
-    assert sender.flush(10)
+    rename(tickets[1], "After ten closed")
     expect(tabs[0].locator("#result_list tbody tr", has_text="After ten")).to_have_count(
         1, timeout=WAIT
     )
@@ -114,8 +130,7 @@ def test_logging_out_in_one_tab_takes_every_tab_offline(
     one_browser: BrowserContext, server: Daphne, tickets: list[Ticket]
 ) -> None:
     tabs = [tab(one_browser, server, "/admin/testapp/ticket/") for _ in range(3)]
-    for page in tabs:
-        wait_live(page)
+    all_live(tabs)
     tabs[0].locator("#logout-form button, a[href$='/logout/']").first.click()
     for page in tabs[1:]:
         wait_live(page, "offline")
@@ -125,15 +140,18 @@ def test_logging_out_in_one_tab_takes_every_tab_offline(
 def test_a_killed_worker_is_replaced_and_the_tabs_come_back_without_a_reload(
     one_browser: BrowserContext, browser: Browser, server: Daphne, tickets: list[Ticket]
 ) -> None:
+    one_browser.add_init_script(STATES)
     tabs = [tab(one_browser, server, "/admin/testapp/ticket/") for _ in range(2)]
+    all_live(tabs)
     for page in tabs:
-        wait_live(page)
         page.evaluate("window.__notReloaded = true")
     cdp = browser.new_browser_cdp_session()
-    workers = [
-        t for t in cdp.send("Target.getTargets")["targetInfos"] if t["type"] == "shared_worker"
-    ]
-    assert len(workers) == 1
+    targets = cdp.send("Target.getTargets")["targetInfos"]
+    ours = {
+        t["browserContextId"] for t in targets if t["type"] == "page" and t["url"] == tabs[0].url
+    }
+    workers = [t for t in targets if t["type"] == "shared_worker" and t["browserContextId"] in ours]
+    assert len(workers) == 1  # this browser profile's one
     # As if it crashed: the worker ends itself, mid-work.
     attached = cdp.send("Target.attachToTarget", {"targetId": workers[0]["targetId"]})
     evaluate = {"id": 1, "method": "Runtime.evaluate", "params": {"expression": "close()"}}
@@ -141,15 +159,29 @@ def test_a_killed_worker_is_replaced_and_the_tabs_come_back_without_a_reload(
         "Target.sendMessageToTarget",
         {"sessionId": attached["sessionId"], "message": json.dumps(evaluate)},
     )
-    for page in tabs:
-        wait_live(page, "reconnecting")  # it stopped answering
-        wait_live(page)  # through a new worker
-    tickets[2].title = "Through the new worker"
-    tickets[2].save()
-    assert sender.flush(10)
+    for page in tabs:  # it stopped answering, then they came back through a new worker
+        page.wait_for_function(
+            "window.__states.slice(-2).join() === 'reconnecting,live'", polling=100, timeout=WAIT
+        )
+    rename(tickets[2], "Through the new worker")
     for page in tabs:
         expect(page.locator("#result_list tbody tr", has_text="new worker")).to_have_count(
             1, timeout=WAIT
         )
         assert page.evaluate("window.__notReloaded === true")
     assert server_sockets(server) == 1
+
+
+def test_a_worker_not_served_leaves_each_tab_a_socket_of_its_own(
+    one_browser: BrowserContext, server: Daphne, tickets: list[Ticket]
+) -> None:
+    """An upgrade served without its new static files (collectstatic not run again)."""
+    one_browser.route("**/live_admin/shared.js", lambda route: route.fulfill(status=404))
+    tabs = [tab(one_browser, server, "/admin/testapp/ticket/") for _ in range(3)]
+    all_live(tabs)
+    assert server_sockets(server) == 3
+    rename(tickets[0], "Heard on each tab's own")
+    for page in tabs:
+        expect(page.locator("#result_list tbody tr", has_text="each tab's own")).to_have_count(
+            1, timeout=WAIT
+        )

@@ -180,6 +180,23 @@ test("a shared socket's port: open, messages, a silent worker counts as gone", (
   assert.deepEqual(port.posted.at(-1), { op: "send", tab: "ta", text: '{"type":"ping"}' });
   now += WORKER_SILENT_MS + 1;
   timers.splice(0).filter(Boolean).forEach((t) => t.fn());
-  assert.deepEqual(events, ["open", { type: "pong" }, { code: 1006, wasClean: false, workerLost: true }]);
+  assert.deepEqual(events, [
+    "open",
+    { type: "pong" },
+    { code: 1006, wasClean: false, workerLost: true, workerFailed: false },
+  ]);
   assert.equal(socket.readyState, 3);
+});
+
+test("a worker whose script could not run closes the port at once, saying so", () => {
+  const worker = {};
+  const socket = new SharedSocket(new FakePort(), { tab: "ta" }, {
+    setTimeout: () => 0,
+    clearTimeout: () => {},
+    now: () => 0,
+  }, worker);
+  let closed = null;
+  socket.onclose = (event) => { closed = event; };
+  worker.onerror(); // a 404 for shared.js
+  assert.deepEqual(closed, { code: 1006, wasClean: false, workerLost: false, workerFailed: true });
 });
