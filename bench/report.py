@@ -133,11 +133,12 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     ]
     from capture import section as capture_section
     from catchup import section as catchup_section
-    from tabs import section as tabs_section
     from collaboration import section as collaboration_section
     from reads_report import section as reads_section
     from refresh import section as refresh_section
     from scale import section as scale_section
+    from streams import section as streams_section
+    from tabs import section as tabs_section
 
     for name, render in (
         ("saves", saves_section),
@@ -151,6 +152,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         ("capture", capture_section),
         ("catchup", catchup_section),
         ("tabs", tabs_section),
+        ("streams", streams_section),
     ):
         if name in results:  # a run with --only and no earlier benchmarks.json has gaps
             parts += render(results[name])

@@ -45,7 +45,6 @@ django.setup()
 from busy import hogging  # noqa: E402
 from capture import capture_cost  # noqa: E402
 from catchup import catch_up  # noqa: E402
-from tabs import tabs_cost  # noqa: E402
 from collaboration import collaboration  # noqa: E402
 from figures import spread  # noqa: E402
 from reads import read_overhead  # noqa: E402
@@ -53,6 +52,8 @@ from refresh import REPEATS, refresh_cost  # noqa: E402
 from report import UVICORN_RECOMMENDED  # noqa: E402
 from scale import scale  # noqa: E402
 from sockets import open_page  # noqa: E402
+from streams import stream_fan_out  # noqa: E402
+from tabs import tabs_cost  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 MODELS = "plain,live,dcrf"
@@ -803,7 +804,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="comma-separated sections to run (saves, fan_out, burst, refresh, memory, reads,"
-        " collaboration, scale, capture, catchup, tabs);"
+        " collaboration, scale, capture, catchup, tabs, streams);"
         " the others are kept from the benchmarks.json in --out",
     )
     args = parser.parse_args()
@@ -857,6 +858,11 @@ def main() -> None:
         ),
         "catchup": lambda: catch_up(server, redis, cookie, quick),
         "tabs": lambda: tabs_cost(server, redis, cookie, quick),
+        "streams": lambda: asyncio.run(
+            stream_fan_out(
+                server, redis, cookie, 100 if quick else 1000, rounds, Clients, repeated_rounds
+            )
+        ),
     }
     only = set(args.only.split(",")) if args.only else set()
     if only - sections.keys():
