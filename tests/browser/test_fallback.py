@@ -36,6 +36,7 @@ def proxies(server: Daphne) -> Iterator[dict[str, UpgradeRefusingProxy]]:
     made = {
         "refused": UpgradeRefusingProxy(server.port),
         "cut": UpgradeRefusingProxy(server.port, cut=True),
+        "timed out": UpgradeRefusingProxy(server.port, streams_for=3),
     }
     yield made
     for proxy in made.values():
@@ -132,3 +133,29 @@ def test_logging_out_in_another_tab_takes_a_streamed_page_offline(
     other.locator("#logout-form button, a[href$='/logout/']").first.click()
     wait_live(page, "offline")
     expect(page.locator("#live-admin .live-admin-label")).to_contain_text("logged out")
+
+
+def test_a_stream_a_proxy_ends_comes_back_with_its_cursor_and_loses_nothing(
+    blocked: Callable[..., Page],
+    proxies: dict[str, UpgradeRefusingProxy],
+    admin_user: User,
+    ticket: Ticket,
+) -> None:
+    proxy = proxies["timed out"]  # refuses websockets, and ends each stream after 3 s
+    listing = blocked(admin_user, "/admin/testapp/ticket/", "timed out")
+    wait_live(listing)
+    expect(listing.locator("#live-admin")).to_have_attribute("data-watching", re.compile(r"\d"))
+    proxy.open.clear()  # the next stream waits
+    wait_live(listing, "reconnecting")  # the proxy ended it
+    ticket.title = "Changed while the stream was away"
+    ticket.save()
+    assert sender.flush(10)
+    proxy.open.set()
+    expect(listing.locator("#result_list tbody tr", has_text="while the stream")).to_have_count(
+        1, timeout=WAIT
+    )
+    live = listing.locator("#live-admin")
+    assert (live.get_attribute("data-row-refreshes"), live.get_attribute("data-refreshes")) == (
+        "1",
+        None,
+    )  # told what it missed, from its cursor: the one row
