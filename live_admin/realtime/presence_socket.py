@@ -150,9 +150,11 @@ class PresencePart:
             presence.mine.pop(obj, None)
             presence.fields.pop(obj, None)
             await self._announce(presence.event(obj, "gone"))
-        elif (presence.mine.get(obj), presence.fields.get(obj, "")) != self._together(obj):
-            presence.mine[obj], presence.fields[obj] = self._together(obj)  # its other pages'
-            await self._announce(presence.event(obj, presence.mine[obj]))
+        else:  # its other pages' state, said again if it changed
+            together = self._together(obj)
+            if (presence.mine.get(obj), presence.fields.get(obj, "")) != together:
+                presence.mine[obj], presence.fields[obj] = together
+                await self._announce(presence.event(obj, together[0]))
         await self._unfollow(obj, "p:" + sub_id)
         await self.socket.member(groups.presence_ask_group(obj[0]), "p:" + sub_id, False)
 
