@@ -4,7 +4,7 @@
  * each hold one. A native ES module: unminified, no build step. */
 
 import { retryWait } from "./helpers.js";
-import { SharedSocket, tabIdentity } from "./port.js";
+import { SharedSocket, shareConnection } from "./port.js";
 import { StreamSocket } from "./stream.js";
 
 /** Close codes (live_admin.protocol). */
@@ -30,27 +30,9 @@ const browser = () => ({
   document: globalThis.document,
   window: globalThis,
   channel: null, // made by start() for a connection that shares its slot news with other tabs
-  sharedWorker: null, // () => a new port to the browser's one connection (shared.js), if any
+  shared: null, // (lost) => a new port to the browser's one connection (port.js), if any
   tab: null, // this tab's { id, ready } among the browser's (port.js)
 });
-
-/** The browser's one connection for the site, where it can have one: a SharedWorker. A tab
- * that finds the worker gone (it stopped answering) names a new one, and the tabs that come
- * after it find that one: a worker that ended may still hold its name. */
-function sharedWorker(env, url) {
-  if (!url || typeof SharedWorker !== "function") return;
-  const key = "live-admin-worker";
-  const store = globalThis.localStorage;
-  let generation = null;
-  env.sharedWorker = (lost = false) => {
-    const current = Number(store.getItem(key) || 0);
-    if (lost && current === generation) store.setItem(key, String(current + 1));
-    generation = Number(store.getItem(key) || 0);
-    const worker = new SharedWorker(url, { type: "module", name: `live-admin-${generation}` });
-    return { port: worker.port, worker };
-  };
-  env.tab = tabIdentity(globalThis.navigator && globalThis.navigator.locks);
-}
 
 export class Connection {
   /** ``target``: the element that hears the events; ``status``: ``{ set(state, reason) }``;
@@ -68,11 +50,12 @@ export class Connection {
     this.streamFailures = 0; // streams that did not open, in a row
     this.probe = null; // the next try of the websocket, while on the stream
     this.workerLost = false; // the shared connection's worker stopped answering
+    this.unanswered = 0; // shared connections in a row that never answered
     this.reconnectMs = reconnectMs || 12000;
     this.status = status;
     if (!env) {
       env = browser();
-      sharedWorker(env, worker); // one socket for every tab, where the browser can share one
+      shareConnection(env, worker); // one socket for every tab, where the browser can share one
     }
     this.env = env;
     if (tabs && !this.env.channel && typeof BroadcastChannel === "function") {
@@ -118,7 +101,7 @@ export class Connection {
         if (this.socket) channel.postMessage("left"); // a tab waiting for a socket takes ours
       });
     }
-    if (this.env.sharedWorker) {
+    if (this.env.tab) {
       // The tab leaves the shared connection at once; a page kept for "back" comes again.
       win.addEventListener("pagehide", () => { if (this.socket) this.socket.close(); });
       this.env.tab.ready.then(() => this.connect());
@@ -156,7 +139,7 @@ export class Connection {
       this.setStatus(this.connectedOnce ? "reconnecting" : "connecting");
     }
     const onStream = this.transport === "stream";
-    const shared = this.env.sharedWorker ? this.openShared() : null;
+    const shared = this.env.shared ? this.openShared() : null;
     const socket = shared || (onStream ? this.openStream() : new this.env.WebSocket(this.websocketUrl()));
     let opened = false;
     this.socket = socket;
@@ -175,8 +158,7 @@ export class Connection {
       this.socket = null;
       this.subscribed = this.delayed = false;
       this.emit("live-admin:closed", { code: event.code, opened });
-      if (shared && event.workerLost) this.workerLost = true;
-      if (shared && event.workerFailed) this.env.sharedWorker = null; // a socket of its own
+      if (shared) this.sharedClosed(event, shared.answered);
       if (onStream) return this.streamClosed(event.code, opened);
       this.closed(event.code, opened && !cut);
     };
@@ -199,14 +181,22 @@ export class Connection {
       csrf: this.csrf,
     };
     try {
-      const { port, worker } = this.env.sharedWorker(this.workerLost);
+      const { port, worker } = this.env.shared(this.workerLost);
       this.workerLost = false;
       return new SharedSocket(port, request, { setTimeout, clearTimeout, now }, worker);
     } catch (error) {
       console.warn("live_admin: no shared connection, one of this tab's own:", error);
-      this.env.sharedWorker = null;
+      this.env.shared = null;
       return null;
     }
+  }
+
+  /** The shared connection's port closed: a worker (or leading tab) that never answered, twice
+   * in a row, or whose script could not run, leaves this tab a socket of its own. */
+  sharedClosed(event, answered) {
+    this.unanswered = answered ? 0 : this.unanswered + 1;
+    this.workerLost = Boolean(event.workerLost);
+    if (event.workerFailed || this.unanswered >= REFUSALS) this.env.shared = null;
   }
 
   openStream() {

@@ -1,5 +1,6 @@
-/* django-live-admin: one connection per browser — a SharedWorker that holds the one socket (a
- * websocket, or the event stream where that is blocked) for every live admin tab of the site.
+/* django-live-admin: one connection per browser — a multiplexer that holds the one socket (a
+ * websocket, or the event stream where that is blocked) for every live admin tab of the site. It
+ * runs in a SharedWorker, or, in a browser without one, in the leading tab (leader.js).
  * Each tab still subscribes for itself: the worker names each tab's subscriptions apart (the
  * tab's id before the page's own, "t1a2b3:page") and hands each answer to its tab, and ends a
  * tab's subscriptions when the tab goes (closed, navigated, crashed). Each tab keeps its own
@@ -8,8 +9,7 @@
 
 import { StreamSocket } from "./stream.js";
 
-/** How often the worker tells its tabs it is alive; how long it keeps a socket no tab uses. */
-export const BEAT_MS = 1000;
+/** How long the multiplexer keeps a socket no tab uses. */
 export const LINGER_MS = 3000;
 
 export class Multiplexer {
@@ -34,6 +34,7 @@ export class Multiplexer {
 
   heard(port, message) {
     if (message.op === "open") return this.attach(port, message);
+    if (message.op === "ping") return port.postMessage({ op: "beat" }); // alive, whatever the socket
     const tab = this.tabs.get(message.tab);
     if (!tab || tab.port !== port) return;
     if (message.op === "send") this.send(message.tab, tab, message.text);
@@ -185,25 +186,25 @@ export class Multiplexer {
       if (!this.tabs.size && this.socket) this.socket.close();
     }, LINGER_MS);
   }
+}
 
-  beat() {
-    for (const tab of this.tabs.values()) tab.port.postMessage({ op: "beat" });
-  }
+/** The multiplexer's parts, where it runs (``scope``: the worker's or the leading page's). */
+export function hubEnv(scope) {
+  return {
+    WebSocket: scope.WebSocket,
+    EventSource: scope.EventSource,
+    fetch: (...args) => scope.fetch(...args),
+    setTimeout: (fn, ms) => scope.setTimeout(fn, ms),
+    clearTimeout: (id) => scope.clearTimeout(id),
+    // Each tab holds a lock of its id while it lives (port.js): granted here once it is gone.
+    gone: (tab, then) => {
+      if (scope.navigator.locks) scope.navigator.locks.request(`live-admin-tab:${tab}`, () => then());
+    },
+  };
 }
 
 /* In a SharedWorker: one multiplexer for every port. */
 if (typeof globalThis.SharedWorkerGlobalScope === "function" && globalThis instanceof globalThis.SharedWorkerGlobalScope) {
-  const hub = new Multiplexer({
-    WebSocket: globalThis.WebSocket,
-    EventSource: globalThis.EventSource,
-    fetch: (...args) => fetch(...args),
-    setTimeout: (fn, ms) => setTimeout(fn, ms),
-    clearTimeout: (id) => clearTimeout(id),
-    // The tab holds a lock of its id while it lives (port.js): granted here once it is gone.
-    gone: (tab, then) => {
-      if (globalThis.navigator.locks) globalThis.navigator.locks.request(`live-admin-tab:${tab}`, () => then());
-    },
-  });
+  const hub = new Multiplexer(hubEnv(globalThis));
   globalThis.onconnect = (event) => hub.connect(event.ports[0]);
-  setInterval(() => hub.beat(), BEAT_MS);
 }

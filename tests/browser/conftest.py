@@ -80,7 +80,7 @@ def open_page(
         """``hold``: a static file whose response is held back until the page is ``state``;
         ``frames``: a list to append each message the page's socket receives to (a socket of
         the page's own, then); ``own_socket``: no shared connection, as where a browser has no
-        SharedWorker (the page's socket can then be seen and routed)."""
+        shared connection (the page's socket can then be seen and routed)."""
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         contexts.append(context)
         if own_socket or frames is not None:
@@ -117,9 +117,17 @@ def open_page(
     assert errors == [], errors
 
 
+#: A browser that cannot share a connection: no SharedWorker, and no Web Locks for a tab to
+#: lead the others with (nor to tell when one has gone).
+NO_SHARING = """
+window.SharedWorker = undefined;
+Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined, configurable: true });
+"""
+
+
 def without_shared_connection(context: BrowserContext) -> None:
-    """The context's pages connect each on its own, as where a browser has no SharedWorker."""
-    context.add_init_script("window.SharedWorker = undefined;")
+    """The context's pages connect each on its own, as where a browser cannot share one."""
+    context.add_init_script(NO_SHARING)
 
 
 #: How Chromium reports a try that met no server: refused while it was down, or reset by a

@@ -185,3 +185,55 @@ def test_a_worker_not_served_leaves_each_tab_a_socket_of_its_own(
         expect(page.locator("#result_list tbody tr", has_text="each tab's own")).to_have_count(
             1, timeout=WAIT
         )
+
+
+def leading_tab(context: BrowserContext, tabs: list[Page]) -> Page:
+    """The tab whose page holds the browser's one socket."""
+    (leader,) = [p for p in tabs if p.evaluate("window.__sockets.length") == 1]
+    return leader
+
+
+#: Counts the websockets the page itself opens (the leading tab's is the browser's one).
+SOCKETS = """
+window.__sockets = [];
+const Native = window.WebSocket;
+window.WebSocket = class extends Native {
+  constructor(...args) { super(...args); window.__sockets.push(args[0]); }
+};
+"""
+
+
+def test_without_a_shared_worker_one_tab_leads_and_the_next_takes_over(
+    one_browser: BrowserContext, server: Daphne, tickets: list[Ticket]
+) -> None:
+    """Where the browser has no SharedWorker (Chrome on Android), one tab holds the socket and
+    the others reach it over a BroadcastChannel; when that tab closes, another leads."""
+    one_browser.add_init_script("window.SharedWorker = undefined;")
+    one_browser.add_init_script(STATES)
+    one_browser.add_init_script(SOCKETS)
+    paths = ["/admin/testapp/ticket/"] * 2 + [f"/admin/testapp/ticket/{tickets[0].pk}/change/"] * 3
+    tabs = [tab(one_browser, server, path) for path in paths]
+    all_live(tabs)
+    assert server_sockets(server) == 1
+    leader = leading_tab(one_browser, tabs)
+    assert leader is tabs[0]  # the first tab took the lead
+    rename(tickets[0], "Through the leading tab")
+    for page in tabs[2:]:
+        expect(page.locator("#id_title")).to_have_value("Through the leading tab", timeout=WAIT)
+    expect(tabs[1].locator("#result_list tbody tr", has_text="leading tab")).to_have_count(
+        1, timeout=WAIT
+    )
+    for page in tabs[1:]:
+        page.evaluate("window.__notReloaded = true")
+    leader.close()
+    rest = tabs[1:]
+    for page in rest:  # told their leader went, then live through the next
+        page.wait_for_function(
+            "window.__states.slice(-2).join() === 'reconnecting,live'", polling=100, timeout=WAIT
+        )
+    leading_tab(one_browser, rest)
+    rename(tickets[0], "Through the next one")
+    for page in rest[1:]:
+        expect(page.locator("#id_title")).to_have_value("Through the next one", timeout=WAIT)
+        assert page.evaluate("window.__notReloaded === true")
+    wait_for(lambda: server_sockets(server) == 1)

@@ -48,7 +48,7 @@ class FakeEventSource {
   }
 }
 
-function setUp({ answers = 200, stream = false } = {}) {
+function setUp({ answers = 200, stream = false, shared = null } = {}) {
   FakeSocket.made = [];
   FakeEventSource.made = [];
   const posts = [];
@@ -82,6 +82,8 @@ function setUp({ answers = 200, stream = false } = {}) {
     document: doc,
     window: new EventTarget(),
     channel: { postMessage() {}, onmessage: null },
+    shared, // a port to the browser's one connection, if the test gives one
+    tab: shared && { id: "ta", ready: Promise.resolve() },
   };
   const status = { set: (state, reason) => states.push([state, reason || null]) };
   const paths = stream ? { streamPath: "/live-admin/stream/", csrf: "tok" } : {};
@@ -391,4 +393,50 @@ test("a page on the stream moves back to the websocket once it opens again", asy
   runTimers();
   last().open();
   assert.deepEqual(last().sent[0], { type: "subscribe", id: "page", model: "shop.order", since: "r-1" });
+});
+
+test("a shared connection that never answers, twice in a row, leaves the tab a socket of its own", async () => {
+  const asked = [];
+  const ports = [];
+  const shared = (lost) => {
+    asked.push(lost);
+    ports.push({ posted: [], postMessage(message) { this.posted.push(message); } });
+    return { port: ports.at(-1), worker: null };
+  };
+  const { connection, env, last, runTimers } = setUp({ shared });
+  await flush();
+  assert.deepEqual(ports[0].posted.map((m) => m.op), ["open"]);
+  for (let i = 0; i < 2; i++) {
+    env.advance(3001); // no word from the worker, or the leading tab, to the open
+    runTimers(); // its watchdog; then the next try
+    await flush();
+    runTimers();
+  }
+  assert.deepEqual(asked, [false, true]); // the second try asked for a new worker
+  assert.equal(env.shared, null);
+  assert.equal(FakeSocket.made.length, 1);
+  last().open();
+  assert.deepEqual(last().sent, [{ type: "subscribe", id: "page", model: "shop.order" }]);
+  assert.equal(connection.transport, "websocket");
+});
+
+test("a shared connection that answered once is asked again after it goes quiet", async () => {
+  const ports = [];
+  const shared = () => {
+    ports.push({ posted: [], postMessage(message) { this.posted.push(message); } });
+    return { port: ports.at(-1), worker: null };
+  };
+  const { env, runTimers } = setUp({ shared });
+  await flush();
+  for (let i = 0; i < 3; i++) {
+    ports.at(-1).onmessage({ data: { op: "beat" } });
+    env.advance(1000);
+    runTimers(); // a ping
+    env.advance(3001);
+    runTimers(); // not answered
+    await flush();
+    runTimers();
+  }
+  assert.equal(ports.length, 4);
+  assert.equal(FakeSocket.made.length, 0);
 });

@@ -178,14 +178,37 @@ test("a shared socket's port: open, messages, a silent worker counts as gone", (
   port.onmessage({ data: { op: "message", data: '{"type":"pong"}' } });
   socket.send('{"type":"ping"}');
   assert.deepEqual(port.posted.at(-1), { op: "send", tab: "ta", text: '{"type":"ping"}' });
-  now += WORKER_SILENT_MS + 1;
-  timers.splice(0).filter(Boolean).forEach((t) => t.fn());
+  const tick = () => timers.splice(0).filter(Boolean).forEach((t) => t.fn());
+  now += WORKER_SILENT_MS / 3 - 1;
+  tick();
+  assert.equal(port.told("ping").length, 0); // just heard from
+  now += 1;
+  tick();
+  assert.deepEqual(port.told("ping"), [{ op: "ping", tab: "ta" }]); // a word is asked for
+  port.onmessage({ data: { op: "beat" } }); // and given
+  now += 60_000; // a tick the browser held back a minute (a tab in the background)
+  tick();
+  assert.equal(socket.readyState, 1); // asks again, rather than counting the worker gone
+  assert.equal(port.told("ping").length, 2);
+  now += WORKER_SILENT_MS;
+  tick();
+  assert.equal(socket.readyState, 1);
+  now += 1;
+  tick(); // that ping unanswered for longer than WORKER_SILENT_MS
   assert.deepEqual(events, [
     "open",
     { type: "pong" },
     { code: 1006, wasClean: false, workerLost: true, workerFailed: false },
   ]);
   assert.equal(socket.readyState, 3);
+});
+
+test("the multiplexer answers a tab's ping at once, with or without a socket open", () => {
+  const { tab } = setUp();
+  const a = tab("ta");
+  a.onmessage({ data: { op: "ping", tab: "ta" } });
+  assert.deepEqual(a.told("beat"), [{ op: "beat" }]);
+  assert.equal(a.told("open").length, 0);
 });
 
 test("a worker whose script could not run closes the port at once, saying so", () => {
