@@ -1,6 +1,7 @@
 """11. Tabs: what one person's open tabs cost the server — sockets, and the messages their pages
-send it — with a socket per tab (as before: the shared connection's worker not served) and with
-the browser's one shared connection.
+send it — with a socket per tab (as before: the shared connection's worker not served), with
+the browser's one shared connection in a SharedWorker, and with one tab leading the others (a
+browser without SharedWorker).
 
 ``python bench/run.py --only tabs`` runs this section alone.
 
@@ -19,7 +20,7 @@ from typing import Any
 
 WINDOW = 12.0
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-MODES = ("a socket per tab", "one shared connection")
+MODES = ("a socket per tab", "one shared connection", "one tab leading")
 
 
 def _state(s: Any) -> dict[str, Any]:
@@ -30,11 +31,13 @@ def _sent(state: dict[str, Any]) -> int:
     return sum(state.get("received", {}).values())
 
 
-def _measure(browser: Any, s: Any, cookie: str, tabs: int, shared: bool) -> dict[str, Any]:
+def _measure(browser: Any, s: Any, cookie: str, tabs: int, mode: str) -> dict[str, Any]:
     context = browser.new_context()
     context.add_cookies([{"name": "sessionid", "value": cookie, "url": s.url}])
-    if not shared:  # as before the shared connection: each tab connects on its own
+    if mode == MODES[0]:  # as before the shared connection: each tab connects on its own
         context.route("**/live_admin/shared.js", lambda route: route.fulfill(status=404))
+    if mode == MODES[2]:  # as in a browser without SharedWorker
+        context.add_init_script("window.SharedWorker = undefined;")
     pages = []
     for i in range(tabs):
         page = context.new_page()
@@ -72,7 +75,7 @@ def tabs_cost(server: Any, redis: Any, cookie: str, quick: bool) -> dict[str, An
         try:
             for tabs in counts:
                 for mode in MODES:
-                    row = _measure(browser, s, cookie, tabs, mode == MODES[1])
+                    row = _measure(browser, s, cookie, tabs, mode)
                     rows.append({"mode": mode, **row})
         finally:
             browser.close()
@@ -93,7 +96,7 @@ def section(r: dict[str, Any]) -> list[str]:
         " seconds). Once every tab is live: the server's open sockets, and the messages the"
         f" pages sent it per second over {r['window_s']:g} s (websocket frames, and POSTs of the"
         " fallback transport). *A socket per tab* is how pages connected before the shared"
-        " connection (and still do where the browser has no SharedWorker): the bench lets one"
+        " connection (and still do where the browser can share no connection): the bench lets one"
         " user hold any number of sockets; by default `MAX_SOCKETS_PER_USER` (20) would leave"
         " the 21st tab waiting.",
         "",
