@@ -17,8 +17,10 @@ class LiveAdminConfig(AppConfig):
         from .capture.database import install, marks
         from .conflicts import checks as action_checks  # noqa: F401
         from .delivery.sender import logged_out
+        from .pages import checks as admin_checks  # noqa: F401
         from .pages.by_settings import apply, entries
         from .pages.mixin import prepare_registered
+        from .realtime import checks as server_checks  # noqa: F401
 
         user_logged_out.connect(logged_out, dispatch_uid="live_admin.logged_out")
         _discover_admins()

@@ -1,4 +1,5 @@
-"""System checks; every id is listed in ``docs/checks.md``."""
+"""System checks of the settings, and the registering of every check (the stages keep their
+own: ``pages.checks``, ``realtime.checks``, ``conflicts.checks``). Every id is in docs/checks.md."""
 
 from __future__ import annotations
 
@@ -9,15 +10,11 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib.admin.sites import all_sites
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.checks import register as register_check
-from django.core.exceptions import FieldDoesNotExist
 
-from . import registry
 from .conf import CONFLICT_MODES as MODES
-from .conf import DEFAULTS, TYPES, badges_shared, get_config, models_setting
-from .options import valid_names
+from .conf import DEFAULTS, TYPES, models_setting
 
 IN_MEMORY = "channels.layers.InMemoryChannelLayer"
 APP_DIRS_LOADER = "django.template.loaders.app_directories.Loader"
@@ -104,92 +101,6 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
 
 
 @register()
-def check_channels(**kwargs: Any) -> list[CheckMessage]:
-    messages: list[CheckMessage] = []
-    if "channels" not in settings.INSTALLED_APPS or not getattr(settings, "ASGI_APPLICATION", None):
-        messages.append(
-            Warning(
-                "Django Channels is not set up: live pages need an ASGI server with websockets.",
-                hint="Add 'daphne' and 'channels' to INSTALLED_APPS, set ASGI_APPLICATION and "
-                "route live_admin.routing.websocket_urlpatterns (see the README).",
-                id="live_admin.W004",
-            )
-        )
-    alias = get_config()["CHANNEL_LAYER"]
-    layer = getattr(settings, "CHANNEL_LAYERS", {}).get(alias)
-    if layer is None:
-        messages.append(
-            Warning(
-                f"CHANNEL_LAYERS has no {alias!r} layer; live_admin uses an in-memory layer, "
-                "which cannot carry changes between processes.",
-                hint="Fine for one process. With several, configure channels_redis.",
-                id="live_admin.W005",
-            )
-        )
-    backend = (layer or {}).get("BACKEND", "")
-    expiry = (layer or {}).get("CONFIG", {}).get("group_expiry", 86400)
-    recheck = get_config()["RECHECK_SECONDS"]
-    if backend == "channels_redis.core.RedisChannelLayer" and expiry > 10 * recheck:
-        messages.append(
-            Warning(
-                f"The {alias!r} channel layer keeps group members for {expiry} s: a server "
-                "process that ends without leaving its groups (killed or restarted) stays a "
-                "member that long, and every change is still sent to it.",
-                hint=f"live_admin re-joins every RECHECK_SECONDS ({recheck} s): give it a layer "
-                f"of its own (LIVE_ADMIN['CHANNEL_LAYER']) with group_expiry about {3 * recheck}.",
-                id="live_admin.W009",
-            )
-        )
-    return messages
-
-
-@register(deploy=True)
-def check_deployment(**kwargs: Any) -> list[CheckMessage]:
-    """Only under ``check --deploy``: tests run with DEBUG=False on the in-memory layer too."""
-    config = get_config()
-    layer = getattr(settings, "CHANNEL_LAYERS", {}).get(config["CHANNEL_LAYER"])
-    in_memory = layer is None or layer.get("BACKEND") == IN_MEMORY
-    if in_memory and not settings.DEBUG:
-        return [
-            Warning(
-                "live_admin runs on the in-memory channel layer with DEBUG=False.",
-                hint="Changes saved by other processes (workers, other server processes, "
-                "management commands) will not reach pages. Configure channels_redis.",
-                id="live_admin.W006",
-            )
-        ]
-    caches: dict[str, Any] = settings.CACHES
-    cache = caches.get(config["BADGE_CACHE"] or "", {}).get("BACKEND", "")
-    local = not badges_shared() or cache in LOCAL_CACHES
-    if config["BADGES"] and local and not in_memory:
-        return [
-            Warning(
-                "live_admin counts change badges in each process's own memory, but its channel "
-                "layer carries changes between processes.",
-                hint="A badge then counts only the changes saved by the process serving the "
-                "page. Set LIVE_ADMIN['BADGE_CACHE'] to a cache all processes share (Redis, "
-                "Memcached), or LIVE_ADMIN['BADGES'] = False.",
-                id="live_admin.W011",
-            )
-        ]
-    return []
-
-
-@register()
-def check_security(**kwargs: Any) -> list[CheckMessage]:
-    if "*" in settings.ALLOWED_HOSTS:
-        return [
-            Warning(
-                "ALLOWED_HOSTS contains '*': the websocket origin check accepts pages of any site.",
-                hint="List your hosts in ALLOWED_HOSTS so that AllowedHostsOriginValidator "
-                "refuses cross-site websocket connections.",
-                id="live_admin.W007",
-            )
-        ]
-    return []
-
-
-@register()
 def check_templates(**kwargs: Any) -> list[CheckMessage]:
     engines: list[dict[str, Any]] = settings.TEMPLATES
     for engine in engines:
@@ -207,86 +118,6 @@ def check_templates(**kwargs: Any) -> list[CheckMessage]:
             id="live_admin.W008",
         )
     ]
-
-
-@register()
-def check_admins(**kwargs: Any) -> list[CheckMessage]:
-    from django.contrib.admin import ModelAdmin
-
-    messages: list[CheckMessage] = []
-    for site in list(all_sites):
-        admin: Any
-        for model, admin in site._registry.items():
-            if not registry.is_live(admin):
-                continue
-            mro = type(admin).__mro__
-            if mro.index(registry.LiveAdmin) > mro.index(ModelAdmin):
-                messages.append(
-                    Error(
-                        f"{type(admin).__name__} lists LiveAdminMixin after ModelAdmin, so "
-                        "ModelAdmin's own views hide the mixin's and nothing is live.",
-                        hint="Put LiveAdminMixin first among the bases, before ModelAdmin and "
-                        "classes derived from it (such as other packages' admin classes).",
-                        obj=admin,
-                        id="live_admin.E010",
-                    )
-                )
-                continue
-            mode = admin.live_conflicts
-            if mode is not None and mode not in MODES:
-                messages.append(
-                    Error(
-                        f"{option_source(admin, 'live_conflicts')} is {mode!r}; it must be one of "
-                        + ", ".join(repr(m) for m in MODES)
-                        + ", or None. Until fixed, saves are merged.",
-                        hint="'merge' keeps others' changes and refuses real conflicts, "
-                        "'refuse' refuses any save of an object changed meanwhile, 'off' "
-                        "checks nothing.",
-                        obj=admin,
-                        id="live_admin.E012",
-                    )
-                )
-            bad = [
-                attr
-                for attr in NAMED
-                if not valid_names(getattr(admin, attr), attr != "live_group_by")
-            ]
-            for attr in bad:
-                none = {"live_fields": "every field", "live_exclude": "the default"}.get(attr)
-                messages.append(
-                    Error(
-                        f"{option_source(admin, attr)} must be a list, tuple or set of field "
-                        "names.",
-                        hint=f"For example {attr} = ('status',)"
-                        + (f", or None for {none}." if none else "."),
-                        obj=admin,
-                        id="live_admin.E011",
-                    )
-                )
-            if bad:
-                continue
-            names = [*(admin.live_fields or ()), *(admin.live_exclude or ()), *admin.live_group_by]
-            for name in dict.fromkeys(names):  # once, if named by two options
-                try:
-                    field = model._meta.get_field(name)
-                except FieldDoesNotExist:
-                    field = None
-                if field is None or (
-                    name in admin.live_group_by and (not field.concrete or field.many_to_many)
-                ):
-                    attr = next(a for a in reversed(NAMED) if name in (getattr(admin, a) or ()))
-                    messages.append(
-                        Error(
-                            f"{option_source(admin, attr)} names {name!r}, which is not a "
-                            f"{'concrete ' if name in admin.live_group_by else ''}field of "
-                            f"{model._meta.label}.",
-                            hint="live_fields, live_exclude and live_group_by take field names "
-                            "of the model.",
-                            obj=admin,
-                            id="live_admin.E009",
-                        )
-                    )
-    return messages
 
 
 def option_source(admin: Any, attr: str = "") -> str:

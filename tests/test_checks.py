@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.routing import ProtocolTypeRouter, URLRouter
 from django.contrib import admin
+from django.core.asgi import get_asgi_application
 from django.core.checks import run_checks
 from django.test import override_settings
+from django.urls import path
 
 from live_admin import checks
 from live_admin.admin import LiveAdminMixin
@@ -52,10 +56,65 @@ def test_channels_not_set_up() -> None:
 
 
 def test_no_channel_layers() -> None:
-    assert ids(CHANNEL_LAYERS={}) == ["live_admin.W005"]
-    assert ids(CHANNEL_LAYERS=IN_MEMORY, LIVE_ADMIN={"CHANNEL_LAYER": "other"}) == [
+    """The in-memory default is right for one process: said by ``check --deploy`` only, not
+    on every management command of a development project."""
+    assert ids(CHANNEL_LAYERS={}) == []
+    assert ids(deploy=True, CHANNEL_LAYERS={}) == ["live_admin.W005"]
+    assert ids(deploy=True, CHANNEL_LAYERS=IN_MEMORY, LIVE_ADMIN={"CHANNEL_LAYER": "other"}) == [
         "live_admin.W005"
     ]
+
+
+#: ASGI applications for ASGI_APPLICATION: the stock asgi.py's, one with websockets routed
+#: elsewhere, and one no check can look into.
+STOCK = get_asgi_application()
+ELSEWHERE = ProtocolTypeRouter(
+    {"http": STOCK, "websocket": URLRouter([path("ws/chat/", AsyncWebsocketConsumer.as_asgi())])}
+)
+
+
+async def OPAQUE(scope: Any, receive: Any, send: Any) -> None:
+    """An application of the project's own."""
+
+
+def test_websocket_route() -> None:
+    assert "live_admin.W013" not in ids()  # the test project routes it
+    for application in ("STOCK", "ELSEWHERE"):
+        assert ids(ASGI_APPLICATION=f"{__name__}.{application}") == ["live_admin.W013"]
+    assert ids(ASGI_APPLICATION=f"{__name__}.OPAQUE") == []  # cannot tell: says nothing
+    assert ids(ASGI_APPLICATION=f"{__name__}.MISSING") == []  # the server's start says why
+
+
+def test_runserver_without_daphne(settings: Any) -> None:
+    without = [app for app in settings.INSTALLED_APPS if app != "daphne"]
+    assert ids(INSTALLED_APPS=without) == ["live_admin.W014"]
+    assert ids(INSTALLED_APPS=without, DEBUG=False) == []
+
+
+def test_displayed_field_outside_live_fields() -> None:
+    site = admin.AdminSite(name="checks")
+
+    class PartlyLive(LiveAdminMixin, admin.ModelAdmin):
+        live_fields = ("title",)
+        list_display = ("title", "status", "notes", "__str__")
+        list_filter = ("status", ("project", admin.RelatedOnlyFieldListFilter))
+
+    from testapp.models import Ticket
+
+    site.register(Ticket, PartlyLive)
+    try:
+        messages = [m.msg for m in run_checks() if m.id == "live_admin.W015"]
+        assert messages == [
+            f"PartlyLive.{attr} names {name!r}, but PartlyLive.live_fields leaves it out: a "
+            "change to it alone reaches no page, so the list goes on showing it as it was."
+            for name, attr in [
+                ("status", "list_display"),
+                ("notes", "list_display"),
+                ("project", "list_filter"),
+            ]
+        ]
+    finally:
+        site.unregister(Ticket)
 
 
 def test_in_memory_layer_without_debug() -> None:
@@ -140,6 +199,23 @@ def test_live_fields_must_name_fields() -> None:
             "BadAdmin.live_fields names 'nope', which is not a field of testapp.Secret.",
             "BadAdmin.live_group_by names 'missing', which is not a concrete field of "
             "testapp.Secret.",
+        ]
+    finally:
+        site.unregister(Secret)
+
+
+def test_a_misspelled_field_gets_a_did_you_mean() -> None:
+    site = admin.AdminSite(name="checks")
+
+    class Misspelled(LiveAdminMixin, admin.ModelAdmin):
+        live_fields = ("cod", "zzz")
+
+    site.register(Secret, Misspelled)
+    try:
+        hints = [m.hint for m in run_checks() if m.id == "live_admin.E009"]
+        assert [h.split("?")[0] if "?" in h else None for h in hints] == [
+            "Did you mean 'code'",
+            None,
         ]
     finally:
         site.unregister(Secret)
