@@ -547,3 +547,22 @@ async def test_a_save_never_builds_the_layer(
         sender.flush(5)
     assert built_on
     assert saving_thread not in built_on
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_shell_on_the_in_memory_layer_is_told_once_its_saves_reach_no_page() -> None:
+    """As a newcomer meets it: ``manage.py shell`` saves twice; the page would never hear."""
+    from conftest import run_django
+
+    code = (
+        "from testapp.models import Project\n"
+        "from live_admin.delivery.sender import sender\n"
+        "Project.objects.create(name='From a shell')\n"
+        "Project.objects.create(name='And again')\n"
+        "sender.flush(5)\n"
+    )
+    done = await asyncio.to_thread(
+        run_django, "shell", "-c", code, env={"LIVE_ADMIN_TEST_REDIS": ""}
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("this process's changes cannot reach pages") == 1, done.stderr

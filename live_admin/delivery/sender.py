@@ -25,6 +25,7 @@ from channels.layers import (
 )
 
 from ..conf import get_config
+from ..logs import UNHEARD, logger
 from ..protocol import LOGOUT, session_group
 from .history import stamp
 from .listeners import listened
@@ -145,6 +146,8 @@ class Sender(Worker):
         """Hand ``items`` to the consumers' loop, where they are told as messages and sent."""
         loop = self.home_loop
         if loop is None or loop.is_closed():
+            if not self.stats["unheard"]:  # once a process: a shell's saves, say
+                logger.warning(f"live_admin: {UNHEARD}")
             self.stats["unheard"] += _count(items)
             return
         loop.call_soon_threadsafe(self._spawn_local, layer, items)
