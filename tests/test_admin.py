@@ -44,6 +44,7 @@ def test_changelist_carries_its_config(admin_client: Client) -> None:
         "reconnect-ms": "1000",
         "origin-field": "_live_origin",
         "login-url": "/admin/login/",
+        "time-zone": "America/Chicago",  # the admin's (TIME_ZONE), for the times the page says
         # The limits the page script shares with the server (live_admin.protocol), written once.
         "max-watched": "200",
         "max-parts": "100",

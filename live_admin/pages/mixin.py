@@ -9,11 +9,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import select_template
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, reverse
+from django.utils import timezone
 from django.utils.translation import get_language
 
 from .. import options
@@ -92,6 +94,8 @@ class LiveAdminMixin(CheckedSaves, CheckedActions, LiveAdmin, _Base):
             "reconnect_ms": config["RECONNECT_MS"],
             "origin_field": ORIGIN_FIELD,
             "login_url": reverse(f"{self.admin_site.name}:login"),
+            # The zone the admin shows times in, for the times the page says.
+            "time_zone": timezone.get_current_timezone_name() if settings.USE_TZ else "",
             "strings_json": page_strings_json(get_language()),
             "refresh": request.headers.get(REFRESH_HEADER) == "1",
             "unsaved": kind == "change_form" and request.method == "POST",

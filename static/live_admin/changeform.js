@@ -124,9 +124,16 @@ function changeform(p) {
     el.dataset.objectDeleted = "true";
   }
 
-  /** What to say of a change: who made it, and when. */
+  /** What to say of a change: who made it, and when (in the admin's time zone, as its own
+   * times are shown; the browser's where the zone is unknown to it). */
   function saidOf(message) {
-    const at = new Date(message.at || Date.now()).toLocaleTimeString();
+    const when = new Date(message.at || Date.now());
+    let at;
+    try {
+      at = when.toLocaleTimeString(undefined, cfg.timeZone ? { timeZone: cfg.timeZone } : {});
+    } catch {
+      at = when.toLocaleTimeString();
+    }
     return message.by ? format(text.changedBy, { by: message.by, at }) : format(text.changed, { at });
   }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -243,3 +244,28 @@ def test_a_burst_gives_only_a_few_refreshes(
     )
     page.wait_for_timeout(1500)  # let any trailing refresh happen, then count
     assert 1 <= len(fetches) <= 4, fetches
+
+
+def test_the_banner_says_times_in_the_admin_s_time_zone(
+    open_page: OpenPage, admin_user: User, tickets: list[Ticket]
+) -> None:
+    """The admin shows times in TIME_ZONE (America/Chicago here); a browser in Tokyo says the
+    banner's time in it too, not in its own."""
+    ticket = tickets[0]
+    page = open_page(admin_user, f"/admin/testapp/ticket/{ticket.pk}/change/")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Tokyo"})
+    page.click("#id_notes")
+    page.keyboard.type("mine")
+    ticket.status = "closed"
+    ticket.save()
+    banner = page.locator("#live-admin-banner")
+    expect(banner).to_contain_text("This object was changed at", timeout=WAIT)
+    said = re.search(r"changed at (\d+)", banner.inner_text())
+    assert said, banner.inner_text()
+    hours = page.evaluate(
+        """() => ["America/Chicago", "Asia/Tokyo"].map((timeZone) =>
+             new Date().toLocaleTimeString("en-US", { timeZone, hour: "numeric", hour12: true })
+               .split(" ")[0])"""
+    )
+    assert said.group(1) == hours[0] != hours[1]
