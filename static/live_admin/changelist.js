@@ -86,6 +86,7 @@ function changelist(p) {
       notice.addEventListener("click", () => refresh(true));
       document.body.appendChild(notice);
     }
+    if (el.style.bottom) notice.style.bottom = el.style.bottom; // above a bar, as the status is
     notice.textContent = format(held === 1 ? text.heldOne : text.heldMany, { count: held });
   }
 

@@ -89,6 +89,13 @@ def uncovered(page: Page, status: FloatRect | None) -> None:
         ), "the status indicator covers a button"
 
 
+def assert_readable(button: Locator) -> None:
+    """A button of ours shows its whole label (a theme that sizes every button cuts it)."""
+    widths = button.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    # Within a pixel or two (sub-pixel text): a cut label is short by far more.
+    assert widths[0] <= widths[1] + 2 and widths[1] > 40, f"cut: {widths} {button.inner_text()}"
+
+
 def covered_by(locator: Locator, cover: str) -> bool:
     """Whether a click at the centre of ``locator`` would reach ``cover`` instead."""
     return locator.evaluate(
@@ -131,6 +138,9 @@ def test_a_live_list_keeps_ticks_and_edits_and_refreshes_its_count(
     Order.objects.create(customer="Dan")
     held = page.locator("#live-admin-held")
     expect(held).to_have_text("1 update — show", timeout=WAIT)
+    assert_readable(held)
+    box = held.bounding_box()
+    assert box is not None and box["y"] > 400, "the held button is over the theme's header"
     if theme == "unfold":  # its filter sheet opens over the whole page, the held button too
         page.locator("#changelist-filter-button, a:text-is('Filters')").first.click()
         expect(page.locator("#changelist-filter")).to_be_visible()
@@ -245,6 +255,7 @@ def test_a_live_change_form_updates_in_place_keeps_edits_and_sees_a_delete(
     order.priority = 5
     order.save()
     expect(page.locator("#live-admin-banner button")).to_be_visible(timeout=WAIT)
+    assert_readable(page.locator("#live-admin-banner button"))
     expect(page.locator("#id_status")).to_have_value("packed")
     expect(page.locator("#id_priority")).to_have_value("0")
     assert_buttons_uncovered(page)
