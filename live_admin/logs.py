@@ -8,7 +8,7 @@ import time
 logger = logging.getLogger("live_admin")
 
 WARN_EVERY = 10.0
-#: Said once by a process whose changes no page can hear (the sender's in-memory layer).
+#: Said once (in development) by a process whose changes no page can hear, on the in-memory layer.
 UNHEARD = (
     "this process's changes cannot reach pages on the in-memory channel layer: it serves no "
     "live page, and that layer does not carry changes to the process that does. Configure "

@@ -23,6 +23,7 @@ from channels.layers import (
     channel_layers,
     get_channel_layer,
 )
+from django.conf import settings
 
 from ..conf import get_config
 from ..logs import UNHEARD, logger
@@ -146,7 +147,7 @@ class Sender(Worker):
         """Hand ``items`` to the consumers' loop, where they are told as messages and sent."""
         loop = self.home_loop
         if loop is None or loop.is_closed():
-            if not self.stats["unheard"]:  # once a process: a shell's saves, say
+            if not self.stats["unheard"] and settings.DEBUG:  # once, in development
                 logger.warning(f"live_admin: {UNHEARD}")
             self.stats["unheard"] += _count(items)
             return
