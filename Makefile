@@ -15,12 +15,12 @@ VENV_OLDEST := .venv-py310
 VENV_MID := .venv-py312
 DIST := dist
 
-.PHONY: demo test test-primary test-newest test-claimed lint wheel clean bench
+.PHONY: demo test test-primary test-newest test-claimed lint wheel clean bench docs
 
 $(VENV)/.ready: pyproject.toml
 	@$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q build ruff
+	$(VENV)/bin/pip install -q build ruff twine
 	touch $@
 
 # The linters' own virtualenv: the package and its test project (mypy's Django plugin loads
@@ -32,10 +32,27 @@ $(VENV_LINT)/.ready: pyproject.toml
 	$(VENV_LINT)/bin/pip install -q -e ".[redis]" --group test --group lint
 	touch $@
 
+# The documentation site's own virtualenv: Sphinx, MyST and Furo (docs/requirements.txt).
+VENV_DOCS := .venv-docs
+$(VENV_DOCS)/.ready: docs/requirements.txt
+	@$(PYTHON) -m venv $(VENV_DOCS)
+	$(VENV_DOCS)/bin/pip install -q --upgrade pip
+	$(VENV_DOCS)/bin/pip install -q -r docs/requirements.txt
+	touch $@
+
+# The documentation site (docs/), warnings as errors; then the links inside it, anchors
+# included (docs/conf.py leaves links to the web out: the build may have no internet).
+docs: $(VENV_DOCS)/.ready
+	@$(VENV_DOCS)/bin/sphinx-build -W --keep-going -n -b html docs docs/_build/html
+	$(VENV_DOCS)/bin/sphinx-build -W --keep-going -b linkcheck docs docs/_build/linkcheck
+
+# The sdist, and the wheel built from it (so the sdist is known to be whole); both checked as
+# PyPI would render and accept them.
 wheel: $(VENV)/.ready
 	@rm -rf $(DIST)
-	$(VENV)/bin/python -m build -q --wheel --outdir $(DIST) . >/dev/null
-	ls $(DIST)/*.whl
+	$(VENV)/bin/python -m build -q --outdir $(DIST) . >/dev/null
+	$(VENV)/bin/twine check --strict $(DIST)/*
+	ls $(DIST)/*
 
 # The page scripts' linter and node tests (package.json): installed from package-lock.json.
 node_modules/.ready: package.json package-lock.json
@@ -93,7 +110,7 @@ define run_server_suite
 	$(if $(filter psycopg2%,$(4)),,LIVE_ADMIN_TEST_WHEEL=1 $(1)/bin/python tests/postgres.py $(1)/bin/pytest -q -p no:cacheprovider tests/browser/test_convergence.py)
 endef
 
-test: lint wheel
+test: lint docs wheel
 	@scripts/system-deps redis-server redis-sentinel chromium chromedriver:chromium-driver node:nodejs npm pg_ctlcluster:postgresql
 	node --test tests/js/
 	$(MAKE) --no-print-directory test-primary test-newest test-claimed
@@ -138,7 +155,7 @@ demo: $(VENV)/.ready
 	exec ../$(VENV)/bin/python manage.py rundemo
 
 clean:
-	@rm -rf $(VENV) $(VENV_NEW) $(VENV_OLDEST) $(VENV_MID) $(VENV_BENCH) $(VENV_LINT) node_modules $(DIST) .coverage .coverage.* demo/db.sqlite3
+	@rm -rf $(VENV) $(VENV_NEW) $(VENV_OLDEST) $(VENV_MID) $(VENV_BENCH) $(VENV_LINT) $(VENV_DOCS) node_modules $(DIST) docs/_build .coverage .coverage.* demo/db.sqlite3
 
 # The benchmarks (docs/benchmarks.md): their own virtualenv with DCRF and uvicorn, their own
 # redis-server and servers on loopback. BENCH_ARGS=--quick for a small smoke run.

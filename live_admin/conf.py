@@ -12,7 +12,7 @@ from django.dispatch import receiver
 #: The htmx vendored at ``static/live_admin/vendor/htmx.min.js`` (``scripts/vendor-htmx``).
 HTMX_VERSION = "2.0.11"
 
-#: Every key of ``LIVE_ADMIN`` with its default. README's "Settings" lists what each means.
+#: Every key of ``LIVE_ADMIN`` with its default; docs/settings.md says what each means.
 DEFAULTS: dict[str, Any] = {
     "WS_PATH": "ws/live-admin/",
     "STREAM_PATH": "live-admin/stream/",
@@ -51,7 +51,7 @@ CONFLICT_MODES = ("merge", "refuse", "off")
 #: The values ``ACTION_CHECKS`` and a ModelAdmin's ``live_action_checks`` may take.
 ACTION_MODES = ("confirm", "refuse", "off")
 
-#: The type each value must have; checked by the system check ``live_admin.E002``.
+#: The type each value must have; checked by the system check ``live_admin.E003``.
 TYPES: dict[str, type | tuple[type, ...]] = {
     "WS_PATH": str,
     "STREAM_PATH": str,
