@@ -7,6 +7,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = "demo-only-not-secret"
 DEBUG = True
 ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
+# After logging in at /admin/login/, the admin (Unfold and Jazzmin drop the "next" there).
+LOGIN_REDIRECT_URL = "/admin/"
 USE_TZ = True
 
 INSTALLED_APPS = [

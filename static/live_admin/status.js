@@ -5,7 +5,7 @@
 import { summary } from "./helpers.js";
 
 /** Where the installation docs say how to route the live connection (a refused handshake). */
-export const INSTALL_DOCS = "https://github.com/django-live-admin/django-live-admin#installation";
+export const INSTALL_DOCS = "https://django-live-admin.readthedocs.io/en/latest/installation.html";
 const ANNOUNCE_EVERY = 10000;
 
 export class Status {
