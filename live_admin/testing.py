@@ -16,8 +16,8 @@ def capture_broadcasts() -> Iterator[list[dict[str, Any]]]:
     """Record every message live_admin sends inside the block, in order.
 
     Each is a message as sent: a dict with ``type``, ``model``, ``action`` and, for one object,
-    ``pk`` and ``fields``. Messages go out on commit: in a test wrapped in a transaction, run the on-commit
-    callbacks (``TestCase.captureOnCommitCallbacks(execute=True)``, or pytest-django's
+    ``pk`` and ``fields``. Messages go out on commit: in a test wrapped in a transaction, run
+    the on-commit callbacks (``TestCase.captureOnCommitCallbacks(execute=True)``, or pytest-django's
     ``django_capture_on_commit_callbacks``).
     """
     captured: list[Any] = []
