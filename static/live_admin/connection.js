@@ -160,7 +160,7 @@ export class Connection {
       this.emit("live-admin:closed", { code: event.code, opened });
       if (shared) this.sharedClosed(event, shared.answered);
       if (onStream) return this.streamClosed(event.code, opened);
-      this.closed(event.code, opened && !cut);
+      this.closed(event.code, opened && !cut, false, Boolean(event.local));
     };
   }
 
@@ -240,7 +240,9 @@ export class Connection {
     }, this.reconnectMs * WEBSOCKET_AGAIN);
   }
 
-  closed(code, opened, onStream = false) {
+  /** ``local``: the shared connection's port closed, not a server's socket: no word on
+   * whether the server refuses. */
+  closed(code, opened, onStream = false, local = false) {
     if (this.switching) {
       this.switching = false;
       return this.retrySoon(0);
@@ -257,10 +259,10 @@ export class Connection {
     this.waitingForSlot = false;
     // A quick first try for the pages of a small server, spread out for a large one's.
     const wait = retryWait(this.attempt++, this.peers, this.reconnectMs, this.env.random);
-    if (opened && !onStream) this.refusals = 0;
+    if (opened && !onStream && !local) this.refusals = 0;
     const refused = this.refusals >= REFUSALS;
     this.setStatus("reconnecting", refused ? "refused" : this.attempt > 3 ? "unreachable" : null);
-    if (!opened) this.checkRefused();
+    if (!opened && !local) this.checkRefused();
     this.retrySoon(wait);
   }
 

@@ -30,7 +30,7 @@ class FollowerPort {
 
   /** Another tab leads now: this port's leader is gone, or never was. */
   led(by) {
-    if (by !== this.leader && this.onmessage) this.onmessage({ data: { op: "close", code: 1006 } });
+    if (by !== this.leader && this.onmessage) this.onmessage({ data: { op: "close", code: 1006, local: true } });
   }
 }
 
@@ -59,10 +59,11 @@ export class Leadership {
     this.hub = null; // the multiplexer, once this tab leads
     this.followers = new Map(); // tab id -> its LeaderPort
     this.port = null; // this tab's port while it follows
+    this.leader = null; // the tab last said to lead, if this tab heard it
     scope.navigator.locks.request(LEADER_LOCK, () => {
       this.lead();
       return new Promise(() => {}); // held while the tab lives
-    });
+    }).catch(() => {}); // refused (a sandboxed frame): nobody answers, each tab goes its own way
   }
 
   lead() {
@@ -82,11 +83,13 @@ export class Leadership {
   heard(envelope) {
     if (!envelope || typeof envelope !== "object") return;
     if (envelope.leads) {
+      this.leader = envelope.leads;
       if (this.port) this.port.led(envelope.leads);
     } else if (envelope.to === LEADER) {
       if (this.hub) this.follower(envelope.from, envelope.data);
     } else if (envelope.to === this.tab && this.port) {
-      this.port.hear(envelope.from, envelope.data);
+      // A late word of a tab that led before is not this port's leader's.
+      if (this.leader === null || envelope.from === this.leader) this.port.hear(envelope.from, envelope.data);
     }
   }
 

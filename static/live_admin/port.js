@@ -65,7 +65,7 @@ export class SharedSocket {
     this.transport = null;
     this.onopen = this.onmessage = this.onclose = null;
     this.heardAt = timers.now();
-    this.askedAt = timers.now(); // the open asks for an answer, as a ping does
+    this.askedAt = null; // the open is answered once the socket opens: a ping asks sooner
     this.answered = false; // by the worker, ever
     port.onmessage = (event) => this.heard(event.data);
     if (port.start) port.start();
@@ -85,7 +85,7 @@ export class SharedSocket {
     } else if (message.op === "message" && this.readyState === 1) {
       if (this.onmessage) this.onmessage({ data: message.data });
     } else if (message.op === "close") {
-      this.end(message.code);
+      this.end(message.code, false, false, Boolean(message.local));
     }
   }
 
@@ -115,12 +115,13 @@ export class SharedSocket {
   }
 
   /** ``workerLost``: the worker stopped answering (the next port goes to a new one);
-   * ``workerFailed``: its script could not run (the tab connects on its own instead). */
-  end(code, workerLost = false, workerFailed = false) {
+   * ``workerFailed``: its script could not run (the tab connects on its own instead);
+   * ``local``: no server closed anything (those, or a new leading tab): not a refusal. */
+  end(code, workerLost = false, workerFailed = false, local = workerLost || workerFailed) {
     if (this.readyState === 3) return;
     this.readyState = 3;
     this.timers.clearTimeout(this.watchdog);
     this.port.onmessage = null; // left open: a "bye" just posted still reaches the worker
-    if (this.onclose) this.onclose({ code, wasClean: false, workerLost, workerFailed });
+    if (this.onclose) this.onclose({ code, wasClean: false, workerLost, workerFailed, local });
   }
 }

@@ -407,13 +407,16 @@ test("a shared connection that never answers, twice in a row, leaves the tab a s
   await flush();
   assert.deepEqual(ports[0].posted.map((m) => m.op), ["open"]);
   for (let i = 0; i < 2; i++) {
-    env.advance(3001); // no word from the worker, or the leading tab, to the open
+    env.advance(1000);
+    runTimers(); // a ping
+    env.advance(3001); // no word from the worker, or the leading tab
     runTimers(); // its watchdog; then the next try
     await flush();
     runTimers();
   }
   assert.deepEqual(asked, [false, true]); // the second try asked for a new worker
   assert.equal(env.shared, null);
+  assert.equal(connection.refusals, 0); // a silent worker says nothing of the server
   assert.equal(FakeSocket.made.length, 1);
   last().open();
   assert.deepEqual(last().sent, [{ type: "subscribe", id: "page", model: "shop.order" }]);
@@ -439,4 +442,24 @@ test("a shared connection that answered once is asked again after it goes quiet"
   }
   assert.equal(ports.length, 4);
   assert.equal(FakeSocket.made.length, 0);
+});
+
+test("a shared connection whose server is slow to answer is waited for, not replaced", async () => {
+  const ports = [];
+  const shared = () => {
+    ports.push({ posted: [], postMessage(message) { this.posted.push(message); } });
+    return { port: ports.at(-1), worker: null };
+  };
+  const { env, runTimers, states } = setUp({ shared });
+  await flush();
+  for (let i = 0; i < 10; i++) { // ten seconds of a handshake the server has not answered
+    env.advance(1000);
+    runTimers();
+    const pings = ports[0].posted.filter((m) => m.op === "ping");
+    if (pings.length) ports[0].onmessage({ data: { op: "beat" } }); // the worker lives
+  }
+  ports[0].onmessage({ data: { op: "open", transport: "websocket" } });
+  assert.equal(ports.length, 1);
+  assert.deepEqual(ports[0].posted.filter((m) => m.op === "send").map((m) => JSON.parse(m.text).type), ["subscribe"]);
+  assert.ok(!states.some(([state]) => state === "reconnecting"));
 });

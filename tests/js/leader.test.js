@@ -192,3 +192,16 @@ test("a tab that asked before any tab led is told to ask again once one does", a
   assert.deepEqual(b.events, ["closed 1006", "open"]);
   end(a, b);
 });
+
+test("once a new tab leads, a late word of the tab that led before is not heard", async () => {
+  const { tab, end } = browser();
+  const a = tab("ta");
+  const b = tab("tb");
+  b.leadership.heard({ leads: "tnew" }); // another tab now leads
+  b.open();
+  b.leadership.heard({ to: "tb", from: "ta", data: { op: "open", transport: "websocket" } });
+  assert.deepEqual(b.events, []); // the old leader's late answer
+  b.leadership.heard({ to: "tb", from: "tnew", data: { op: "open", transport: "websocket" } });
+  assert.deepEqual(b.events, ["open"]);
+  end(a, b);
+});

@@ -198,7 +198,7 @@ test("a shared socket's port: open, messages, a silent worker counts as gone", (
   assert.deepEqual(events, [
     "open",
     { type: "pong" },
-    { code: 1006, wasClean: false, workerLost: true, workerFailed: false },
+    { code: 1006, wasClean: false, workerLost: true, workerFailed: false, local: true },
   ]);
   assert.equal(socket.readyState, 3);
 });
@@ -221,5 +221,5 @@ test("a worker whose script could not run closes the port at once, saying so", (
   let closed = null;
   socket.onclose = (event) => { closed = event; };
   worker.onerror(); // a 404 for shared.js
-  assert.deepEqual(closed, { code: 1006, wasClean: false, workerLost: false, workerFailed: true });
+  assert.deepEqual(closed, { code: 1006, wasClean: false, workerLost: false, workerFailed: true, local: true });
 });
