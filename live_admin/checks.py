@@ -83,7 +83,8 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                     f"LIVE_ADMIN['BADGE_CACHE'] is {item!r}, which CACHES does not have. Until "
                     "fixed, pages show no change badges.",
                     hint="Name an alias of CACHES (a cache all server processes share, such as "
-                    "Redis), or None for the store of each process's own.",
+                    "Redis), or None: the channel layer's Redis on channels-redis, else each "
+                    "process's own memory.",
                     id="live_admin.E017",
                 )
             )

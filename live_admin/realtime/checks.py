@@ -24,7 +24,8 @@ def check_channels(**kwargs: Any) -> list[CheckMessage]:
             Warning(
                 "Django Channels is not set up: live pages need an ASGI server with websockets.",
                 hint="Add 'daphne' and 'channels' to INSTALLED_APPS, set ASGI_APPLICATION and "
-                "route live_admin.routing.websocket_urlpatterns (see the installation docs).",
+                "route live_admin.routing.websocket_urlpatterns: "
+                "https://django-live-admin.readthedocs.io/en/latest/installation.html",
                 id="live_admin.W004",
             )
         )
@@ -88,7 +89,8 @@ def check_route(**kwargs: Any) -> list[CheckMessage]:
             f"{path} routes no websocket to live_admin: live pages cannot connect, and say the "
             "server refuses live updates.",
             hint="Route live_admin.routing.websocket_urlpatterns under 'websocket' in the "
-            "ProtocolTypeRouter, as the installation docs show.",
+            "ProtocolTypeRouter: "
+            "https://django-live-admin.readthedocs.io/en/latest/installation.html",
             id="live_admin.W013",
         )
     ]

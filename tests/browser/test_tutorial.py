@@ -114,14 +114,14 @@ def project(tmp_path: Path, redis_server: RedisServer) -> Iterator[Project]:
     reader.stop()
 
 
-def logged_in(browser: Browser, url: str) -> Page:
+def logged_in(browser: Browser, url: str, user: str) -> Page:
     """A browser window of its own, logged in as the tutorial says, with keys and clicks."""
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     page.goto(url)
     page.click("#id_username")
-    page.keyboard.type("admin")
+    page.keyboard.type(user)
     page.keyboard.press("Tab")
-    page.keyboard.type("admin")
+    page.keyboard.type(user)  # the tutorial's passwords are the user names
     page.keyboard.press("Enter")
     page.wait_for_url(url)
     page.wait_for_selector('#live-admin[data-live-state="live"]', state="attached")
@@ -142,7 +142,7 @@ def test_the_tutorial_works_as_written(project: Project, browser: Browser) -> No
                 file.write(("\n" if kind == "append" else "") + text)
     assert project.server is not None, "the tutorial starts no server"
     url = f"http://127.0.0.1:{project.port}/admin/shop/order/"
-    windows = [logged_in(browser, url) for _ in range(2)]
+    windows = [logged_in(browser, url, user) for user in ("admin", "bob")]
     for page in windows:
         expect(page.locator("#result_list tbody tr", has_text="Ben")).to_contain_text("new")
     project.run(change[1])
