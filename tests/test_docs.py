@@ -60,14 +60,20 @@ def difference(what: str, code: set[str], docs: set[str], page: str) -> str:
 # -- LIVE_ADMIN keys -------------------------------------------------------------------------
 
 
+def documented(page: str, name: str) -> dict[str, str]:
+    """The names a reference page's tables list (a first cell's code span matching ``name``),
+    each with its second cell (a setting's default, a check's level)."""
+    found = {}
+    for row in table_rows(page):
+        code = first_code(row[0])
+        if code and re.fullmatch(name, code):
+            found[code] = row[1] if len(row) > 1 else ""
+    return found
+
+
 def documented_settings() -> dict[str, str]:
     """docs/settings.md's keys (first cells in capitals), each with its default cell."""
-    found = {}
-    for row in table_rows("settings.md"):
-        name = first_code(row[0])
-        if name and re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
-            found[name] = row[1] if len(row) > 1 else ""
-    return found
+    return documented("settings.md", r"[A-Z][A-Z0-9_]*")
 
 
 def test_every_setting_is_documented_and_every_documented_setting_exists() -> None:
@@ -161,12 +167,7 @@ def code_check_ids() -> set[str]:
 
 def documented_checks() -> dict[str, str]:
     """docs/checks.md's ids, each with its level cell."""
-    found = {}
-    for row in table_rows("checks.md"):
-        name = first_code(row[0])
-        if name and re.fullmatch(r"live_admin\.[EW]\d{3}", name):
-            found[name] = row[1] if len(row) > 1 else ""
-    return found
+    return documented("checks.md", r"live_admin\.[EW]\d{3}")
 
 
 def test_every_check_id_is_documented_and_every_documented_id_exists() -> None:

@@ -187,7 +187,7 @@ def test_a_worker_not_served_leaves_each_tab_a_socket_of_its_own(
         )
 
 
-def leading_tab(context: BrowserContext, tabs: list[Page]) -> Page:
+def leading_tab(tabs: list[Page]) -> Page:
     """The tab whose page holds the browser's one socket."""
     (leader,) = [p for p in tabs if p.evaluate("window.__sockets.length") == 1]
     return leader
@@ -215,7 +215,7 @@ def test_without_a_shared_worker_one_tab_leads_and_the_next_takes_over(
     tabs = [tab(one_browser, server, path) for path in paths]
     all_live(tabs)
     assert server_sockets(server) == 1
-    leader = leading_tab(one_browser, tabs)
+    leader = leading_tab(tabs)
     assert leader is tabs[0]  # the first tab took the lead
     rename(tickets[0], "Through the leading tab")
     for page in tabs[2:]:
@@ -231,7 +231,7 @@ def test_without_a_shared_worker_one_tab_leads_and_the_next_takes_over(
         page.wait_for_function(
             "window.__states.slice(-2).join() === 'reconnecting,live'", polling=100, timeout=WAIT
         )
-    leading_tab(one_browser, rest)
+    leading_tab(rest)
     rename(tickets[0], "Through the next one")
     for page in rest[1:]:
         expect(page.locator("#id_title")).to_have_value("Through the next one", timeout=WAIT)

@@ -5,27 +5,10 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import { LEADER_LOCK, Leadership } from "../../static/live_admin/leader.js";
+import { FakeSocket } from "./fakes.js";
 import { SharedSocket } from "../../static/live_admin/port.js";
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
-
-class FakeSocket {
-  static made = [];
-  constructor(url) {
-    this.url = url;
-    this.sent = [];
-    FakeSocket.made.push(this);
-  }
-  send(text) {
-    this.sent.push(JSON.parse(text));
-  }
-  close() {
-    this.closed = true;
-  }
-  hear(message) {
-    this.onmessage({ data: JSON.stringify(message) });
-  }
-}
 
 /** Web Locks shared by the tabs: a tab's locks free when it goes, as a closed tab's do. */
 class Locks {

@@ -4,26 +4,8 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import { LINGER_MS, Multiplexer } from "../../static/live_admin/shared.js";
+import { FakeSocket } from "./fakes.js";
 import { SharedSocket, WORKER_SILENT_MS } from "../../static/live_admin/port.js";
-
-class FakeSocket {
-  static made = [];
-  constructor(url) {
-    this.url = url;
-    this.sent = [];
-    this.closed = false;
-    FakeSocket.made.push(this);
-  }
-  send(text) {
-    this.sent.push(JSON.parse(text));
-  }
-  close() {
-    this.closed = true;
-  }
-  hear(message) {
-    this.onmessage({ data: JSON.stringify(message) });
-  }
-}
 
 class FakePort {
   constructor() {
